@@ -1,0 +1,37 @@
+"""Conversion of Keras BNNs to TFLite flatbuffers with Larq Compute Engine."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+
+def convert_model(model: tf.keras.Model) -> bytes:
+    """Convert a Keras model with larq layers to an LCE ``.tflite`` flatbuffer.
+
+    Binary convolutions become ``LceBconv2d`` ops with bitpacked weights and
+    BatchNorm folded in; the input and output stay float32.
+
+    Example:
+        >>> tflite = convert_model(space.build_deploy(config))  # doctest: +SKIP
+        >>> tflite[4:8]
+        b'TFL3'
+    """
+    import larq_compute_engine as lce
+
+    return bytes(lce.convert_keras_model(model))
+
+
+def engine_version() -> str:
+    """The installed Larq Compute Engine version (part of every latency key)."""
+    import larq_compute_engine as lce
+
+    return lce.__version__
+
+
+def model_sha256(tflite: bytes) -> str:
+    """Content address of a flatbuffer: the name it gets on remote devices."""
+    return hashlib.sha256(tflite).hexdigest()

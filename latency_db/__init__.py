@@ -1,0 +1,1 @@
+"""The latency database: SQLAlchemy models, Alembic migrations and the store API."""

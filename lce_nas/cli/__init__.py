@@ -1,0 +1,59 @@
+"""The ``lce-nas`` command line.
+
+Each domain keeps its commands in a module of this package with a
+``register(group)`` function; heavy imports (TensorFlow, Ray) happen inside
+the commands so that ``--help`` and bad input answer at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from lce_nas import __version__
+from lce_nas.errors import UserError
+
+# Modules whose commands the CLI lists; each must only list commands that work.
+COMMAND_MODULES = ("space_cmds",)
+
+
+class _Group(click.Group):
+    """A group that turns a :class:`UserError` into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(err.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="lce-nas")
+@click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's and Ray's own logs.")
+def main(verbose: bool) -> None:
+    """Search Binarized Neural Networks by latency measured with Larq Compute Engine."""
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        _quiet_python_warnings()
+
+
+def _quiet_python_warnings() -> None:
+    import warnings
+
+    # Keras/larq deprecation warnings are noise for users of the tool.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}").register(main)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Commands about search spaces: ``spaces``, ``describe``, ``convert``."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the CLI."""

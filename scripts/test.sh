@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (including PostgreSQL, OpenSSH and
+# Chromium, which the test fixtures start on loopback) and runs the suite.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -m "not slow"`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+.venv/bin/ruff check .
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+# pytest exits 5 when nothing was collected: that is a failure, not a pass.
+if [[ $rc -eq 5 ]]; then
+  echo "error: no tests ran" >&2
+  exit 1
+fi
+exit $rc

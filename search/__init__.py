@@ -1,0 +1,1 @@
+"""The search: the Optuna study loop, Pareto fronts and hypervolume, and export."""

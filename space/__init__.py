@@ -1,0 +1,1 @@
+"""Search spaces: config types, Optuna ``suggest()``, Keras builders, fingerprints."""
