@@ -35,3 +35,18 @@ def engine_version() -> str:
 def model_sha256(tflite: bytes) -> str:
     """Content address of a flatbuffer: the name it gets on remote devices."""
     return hashlib.sha256(tflite).hexdigest()
+
+
+def op_counts(tflite: bytes) -> dict[str, int]:
+    """How many times each op (builtin or LCE custom) appears in a flatbuffer.
+
+    Example:
+        >>> op_counts(tflite)["LceBconv2d"]  # doctest: +SKIP
+        16
+    """
+    from collections import Counter
+
+    import tensorflow as tf
+
+    details = tf.lite.Interpreter(model_content=tflite)._get_ops_details()
+    return dict(Counter(op["op_name"] for op in details))

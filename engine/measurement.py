@@ -126,4 +126,3 @@ class Measurement:
         if data.get("op_profile") is not None:
             data["op_profile"] = [OpTiming(**row) for row in data["op_profile"]]
         return cls(**data)
-

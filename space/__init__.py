@@ -1,1 +1,10 @@
-"""Search spaces: config types, Optuna ``suggest()``, Keras builders, fingerprints."""
+"""Search spaces: config types, Optuna ``suggest()``, Keras builders, fingerprints.
+
+Importing this package registers the built-in spaces; TensorFlow is only
+loaded when a model is built.
+"""
+
+from lce_nas.space import quicknet as _quicknet  # noqa: F401  (registers the space)
+from lce_nas.space.base import ArchSummary, SearchSpace, get_space, list_spaces, register_space
+
+__all__ = ["ArchSummary", "SearchSpace", "get_space", "list_spaces", "register_space"]

@@ -43,7 +43,10 @@ def main(verbose: bool) -> None:
 
 
 def _quiet_python_warnings() -> None:
+    import logging
     import warnings
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
     # Keras/larq deprecation warnings are noise for users of the tool.
     warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -1,0 +1,95 @@
+"""Options shared by several commands, and how they turn into domain objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lce_nas.errors import UserError
+
+
+def architecture_options(
+    required: bool = True,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--space``, ``--preset``, ``--params`` and ``--params-file`` on a command."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option(
+            "--params-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="A JSON file with the architecture's parameters.",
+        )(func)
+        func = click.option(
+            "--params", "params_json", help="The architecture's parameters as JSON."
+        )(func)
+        func = click.option("--preset", help="A named architecture of the space, e.g. quicknet.")(
+            func
+        )
+        return click.option(
+            "--space",
+            "space_name",
+            default="quicknet" if required else None,
+            show_default=required,
+            help="Search space (see `lce-nas spaces`).",
+        )(func)
+
+    return decorate
+
+
+def resolve_architecture(
+    space_name: str, preset: str | None, params_json: str | None, params_file: Path | None
+):
+    """The space and config that the architecture options name.
+
+    Exactly one of ``preset``, ``params_json`` and ``params_file`` may be
+    given; with none, the space's first preset is used.
+    """
+    from lce_nas.space import get_space
+
+    space = get_space(space_name)
+    given = [
+        name
+        for name, v in (
+            ("--preset", preset),
+            ("--params", params_json),
+            ("--params-file", params_file),
+        )
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise UserError(f"give only one of {', '.join(given)}")
+    if preset is not None:
+        return space, space.preset(preset)
+    if params_file is not None:
+        try:
+            params_json = params_file.read_text()
+        except OSError as err:
+            raise UserError(f"cannot read --params-file {params_file}: {err.strerror}") from None
+    if params_json is not None:
+        try:
+            params = json.loads(params_json)
+        except json.JSONDecodeError as err:
+            raise UserError(
+                f"malformed JSON in parameters: {err.msg} at line {err.lineno} column {err.colno}"
+            ) from None
+        return space, space.config_from_params(params)
+    first = next(iter(space.presets()))
+    return space, space.preset(first)
+
+
+def writable_output(path: Path) -> Path:
+    """Fail early, before minutes of work, if ``path`` cannot be written."""
+    parent = path.expanduser().resolve().parent
+    if path.is_dir():
+        raise UserError(f"output path {path} is a directory; give a file name")
+    if not parent.is_dir():
+        raise UserError(f"cannot write {path}: folder {parent} does not exist")
+    import os
+
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write {path}: folder {parent} is not writable")
+    return path

@@ -1,0 +1,176 @@
+"""The interface every search space implements, and the summary it reports."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from lce_nas.canonical import canonical_json, sha256_hex
+from lce_nas.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+    import tensorflow as tf
+
+ConfigT = TypeVar("ConfigT")
+
+
+@dataclass(frozen=True)
+class ArchSummary:
+    """Size and cost of one architecture, as deployed.
+
+    ``packed_bytes`` counts binary weights at 1 bit and every other parameter
+    at 32 bits (larq's model-size convention).
+
+    Example:
+        >>> ArchSummary(parameters=10, binary_macs=0, float_macs=5, packed_bytes=40).packed_mb
+        4e-05
+    """
+
+    parameters: int
+    binary_macs: int
+    float_macs: int
+    packed_bytes: int
+
+    @property
+    def packed_mb(self) -> float:
+        """Packed model size in MB (10^6 bytes)."""
+        return self.packed_bytes / 1e6
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class SearchSpace(abc.ABC, Generic[ConfigT]):
+    """A family of BNN architectures that Optuna can sample from.
+
+    A config is a frozen, JSON-serialisable value. Two configs with the same
+    :meth:`fingerprint` build the same deploy model, on any machine.
+
+    Example:
+        >>> space = get_space("quicknet")  # doctest: +SKIP
+        >>> config = space.preset("quicknet-small")  # doctest: +SKIP
+        >>> space.describe(config).parameters  # doctest: +SKIP
+        12664344
+    """
+
+    #: Registry name, used on the command line (``--space``).
+    name: str
+    #: Bumped whenever the same config would build a different model.
+    version: str
+    #: One line for ``lce-nas spaces``.
+    summary: str
+
+    @abc.abstractmethod
+    def suggest(self, trial: optuna.Trial) -> ConfigT:
+        """Sample a config with an Optuna trial's ``suggest_*`` calls."""
+
+    @abc.abstractmethod
+    def trial_params(self, config: ConfigT) -> dict[str, Any]:
+        """Optuna parameters for which :meth:`suggest` returns ``config`` (to enqueue it)."""
+
+    @abc.abstractmethod
+    def config_from_params(self, params: dict[str, Any]) -> ConfigT:
+        """Validate user-given parameters; a bad field raises :class:`UserError`."""
+
+    @abc.abstractmethod
+    def to_params(self, config: ConfigT) -> dict[str, Any]:
+        """The config as plain JSON values (the inverse of :meth:`config_from_params`)."""
+
+    @abc.abstractmethod
+    def presets(self) -> dict[str, ConfigT]:
+        """Named, published architectures inside the space."""
+
+    @abc.abstractmethod
+    def build_deploy(
+        self,
+        config: ConfigT,
+        input_shape: tuple[int, int, int] = (224, 224, 3),
+        classes: int = 1000,
+    ) -> tf.keras.Model:
+        """The model as deployed and timed on a device."""
+
+    @abc.abstractmethod
+    def build_proxy(
+        self,
+        config: ConfigT,
+        input_shape: tuple[int, int, int] = (32, 32, 1),
+        classes: int = 10,
+        width: float = 1.0,
+    ) -> tf.keras.Model:
+        """A small model with the same block structure, trained for proxy accuracy."""
+
+    @abc.abstractmethod
+    def describe(
+        self,
+        config: ConfigT,
+        input_shape: tuple[int, int, int] = (224, 224, 3),
+        classes: int = 1000,
+    ) -> ArchSummary:
+        """Parameters, binary and float MACs and packed size of the deploy model."""
+
+    def preset(self, name: str) -> ConfigT:
+        """A named preset, or a :class:`UserError` listing the known ones."""
+        presets = self.presets()
+        if name not in presets:
+            raise UserError(
+                f"unknown preset '{name}' for space '{self.name}' "
+                f"(choose from: {', '.join(presets)})"
+            )
+        return presets[name]
+
+    def preset_name(self, config: ConfigT) -> str | None:
+        """The preset that equals ``config``, if any."""
+        fingerprint = self.fingerprint(config)
+        for name, preset in self.presets().items():
+            if self.fingerprint(preset) == fingerprint:
+                return name
+        return None
+
+    def fingerprint(self, config: ConfigT) -> str:
+        """sha256 of the canonical JSON of the config, the space name and its version.
+
+        Stable across processes and machines; equal for equal configs.
+        """
+        return sha256_hex(
+            {"space": self.name, "version": self.version, "config": self.to_params(config)}
+        )
+
+    def config_json(self, config: ConfigT) -> str:
+        """Canonical JSON of the config."""
+        return canonical_json(self.to_params(config))
+
+
+_REGISTRY: dict[str, type[SearchSpace[Any]]] = {}
+
+
+def register_space(cls: type[SearchSpace[Any]]) -> type[SearchSpace[Any]]:
+    """Class decorator that makes a space available by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_spaces() -> list[SearchSpace[Any]]:
+    """Every registered space, by name.
+
+    Example:
+        >>> [s.name for s in list_spaces()]
+        ['quicknet']
+    """
+    return [_REGISTRY[name]() for name in sorted(_REGISTRY)]
+
+
+def get_space(name: str) -> SearchSpace[Any]:
+    """The space registered as ``name``, or a :class:`UserError` listing the known ones.
+
+    Example:
+        >>> get_space("quicknet").name
+        'quicknet'
+    """
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise UserError(
+            f"unknown space '{name}' (choose from: {', '.join(sorted(_REGISTRY))})"
+        ) from None

@@ -1,0 +1,101 @@
+"""Closed-form size and cost of ``quicknet`` models, without building them.
+
+Counts follow Keras' ``count_params()`` (BatchNorm's moving statistics
+included) so they can be checked against the built model; MACs count one
+multiply-accumulate per kernel tap and output element.
+"""
+
+from __future__ import annotations
+
+import math
+
+from lce_nas.space.base import ArchSummary
+from lce_nas.space.quicknet import QuickNetConfig
+
+
+def _same(size: int, stride: int) -> int:
+    return math.ceil(size / stride)
+
+
+def _transition_out(size: int, kind: str) -> int:
+    if kind == "blurpool":  # 2x2 max-pool stride 1 (valid), then stride-2 'same' blur
+        return _same(size - 1, 2)
+    return _same(size, 2)
+
+
+def final_spatial(
+    config: QuickNetConfig, input_hw: tuple[int, int], stem_strides: tuple[int, int]
+) -> tuple[int, int]:
+    """Height and width of the last section's feature map.
+
+    Example:
+        >>> from lce_nas.space.quicknet import PRESETS
+        >>> final_spatial(PRESETS["quicknet"], (224, 224), (2, 2))
+        (7, 7)
+    """
+    sizes = []
+    for size in input_hw:
+        size = _same(_same(size, stem_strides[0]), stem_strides[1])
+        for _ in config.section_filters[1:]:
+            size = _transition_out(size, config.transition)
+        sizes.append(size)
+    return sizes[0], sizes[1]
+
+
+def quicknet_summary(
+    config: QuickNetConfig,
+    input_shape: tuple[int, int, int],
+    classes: int,
+    stem_strides: tuple[int, int],
+) -> ArchSummary:
+    """Parameters, binary/float MACs and packed size of a ``quicknet`` model.
+
+    Example:
+        >>> from lce_nas.space.quicknet import PRESETS
+        >>> s = quicknet_summary(PRESETS["quicknet-small"], (224, 224, 3), 1000, (2, 2))
+        >>> s.parameters, s.binary_macs
+        (12664344, 1156055040)
+    """
+    h, w, cin = input_shape
+    stem = config.stem_filters
+    f0 = config.section_filters[0]
+    params = binary_params = binary_macs = float_macs = 0
+
+    def bn(channels: int, scaled: bool = True) -> int:
+        return channels * (4 if scaled else 2)
+
+    # Stem: 3x3 conv, BN, depthwise 3x3, BN (no scale/center), 1x1 conv, BN.
+    h, w = _same(h, stem_strides[0]), _same(w, stem_strides[0])
+    params += 9 * cin * stem + bn(stem)
+    float_macs += h * w * 9 * cin * stem
+    h, w = _same(h, stem_strides[1]), _same(w, stem_strides[1])
+    params += 9 * stem + bn(stem, scaled=False) + stem * f0 + bn(f0)
+    float_macs += h * w * (9 * stem + stem * f0)
+
+    channels = f0
+    k2 = config.kernel_size**2
+    for section, (blocks, filters) in enumerate(
+        zip(config.section_blocks, config.section_filters, strict=True)
+    ):
+        if section > 0:
+            h, w = _transition_out(h, config.transition), _transition_out(w, config.transition)
+            if config.transition == "blurpool":
+                params += 9 * channels
+                float_macs += h * w * 9 * channels
+            params += channels * filters + bn(filters)
+            float_macs += h * w * channels * filters
+            channels = filters
+        block_binary = k2 * channels * channels
+        binary_params += blocks * block_binary
+        params += blocks * (block_binary + bn(channels))
+        binary_macs += blocks * h * w * block_binary
+
+    params += channels * classes + classes
+    float_macs += channels * classes
+    packed_bytes = math.ceil(binary_params / 8) + 4 * (params - binary_params)
+    return ArchSummary(
+        parameters=params,
+        binary_macs=binary_macs,
+        float_macs=float_macs,
+        packed_bytes=packed_bytes,
+    )
