@@ -14,6 +14,7 @@ one is rejected with an error, so nothing the user wrote is silently changed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -145,7 +146,7 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
                 f"section_filters must be multiples of {FILTERS_STEP} in "
                 f"{FILTERS_RANGE[0]}..{FILTERS_RANGE[1]}, got {list(filters)}"
             )
-        if any(b < a for a, b in zip(filters, filters[1:], strict=False)):
+        if any(b < a for a, b in itertools.pairwise(filters)):
             raise UserError(
                 f"section_filters must not decrease from one section to the next, "
                 f"got {list(filters)}"
