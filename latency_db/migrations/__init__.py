@@ -1,0 +1,1 @@
+"""Alembic migrations of the latency database, applied when a store opens."""

@@ -1,0 +1,217 @@
+"""Values the store takes and returns, and how they map to table rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lce_nas.engine.measurement import Measurement, MeasurementKey
+
+from lce_nas.canonical import sha256_hex
+
+# Measurement fields that have their own column; the rest go to ``extra``.
+MEASUREMENT_COLUMNS = (
+    "fingerprint",
+    "device",
+    "engine",
+    "engine_version",
+    "threads",
+    "kernel_options",
+    "median_ms",
+    "p10_ms",
+    "p90_ms",
+    "mean_ms",
+    "std_ms",
+    "cv",
+    "runs",
+    "warmup_runs",
+    "samples_ms",
+    "op_profile",
+    "breakdown_ms",
+    "host_facts",
+    "model_sha256",
+    "measured_at",
+)
+# Columns a sample's identity is made of (not the row id, hashes or recorded_at).
+_SAMPLE_IDENTITY = (*MEASUREMENT_COLUMNS, "extra")
+
+
+def utc(moment: datetime) -> datetime:
+    """The same instant in UTC; naive times are taken as UTC.
+
+    Example:
+        >>> utc(datetime(2026, 1, 1, 12)).isoformat()
+        '2026-01-01T12:00:00+00:00'
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def json_safe(value: Any) -> Any:
+    """A copy that strict JSON accepts: non-finite floats become None, tuples lists.
+
+    PostgreSQL's JSONB rejects NaN, so values are cleaned the same way on
+    every backend.
+
+    Example:
+        >>> json_safe({"a": float("nan"), "b": (1, 2.5)})
+        {'a': None, 'b': [1, 2.5]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def key_sha256(fingerprint: str, key: MeasurementKey) -> str:
+    """Hash of a measurement's cache key, for one indexed lookup.
+
+    Example:
+        >>> k = MeasurementKey("host", "lce-interpreter", "0.16.0", 1, {})
+        >>> key_sha256("ab" * 32, k) == key_sha256("ab" * 32, k)
+        True
+    """
+    return sha256_hex(
+        {
+            "fingerprint": fingerprint,
+            "device": key.device,
+            "engine": key.engine,
+            "engine_version": key.engine_version,
+            "threads": int(key.threads),
+            "kernel_options": json_safe(key.kernel_options),
+        }
+    )
+
+
+def sample_sha256(row: dict[str, Any]) -> str:
+    """Hash of everything a measurement row says, to recognise it in another database."""
+    identity = {name: row[name] for name in _SAMPLE_IDENTITY}
+    identity["measured_at"] = utc(identity["measured_at"]).isoformat()
+    return sha256_hex(identity)
+
+
+def measurement_row(m: Measurement, recorded_at: datetime | None = None) -> dict[str, Any]:
+    """The ``latency_measurements`` row for a measurement (without its id)."""
+    if not m.fingerprint:
+        raise ValueError("a measurement needs a fingerprint to be stored")
+    data = m.to_dict()
+    row = {name: data.pop(name) for name in MEASUREMENT_COLUMNS}
+    row["measured_at"] = utc(m.measured_at)
+    row["threads"] = int(row["threads"])
+    row["cv"] = row["cv"] if row["cv"] is not None and math.isfinite(row["cv"]) else None
+    for name in ("kernel_options", "samples_ms", "op_profile", "breakdown_ms", "host_facts"):
+        row[name] = json_safe(row[name])
+    row["extra"] = json_safe(data)
+    return finish_measurement_row(row, recorded_at or now())
+
+
+def finish_measurement_row(row: dict[str, Any], recorded_at: datetime) -> dict[str, Any]:
+    """Add the derived columns (key and sample hashes) and the recording time."""
+    row = dict(row)
+    key = MeasurementKey(
+        row["device"], row["engine"], row["engine_version"], row["threads"], row["kernel_options"]
+    )
+    row["key_sha256"] = key_sha256(row["fingerprint"], key)
+    row["sample_sha256"] = sample_sha256(row)
+    row.setdefault("recorded_at", recorded_at)
+    return row
+
+
+def measurement_from_row(row: Any) -> Measurement:
+    """Rebuild a :class:`Measurement` from a ``latency_measurements`` row."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    known = {f.name for f in dataclasses.fields(Measurement)}
+    # Fields written by a newer lce-nas that this one does not have are dropped.
+    data = {k: v for k, v in (mapping["extra"] or {}).items() if k in known}
+    data.update({name: mapping[name] for name in MEASUREMENT_COLUMNS})
+    data["measured_at"] = utc(mapping["measured_at"]).isoformat()
+    if data["cv"] is None:
+        data["cv"] = math.nan
+    return Measurement.from_dict(data)
+
+
+@dataclass
+class AccuracyEvaluation:
+    """Proxy accuracy of one architecture on one dataset with given proxy settings.
+
+    The cache key is (fingerprint, dataset, :attr:`proxy_settings_hash`).
+
+    Example:
+        >>> ev = AccuracyEvaluation("ab" * 32, "fashion-mnist", {"epochs": 1}, top1=0.62)
+        >>> len(ev.proxy_settings_hash)
+        64
+    """
+
+    fingerprint: str
+    dataset: str
+    proxy_settings: dict[str, Any]
+    top1: float
+    loss: float | None = None
+    epochs: int = 0
+    seed: int | None = None
+    train_seconds: float = 0.0
+    evaluated_at: datetime = field(default_factory=now)
+
+    @property
+    def proxy_settings_hash(self) -> str:
+        """sha256 of the canonical JSON of the proxy settings."""
+        return sha256_hex(json_safe(self.proxy_settings))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (timestamp as ISO 8601)."""
+        data = dataclasses.asdict(self)
+        data["evaluated_at"] = utc(self.evaluated_at).isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccuracyEvaluation:
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        if isinstance(data.get("evaluated_at"), str):
+            data["evaluated_at"] = datetime.fromisoformat(data["evaluated_at"])
+        return cls(**data)
+
+
+def accuracy_row(ev: AccuracyEvaluation) -> dict[str, Any]:
+    """The ``accuracy_evaluations`` row for an evaluation (without its id)."""
+    loss = ev.loss if ev.loss is not None and math.isfinite(ev.loss) else None
+    return {
+        "fingerprint": ev.fingerprint,
+        "dataset": ev.dataset,
+        "proxy_settings": json_safe(ev.proxy_settings),
+        "proxy_settings_hash": ev.proxy_settings_hash,
+        "top1": float(ev.top1),
+        "loss": None if loss is None else float(loss),
+        "epochs": int(ev.epochs),
+        "seed": None if ev.seed is None else int(ev.seed),
+        "train_seconds": float(ev.train_seconds),
+        "evaluated_at": utc(ev.evaluated_at),
+    }
+
+
+def accuracy_from_row(row: Any) -> AccuracyEvaluation:
+    """Rebuild an :class:`AccuracyEvaluation` from its row."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return AccuracyEvaluation(
+        fingerprint=mapping["fingerprint"],
+        dataset=mapping["dataset"],
+        proxy_settings=mapping["proxy_settings"],
+        top1=mapping["top1"],
+        loss=mapping["loss"],
+        epochs=mapping["epochs"],
+        seed=mapping["seed"],
+        train_seconds=mapping["train_seconds"],
+        evaluated_at=utc(mapping["evaluated_at"]),
+    )

@@ -1,0 +1,304 @@
+"""Export and import: move measurements between databases without duplicates.
+
+``json`` is the complete format: every row of every table (row ids aside),
+with the schema revision it came from. ``csv`` is for spreadsheets: one line
+per latency measurement, followed by its architecture's columns (empty for a
+bare ``tflite:`` file); importing it restores measurements and architectures.
+
+Imports merge: an architecture, accuracy evaluation or search whose key is
+already present is kept as it is, and a measurement is skipped when the
+database already holds the same sample (same ``sample_sha256``: same key,
+time, statistics and samples), so importing a file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from lce_nas.latency_db import migrate
+from lce_nas.latency_db.models import TABLES, UTCDateTime
+from lce_nas.latency_db.records import finish_measurement_row, json_safe, now
+from sqlalchemy import JSON, Column, Connection, Float, Integer, Table, select
+
+from lce_nas.errors import UserError
+
+if TYPE_CHECKING:
+    from lce_nas.latency_db.store import LatencyStore
+
+FORMAT_NAME = "lce-nas-db"
+FORMAT_VERSION = 1
+# Columns that are not exported: row ids, and hashes recomputed on import.
+_DERIVED = {"id", "key_sha256", "sample_sha256", "proxy_settings_hash"}
+_ORDER = {
+    "devices": ("name",),
+    "architectures": ("fingerprint",),
+    "latency_measurements": ("measured_at", "sample_sha256"),
+    "accuracy_evaluations": ("fingerprint", "dataset", "proxy_settings_hash"),
+    "searches": ("name",),
+}
+_ARCH_CSV = ("space", "space_version", "config", "parameters", "binary_macs", "float_macs",
+             "packed_bytes", "created_at")  # fmt: skip
+
+
+def _table(name: str) -> Table:
+    return TABLES[name].__table__  # type: ignore[return-value]
+
+
+def _columns(name: str) -> list[Column[Any]]:
+    return [c for c in _table(name).columns if c.name not in _DERIVED]
+
+
+def _to_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def export_rows(store: LatencyStore) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows as JSON-ready dicts (timestamps as ISO 8601), in a stable order.
+
+    Example:
+        >>> from lce_nas.latency_db import LatencyStore
+        >>> export_rows(LatencyStore("sqlite://"))["devices"]
+        []
+    """
+
+    def work(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+        tables = {}
+        for name in TABLES:
+            table = _table(name)
+            query = select(table).order_by(*(table.c[c] for c in _ORDER[name]))
+            tables[name] = [
+                {c.name: _to_json(r._mapping[c.name]) for c in _columns(name)}
+                for r in conn.execute(query)
+            ]
+        return tables
+
+    return store._read(work)
+
+
+def _coerce(column: Column[Any], value: Any, from_text: bool) -> Any:
+    """A column's value from JSON (or, ``from_text``, from a CSV cell)."""
+    kind = column.type
+    if from_text and isinstance(kind, JSON):
+        return json.loads(value)
+    if value is None or (from_text and value == "" and column.nullable):
+        return None
+    if isinstance(kind, UTCDateTime):
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(kind, Integer):
+        return int(value)
+    if isinstance(kind, Float):
+        return float(value)
+    if isinstance(kind, JSON):
+        return json_safe(value)
+    return str(value)
+
+
+def _typed_row(name: str, raw: dict[str, Any], from_text: bool = False) -> dict[str, Any]:
+    row = {}
+    for column in _columns(name):
+        if column.name not in raw:
+            if column.nullable:
+                row[column.name] = None
+                continue
+            raise UserError(f"import file: a row of {name} has no {column.name!r} column")
+        try:
+            row[column.name] = _coerce(column, raw[column.name], from_text)
+        except (TypeError, ValueError) as err:
+            raise UserError(
+                f"import file: bad {column.name!r} in {name}: {raw[column.name]!r} ({err})"
+            ) from err
+    return row
+
+
+def import_rows(store: LatencyStore, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Merge rows (as :func:`export_rows` gives them); the number of new rows per table.
+
+    Example:
+        >>> from lce_nas.latency_db import LatencyStore
+        >>> import_rows(LatencyStore("sqlite://"), {"devices": []})["devices"]
+        0
+    """
+    unknown = sorted(set(tables) - set(TABLES))
+    if unknown:
+        raise UserError(f"import file has unknown tables: {', '.join(unknown)}")
+    typed = {name: [_typed_row(name, raw) for raw in tables.get(name, [])] for name in TABLES}
+
+    def work(conn: Connection) -> dict[str, int]:
+        added = dict.fromkeys(TABLES, 0)
+        for row in typed["devices"]:
+            added["devices"] += store._touch_device(
+                conn, row["name"], row["first_seen"], row["last_seen"], row["kind"], row["spec"]
+            )
+        for name, key in (
+            ("architectures", ["fingerprint"]),
+            ("accuracy_evaluations", ["fingerprint", "dataset", "proxy_settings_hash"]),
+            ("searches", ["name"]),
+        ):
+            for row in typed[name]:
+                if name == "accuracy_evaluations":
+                    row = _with_settings_hash(row)
+                stmt = (
+                    store._insert(_table(name))
+                    .values(row)
+                    .on_conflict_do_nothing(index_elements=key)
+                )
+                added[name] += conn.execute(stmt).rowcount
+        added["latency_measurements"] = _import_measurements(store, conn, typed)
+        return added
+
+    return store._write(work, idempotent=True)
+
+
+def _with_settings_hash(row: dict[str, Any]) -> dict[str, Any]:
+    from lce_nas.latency_db.records import AccuracyEvaluation
+
+    settings_hash = AccuracyEvaluation("", "", row["proxy_settings"], 0.0).proxy_settings_hash
+    return {**row, "proxy_settings_hash": settings_hash}
+
+
+def _import_measurements(
+    store: LatencyStore, conn: Connection, typed: dict[str, list[dict[str, Any]]]
+) -> int:
+    table = _table("latency_measurements")
+    held = {r[0] for r in conn.execute(select(table.c.sample_sha256))}
+    added = 0
+    for raw in typed["latency_measurements"]:
+        row = finish_measurement_row(raw, recorded_at=now())
+        if row["sample_sha256"] in held:
+            continue
+        held.add(row["sample_sha256"])
+        store._touch_device(conn, row["device"], row["measured_at"])
+        conn.execute(table.insert().values(row))
+        added += 1
+    return added
+
+
+# -- files ------------------------------------------------------------------
+
+
+def export_document(store: LatencyStore) -> dict[str, Any]:
+    """The JSON export: format tag, schema revision, time and all tables."""
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "schema_revision": store.schema_revision(),
+        "exported_at": now().isoformat(),
+        "tables": export_rows(store),
+    }
+
+
+def csv_rows(tables: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and lines of the CSV export: measurements with their architecture."""
+    measurement_columns = [c.name for c in _columns("latency_measurements")]
+    header = [*measurement_columns, *(f"architecture_{c}" if c == "created_at" else c
+                                      for c in _ARCH_CSV)]  # fmt: skip
+    archs = {a["fingerprint"]: a for a in tables["architectures"]}
+    json_columns = {c.name for t in ("latency_measurements", "architectures")
+                    for c in _columns(t) if isinstance(c.type, JSON)}  # fmt: skip
+    lines = []
+    for m in tables["latency_measurements"]:
+        arch = archs.get(m["fingerprint"], {})
+        values = {**m, **{(f"architecture_{c}" if c == "created_at" else c): arch.get(c)
+                          for c in _ARCH_CSV}}  # fmt: skip
+        lines.append({
+            k: json.dumps(v, sort_keys=True) if k in json_columns else ("" if v is None else str(v))
+            for k, v in values.items()
+        })  # fmt: skip
+    return header, lines
+
+
+def tables_from_csv(handle: TextIO) -> dict[str, list[dict[str, Any]]]:
+    """Measurement and architecture rows from a CSV export (still as text)."""
+    measurements, archs = [], {}
+    for line in csv.DictReader(handle):
+        measurements.append(line)
+        if line.get("space"):
+            arch = {c: line.get(c) for c in _ARCH_CSV if c != "created_at"}
+            arch["created_at"] = line.get("architecture_created_at")
+            archs[line["fingerprint"]] = {"fingerprint": line["fingerprint"], **arch}
+    return {"latency_measurements": measurements, "architectures": list(archs.values())}
+
+
+@contextmanager
+def _open_out(path: str) -> Iterator[TextIO]:
+    if path == "-":
+        yield sys.stdout
+        return
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        yield handle
+
+
+def write_export(store: LatencyStore, path: str, fmt: str) -> int:
+    """Write the export to ``path`` (``-``: stdout); the number of measurements written."""
+    document = export_document(store)
+    tables = document["tables"]
+    with _open_out(path) as handle:
+        if fmt == "json":
+            json.dump(document, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+        elif fmt == "csv":
+            header, lines = csv_rows(tables)
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(lines)
+        else:
+            raise UserError(f"unknown export format {fmt!r} (choose csv or json)")
+    return len(tables["latency_measurements"])
+
+
+def read_import(path: str) -> tuple[dict[str, list[dict[str, Any]]], bool]:
+    """Tables from an export file (JSON or CSV, told apart by content), and whether CSV."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path} is not a text export (expected JSON or CSV)") from err
+    if text.lstrip().startswith("{"):
+        return _tables_from_json(text, path), False
+    if not text.strip():
+        raise UserError(f"{path} is empty")
+    return tables_from_csv(io.StringIO(text)), True
+
+
+def _tables_from_json(text: str, path: str) -> dict[str, list[dict[str, Any]]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise UserError(f'{path} is not an lce-nas export (no "format": "{FORMAT_NAME}")')
+    if document.get("format_version", 0) > FORMAT_VERSION:
+        raise UserError(f"{path} was written by a newer lce-nas; upgrade lce-nas to import it")
+    revision = document.get("schema_revision")
+    known = [r.revision for r in migrate.script_directory().walk_revisions()]
+    if revision is not None and revision not in known:
+        raise UserError(
+            f"{path} comes from schema revision {revision}, newer than this lce-nas "
+            f"knows (up to {migrate.head_revision()}); upgrade lce-nas to import it"
+        )
+    return document["tables"]
+
+
+def import_file(store: LatencyStore, path: str) -> dict[str, int]:
+    """Merge an export file into the store; new rows per table."""
+    tables, is_csv = read_import(path)
+    if not is_csv:
+        return import_rows(store, tables)
+    typed = {name: [_typed_row(name, raw, from_text=True) for raw in rows]
+             for name, rows in tables.items()}  # fmt: skip
+    return import_rows(
+        store, {name: [_to_json_row(r) for r in rows] for name, rows in typed.items()}
+    )
+
+
+def _to_json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _to_json(v) for k, v in row.items()}
