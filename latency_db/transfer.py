@@ -288,16 +288,20 @@ def _tables_from_json(text: str, path: str) -> dict[str, list[dict[str, Any]]]:
     return document["tables"]
 
 
-def import_file(store: LatencyStore, path: str) -> dict[str, int]:
-    """Merge an export file into the store; new rows per table."""
+def load_import(path: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows of an export file (``-``: stdin), JSON or CSV, ready for :func:`import_rows`."""
     tables, is_csv = read_import(path)
     if not is_csv:
-        return import_rows(store, tables)
-    typed = {name: [_typed_row(name, raw, from_text=True) for raw in rows]
-             for name, rows in tables.items()}  # fmt: skip
-    return import_rows(
-        store, {name: [_to_json_row(r) for r in rows] for name, rows in typed.items()}
-    )
+        return tables
+    return {
+        name: [_to_json_row(_typed_row(name, raw, from_text=True)) for raw in rows]
+        for name, rows in tables.items()
+    }
+
+
+def import_file(store: LatencyStore, path: str) -> dict[str, int]:
+    """Merge an export file into the store; the new rows per table."""
+    return import_rows(store, load_import(path))
 
 
 def _to_json_row(row: dict[str, Any]) -> dict[str, Any]:
