@@ -249,8 +249,11 @@ class LatencyStore:
             "created_at": now(),
         }
         stmt = self._insert(_ARCHS).values(row)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["fingerprint"])
-        return self._write(lambda conn: conn.execute(stmt).rowcount == 1, idempotent=True)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["fingerprint"]).returning(
+            _ARCHS.c.fingerprint
+        )
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT.
+        return self._write(lambda conn: conn.execute(stmt).first() is not None, idempotent=True)
 
     def architecture(self, fingerprint: str) -> dict[str, Any] | None:
         """The architecture's row as a dict, or None."""
@@ -425,7 +428,8 @@ class LatencyStore:
             .where(_SEARCHES.c.name == name)
             .values(status=status, updated_at=now())
         )
-        if self._write(lambda conn: conn.execute(stmt).rowcount) == 0:
+        stmt = stmt.returning(_SEARCHES.c.name)
+        if self._write(lambda conn: conn.execute(stmt).first()) is None:
             raise UserError(f"no search named {name!r} in {self.display_url}")
 
     def search(self, name: str) -> dict[str, Any] | None:

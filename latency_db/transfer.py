@@ -149,8 +149,9 @@ def import_rows(store: LatencyStore, tables: dict[str, list[dict[str, Any]]]) ->
                     store._insert(_table(name))
                     .values(row)
                     .on_conflict_do_nothing(index_elements=key)
+                    .returning(_table(name).c[key[0]])
                 )
-                added[name] += conn.execute(stmt).rowcount
+                added[name] += conn.execute(stmt).first() is not None
         added["latency_measurements"] = _import_measurements(store, conn, typed)
         return added
 

@@ -1,0 +1,148 @@
+"""Fixtures for the latency database: a real PostgreSQL server and a URL per backend.
+
+The server is started once per test session from the Debian ``postgresql``
+package's binaries (initdb, pg_ctl) in a temporary folder, listening on
+127.0.0.1 at a free port, and stopped at the end. initdb refuses to run as
+root, so under root (as in CI) it runs as the ``postgres`` system user.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PASSWORD = "s3cret-pw"  # trust auth ignores it; it is there to test that it is hidden
+
+
+def _postgres_bindir() -> Path | None:
+    """Where initdb and pg_ctl live (newest Debian version first), or None."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+        reverse=True,
+    )
+    if found:
+        return Path(found[0]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster; :meth:`new_database` gives each test its own."""
+
+    def __init__(self, bindir: Path, base: Path, as_user: list[str]) -> None:
+        self.bindir = bindir
+        self.base = base
+        self.data = base / "data"
+        self.as_user = as_user
+        self.port = _free_port()
+        self._names = itertools.count()
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(
+            [*self.as_user, *args], capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0:
+            log = self.base / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {result.stderr}\n{tail}")
+
+    def start(self) -> None:
+        self._run(
+            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+            "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} "
+            f"-c unix_socket_directories={self.base} -c fsync=off -c max_connections=60"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "server.log"),
+            "-w", "-t", "60", "-o", options, "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def url(self, database: str = "postgres", password: str = PASSWORD) -> str:
+        """A SQLAlchemy URL for one database of this server."""
+        return f"postgresql+psycopg://postgres:{password}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """Create an empty database and return its URL."""
+        import psycopg
+
+        name = f"lce_test_{os.getpid()}_{next(self._names)}"
+        dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1 for the whole session."""
+    bindir = _postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (scripts/setup.sh --test installs them)")
+    base = Path(tempfile.mkdtemp(prefix="lce-nas-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        # initdb refuses root: run the cluster as the package's system user.
+        user = pwd.getpwnam("postgres")
+        os.chown(base, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    server = PostgresServer(bindir, base, as_user)
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _fresh_url(backend: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'lce-nas.db'}"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database, once per backend."""
+    return _fresh_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path, db_url: str):
+    """A factory of further empty databases on the same backend as ``db_url``."""
+    backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    counter = itertools.count()
+
+    def make() -> str:
+        folder = tmp_path / f"other-{next(counter)}"
+        folder.mkdir()
+        return _fresh_url(backend, request, folder)
+
+    return make
