@@ -1,0 +1,223 @@
+"""Native C++ runtime for Larq Compute Engine flatbuffers, with per-op profiling.
+
+It runs the same ``.tflite`` files as LCE's interpreter and gives the same outputs, with
+x86-64 kernels (AVX-512 VPOPCNTDQ, AVX2, portable C++) chosen at run time by CPU
+features; ``LCE_NAS_NATIVE_PORTABLE=1`` forces the portable kernels.
+
+Example:
+    >>> from lce_nas.engine import native
+    >>> model = native.load("quicknet_small.tflite", num_threads=1)  # doctest: +SKIP
+    >>> model.run(np.zeros((1, 224, 224, 3), np.float32)).shape  # doctest: +SKIP
+    (1, 1000)
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from lce_nas.engine.native.plan import NativeModelError, Plan, read_plan
+
+__all__ = [
+    "ENGINE_NAME",
+    "NativeModel",
+    "NativeModelError",
+    "OpProfile",
+    "available_kernels",
+    "engine_version",
+    "load",
+]
+
+ENGINE_NAME = "native"
+__version__ = "0.1.0"
+
+
+def _ext():
+    try:
+        from lce_nas.engine.native import _native
+    except ImportError as exc:  # pragma: no cover - only on a broken install
+        raise NativeModelError(
+            f"the native engine is not built ({exc}); reinstall with `pip install -e .`"
+        ) from exc
+    return _native
+
+
+def available_kernels() -> list[str]:
+    """Kernel sets this CPU can run, slowest first.
+
+    Example:
+        >>> available_kernels()[0]
+        'portable'
+    """
+    return list(_ext().available_kernels())
+
+
+def _auto_kernels() -> str:
+    if os.environ.get("LCE_NAS_NATIVE_PORTABLE", "") not in ("", "0"):
+        return "portable"
+    return available_kernels()[-1]
+
+
+def engine_version(kernels: str = "auto") -> str:
+    """Version string for the measurement key: runtime version plus kernel set.
+
+    Example:
+        >>> engine_version("portable")
+        'native-0.1.0+portable'
+    """
+    chosen = _auto_kernels() if kernels == "auto" else kernels
+    return f"{ENGINE_NAME}-{__version__}+{chosen}"
+
+
+@dataclass(frozen=True)
+class OpProfile:
+    """Mean wall time of one op: type, output tensor name, microseconds, share of the total."""
+
+    op_type: str
+    name: str
+    microseconds: float
+    share: float
+
+    @property
+    def avg_ms(self) -> float:
+        """The time in milliseconds (the unit of the engine's OpTiming rows)."""
+        return self.microseconds / 1000.0
+
+    def to_op_timing(self):
+        """As the engine's :class:`~lce_nas.engine.measurement.OpTiming` row."""
+        from lce_nas.engine.measurement import OpTiming
+
+        return OpTiming(op_type=self.op_type, name=self.name, avg_ms=self.avg_ms, share=self.share)
+
+
+class NativeModel:
+    """A loaded model: ``run(x)``, ``time_runs(x, n)`` and ``profile(x)``."""
+
+    def __init__(self, plan: Plan, num_threads: int = 1, kernels: str = "auto") -> None:
+        ext = _ext()
+        if num_threads < 1:
+            raise NativeModelError("num_threads must be >= 1")
+        unsupported = Counter(op.type for op in plan.ops if not ext.is_supported(op.type))
+        if unsupported:
+            listed = ", ".join(f"{name} (x{n})" for name, n in sorted(unsupported.items()))
+            raise NativeModelError(f"the native engine does not support these ops: {listed}")
+        try:
+            self._model = ext.Model(num_threads, kernels)
+            for t in plan.tensors:
+                self._model.add_tensor(t.name, t.shape, t.dtype, t.data)
+            for op in plan.ops:
+                self._model.add_op(op.type, op.inputs, op.outputs, op.options)
+            self._model.finalize(plan.inputs, plan.outputs)
+        except ValueError as exc:
+            raise NativeModelError(f"cannot load the model: {exc}") from exc
+        self._plan = plan
+        self.input_shapes = [tuple(plan.tensors[i].shape) for i in plan.inputs]
+        self.output_shapes = [tuple(plan.tensors[i].shape) for i in plan.outputs]
+
+    @property
+    def kernels(self) -> str:
+        """The kernel set in use: ``avx512``, ``avx2`` or ``portable``."""
+        return str(self._model.kernels)
+
+    @property
+    def num_threads(self) -> int:
+        """Threads used by each op."""
+        return int(self._model.num_threads)
+
+    @property
+    def engine_version(self) -> str:
+        """``native-<version>+<kernels>``, for the measurement key."""
+        return engine_version(self.kernels)
+
+    def op_types(self) -> Counter:
+        """How many ops of each type the model has.
+
+        Example:
+            >>> model.op_types()["LceBconv2d"]  # doctest: +SKIP
+            16
+        """
+        return Counter(op.type for op in self._plan.ops)
+
+    def _inputs(self, x) -> list[np.ndarray]:
+        xs = list(x) if isinstance(x, list | tuple) else [x]
+        try:
+            return [np.ascontiguousarray(a) for a in xs]
+        except Exception as exc:
+            raise NativeModelError(f"inputs must be numpy arrays ({exc})") from exc
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except ValueError as exc:
+            raise NativeModelError(str(exc)) from exc
+
+    def run(self, x: np.ndarray | list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """Run one inference; one output comes back as an array, several as a list.
+
+        Example:
+            >>> model.run(np.zeros(model.input_shapes[0], np.float32)).shape  # doctest: +SKIP
+            (1, 1000)
+        """
+        outs = self._call(self._model.run, self._inputs(x))
+        return outs[0] if len(outs) == 1 else list(outs)
+
+    def tensor(self, name: str) -> np.ndarray:
+        """A copy of a tensor's contents after the last run (bitpacked ones as int32 words).
+
+        Example:
+            >>> model.run(x); model.tensor("model/add/add").shape  # doctest: +SKIP
+            (1, 56, 56, 32)
+        """
+        for index, spec in enumerate(self._plan.tensors):
+            if spec.name == name:
+                return self._model.tensor(index)
+        raise NativeModelError(f"no tensor named '{name}'")
+
+    def time_runs(self, x: np.ndarray, runs: int) -> list[float]:
+        """Wall time in milliseconds of each of ``runs`` inferences (timed in C++)."""
+        return list(self._call(self._model.time_runs, self._inputs(x), int(runs)))
+
+    def profile(self, x: np.ndarray, runs: int = 10, warmup: int = 2) -> list[OpProfile]:
+        """Mean time per op over ``runs`` inferences, in execution order.
+
+        Example:
+            >>> rows = model.profile(x)  # doctest: +SKIP
+            >>> rows[0].op_type, round(sum(r.share for r in rows), 6)
+            ('CONV_2D', 1.0)
+        """
+        if warmup > 0:
+            self._call(self._model.time_runs, self._inputs(x), int(warmup))
+        us = self._call(self._model.profile, self._inputs(x), max(1, int(runs)))
+        total = float(sum(us)) or 1.0
+        return [
+            OpProfile(op_type, name, float(t), float(t) / total)
+            for (op_type, name), t in zip(self._model.op_list(), us, strict=True)
+        ]
+
+
+def load(model: bytes | str | os.PathLike, num_threads: int = 1, kernels: str = "auto"):
+    """Load an LCE ``.tflite`` (bytes or a path) into a :class:`NativeModel`.
+
+    ``kernels`` is ``auto`` (best for this CPU), ``portable``, ``avx2`` or ``avx512``.
+
+    Example:
+        >>> m = load(Path("quicknet_small.tflite"), num_threads=2)  # doctest: +SKIP
+        >>> m.kernels
+        'avx512'
+    """
+    if isinstance(model, bytes | bytearray | memoryview):
+        data = bytes(model)
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise NativeModelError(f"model file not found: {path}")
+        data = path.read_bytes()
+    if kernels != "auto" and kernels not in available_kernels():
+        raise NativeModelError(
+            f"kernel set '{kernels}' is not available on this CPU (have: "
+            f"{', '.join(available_kernels())})"
+        )
+    return NativeModel(read_plan(data), num_threads=num_threads, kernels=kernels)

@@ -1,0 +1,110 @@
+// Shared types of the native BNN engine: tensors, kernel arguments, dispatch table.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace lce_native {
+
+using Word = std::uint32_t;  // one bitpacked word: 32 channels, LSB first, bit 1 = -1
+constexpr int kWordBits = 32;
+constexpr int kLanes = 16;  // output channels per packed-weight block
+
+inline int packed_words(int channels) { return (channels + kWordBits - 1) / kWordBits; }
+
+enum class DType { kFloat32, kInt32, kInt64 };
+
+// Output clamp of a fused activation (TFLite's ActivationFunctionType).
+struct Clamp {
+  float lo;
+  float hi;
+};
+
+// One output-channel-blocked weight matrix: block b holds k-major rows of 16 lanes.
+// Element (k, o) sits at data[(o / 16) * k_size * 16 + k * 16 + o % 16]; lanes past the
+// real channel count are zero.
+template <typename T>
+struct PackedBlocks {
+  std::vector<T> data;
+  int k_size = 0;
+  int channels = 0;
+  int blocks() const { return (channels + kLanes - 1) / kLanes; }
+  const T* block(int b) const { return data.data() + static_cast<size_t>(b) * k_size * kLanes; }
+};
+
+// Binary GEMM with LCE's output transform: rows are output pixels, columns output channels.
+// acc = popcount(row XOR weight) over k_words words.
+struct BgemmArgs {
+  const Word* a = nullptr;  // rows x lda words (im2col'd or plain bitpacked input)
+  int lda = 0;
+  int k_words = 0;
+  const PackedBlocks<Word>* w = nullptr;
+  int channels_out = 0;
+  // Float output: y = float(clamp(2 * acc, clamp_min, clamp_max)) * mul[o] + bias[o].
+  const float* mul = nullptr;
+  const float* bias = nullptr;
+  std::int32_t clamp_min = 0;
+  std::int32_t clamp_max = 0;
+  float* out_float = nullptr;  // rows x channels_out
+  // Bitpacked output: bit o = acc > thresholds[o].
+  const std::int32_t* thresholds = nullptr;
+  Word* out_packed = nullptr;  // rows x packed_words(channels_out)
+};
+
+// Float GEMM: out[r][o] = clamp(sum_k a[r][k] * w[k][o] + bias[o]).
+struct SgemmArgs {
+  const float* a = nullptr;
+  int lda = 0;
+  int k_size = 0;
+  const PackedBlocks<float>* w = nullptr;
+  const float* bias = nullptr;  // may be null
+  Clamp clamp{};
+  int channels_out = 0;
+  float* out = nullptr;
+  int ldc = 0;
+};
+
+// The hot kernels, selected once per process by CPU features.
+struct KernelSet {
+  const char* name;
+  // Bitpack `rows` rows of `channels` floats (x < 0 -> bit 1) into packed_words(channels) each.
+  void (*bitpack)(const float* in, int rows, int channels, Word* out);
+  // Rows [row_begin, row_end) of a binary GEMM.
+  void (*bgemm)(const BgemmArgs& args, int row_begin, int row_end);
+  // Rows [row_begin, row_end) of a float GEMM.
+  void (*sgemm)(const SgemmArgs& args, int row_begin, int row_end);
+};
+
+const KernelSet& portable_kernels();
+const KernelSet* avx2_kernels();    // nullptr when the CPU lacks AVX2/FMA
+const KernelSet* avx512_kernels();  // nullptr when the CPU lacks AVX-512 F/BW/VPOPCNTDQ
+// "auto" picks the best the CPU has (portable when LCE_NAS_NATIVE_PORTABLE=1);
+// "portable", "avx2", "avx512" force one and throw if the CPU lacks it.
+const KernelSet& select_kernels(const std::string& request);
+
+// Reference pieces shared by all kernel sets (portable C++).
+void bitpack_portable(const float* in, int rows, int channels, Word* out);
+void bgemm_portable(const BgemmArgs& args, int row_begin, int row_end);
+void sgemm_portable(const SgemmArgs& args, int row_begin, int row_end);
+
+// Fixed pool of worker threads; parallel_for splits [0, n) into contiguous chunks.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  int size() const { return num_threads_; }
+  // fn(begin, end) over chunks of [0, n); chunks never split `grain` boundaries.
+  void parallel_for(int n, int grain, const std::function<void(int, int)>& fn);
+
+ private:
+  struct Impl;
+  Impl* impl_ = nullptr;
+  int num_threads_ = 1;
+};
+
+}  // namespace lce_native

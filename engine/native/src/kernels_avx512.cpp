@@ -1,0 +1,182 @@
+// AVX-512 kernels (F/BW/DQ/VL + VPOPCNTDQ). Every function carries its own target
+// attribute, so the rest of the binary stays runnable on CPUs without AVX-512; the set is
+// only handed out after a CPU check.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common.h"
+
+#define LCE_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,fma,avx2,popcnt")))
+
+namespace lce_native {
+namespace {
+
+LCE_AVX512 void bitpack_avx512(const float* in, int rows, int channels, Word* out) {
+  const int words = packed_words(channels);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int r = 0; r < rows; ++r) {
+    const float* src = in + static_cast<size_t>(r) * channels;
+    Word* dst = out + static_cast<size_t>(r) * words;
+    int c = 0;
+    int w = 0;
+    for (; c + kWordBits <= channels; c += kWordBits, ++w) {
+      const __mmask16 lo = _mm512_cmp_ps_mask(_mm512_loadu_ps(src + c), zero, _CMP_LT_OQ);
+      const __mmask16 hi = _mm512_cmp_ps_mask(_mm512_loadu_ps(src + c + 16), zero, _CMP_LT_OQ);
+      dst[w] = static_cast<Word>(lo) | (static_cast<Word>(hi) << 16);
+    }
+    if (c < channels) {
+      // Tail lanes load as 0.0, which packs as +1 (bit 0): LCE's channel padding.
+      const int n = channels - c;
+      const __mmask16 m_lo = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+      const __mmask16 m_hi = static_cast<__mmask16>(n <= 16 ? 0 : (1u << (n - 16)) - 1);
+      const __mmask16 lo =
+          _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m_lo, src + c), zero, _CMP_LT_OQ);
+      const __mmask16 hi =
+          _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m_hi, src + c + 16), zero, _CMP_LT_OQ);
+      dst[w] = static_cast<Word>(lo) | (static_cast<Word>(hi) << 16);
+    }
+  }
+}
+
+inline __mmask16 lane_mask(int channels_left) {
+  return channels_left >= kLanes ? static_cast<__mmask16>(0xFFFF)
+                                 : static_cast<__mmask16>((1u << channels_left) - 1);
+}
+
+// One MR x (NR * 16) tile of the binary GEMM, output transform included.
+template <int MR, int NR>
+LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
+  __m512i acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+  const Word* a[MR];
+  for (int i = 0; i < MR; ++i) a[i] = g.a + static_cast<size_t>(r0 + i) * g.lda;
+  const Word* w[NR];
+  for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
+  for (int k = 0; k < g.k_words; ++k) {
+    __m512i wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_si512(w[j] + k * kLanes);
+    for (int i = 0; i < MR; ++i) {
+      const __m512i av = _mm512_set1_epi32(static_cast<int>(a[i][k]));
+      for (int j = 0; j < NR; ++j) {
+        acc[i][j] =
+            _mm512_add_epi32(acc[i][j], _mm512_popcnt_epi32(_mm512_xor_si512(av, wv[j])));
+      }
+    }
+  }
+  if (g.out_packed != nullptr) {
+    const int out_words = packed_words(g.channels_out);
+    const int blocks = g.w->blocks();
+    for (int i = 0; i < MR; ++i) {
+      auto* halves = reinterpret_cast<std::uint16_t*>(g.out_packed +
+                                                      static_cast<size_t>(r0 + i) * out_words);
+      for (int j = 0; j < NR; ++j) {
+        const int b = b0 + j;
+        const __m512i thr = _mm512_loadu_si512(g.thresholds + b * kLanes);
+        const __mmask16 bits = _mm512_cmpgt_epi32_mask(acc[i][j], thr) &
+                               lane_mask(g.channels_out - b * kLanes);
+        halves[b] = static_cast<std::uint16_t>(bits);
+        if (b == blocks - 1 && (blocks & 1)) halves[b + 1] = 0;
+      }
+    }
+    return;
+  }
+  const __m512i cmin = _mm512_set1_epi32(g.clamp_min);
+  const __m512i cmax = _mm512_set1_epi32(g.clamp_max);
+  for (int j = 0; j < NR; ++j) {
+    const int o = (b0 + j) * kLanes;
+    const __m512 mul = _mm512_loadu_ps(g.mul + o);
+    const __m512 bias = _mm512_loadu_ps(g.bias + o);
+    const __mmask16 m = lane_mask(g.channels_out - o);
+    for (int i = 0; i < MR; ++i) {
+      __m512i x = _mm512_slli_epi32(acc[i][j], 1);
+      x = _mm512_max_epi32(_mm512_min_epi32(x, cmax), cmin);
+      // Multiply then add (no FMA): the same two roundings as LCE's kernels.
+      const __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x), mul), bias);
+      _mm512_mask_storeu_ps(g.out_float + static_cast<size_t>(r0 + i) * g.channels_out + o, m, y);
+    }
+  }
+}
+
+template <int MR, int NR>
+LCE_AVX512 void bgemm_rows(const BgemmArgs& g, int r, int r_end, int b) {
+  for (; r + MR <= r_end; r += MR) bgemm_tile<MR, NR>(g, r, b);
+  for (; r < r_end; ++r) bgemm_tile<1, NR>(g, r, b);
+}
+
+LCE_AVX512 void bgemm_avx512(const BgemmArgs& g, int row_begin, int row_end) {
+  const int blocks = g.w->blocks();
+  int b = 0;
+  for (; b + 4 <= blocks; b += 4) bgemm_rows<6, 4>(g, row_begin, row_end, b);
+  switch (blocks - b) {
+    case 3: bgemm_rows<6, 3>(g, row_begin, row_end, b); break;
+    case 2: bgemm_rows<8, 2>(g, row_begin, row_end, b); break;
+    case 1: bgemm_rows<8, 1>(g, row_begin, row_end, b); break;
+    default: break;
+  }
+}
+
+template <int MR, int NR>
+LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
+  __m512 acc[MR][NR];
+  for (int j = 0; j < NR; ++j) {
+    const __m512 bias =
+        g.bias != nullptr ? _mm512_loadu_ps(g.bias + (b0 + j) * kLanes) : _mm512_setzero_ps();
+    for (int i = 0; i < MR; ++i) acc[i][j] = bias;
+  }
+  const float* a[MR];
+  for (int i = 0; i < MR; ++i) a[i] = g.a + static_cast<size_t>(r0 + i) * g.lda;
+  const float* w[NR];
+  for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
+  for (int k = 0; k < g.k_size; ++k) {
+    __m512 wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_ps(w[j] + k * kLanes);
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i][k]);
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(av, wv[j], acc[i][j]);
+    }
+  }
+  const __m512 lo = _mm512_set1_ps(g.clamp.lo);
+  const __m512 hi = _mm512_set1_ps(g.clamp.hi);
+  for (int j = 0; j < NR; ++j) {
+    const int o = (b0 + j) * kLanes;
+    const __mmask16 m = lane_mask(g.channels_out - o);
+    for (int i = 0; i < MR; ++i) {
+      const __m512 y = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[i][j]));
+      _mm512_mask_storeu_ps(g.out + static_cast<size_t>(r0 + i) * g.ldc + o, m, y);
+    }
+  }
+}
+
+template <int MR, int NR>
+LCE_AVX512 void sgemm_rows(const SgemmArgs& g, int r, int r_end, int b) {
+  for (; r + MR <= r_end; r += MR) sgemm_tile<MR, NR>(g, r, b);
+  for (; r < r_end; ++r) sgemm_tile<1, NR>(g, r, b);
+}
+
+LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
+  const int blocks = g.w->blocks();
+  int b = 0;
+  for (; b + 4 <= blocks; b += 4) sgemm_rows<6, 4>(g, row_begin, row_end, b);
+  switch (blocks - b) {
+    case 3: sgemm_rows<6, 3>(g, row_begin, row_end, b); break;
+    case 2: sgemm_rows<8, 2>(g, row_begin, row_end, b); break;
+    case 1: sgemm_rows<8, 1>(g, row_begin, row_end, b); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+const KernelSet* avx512_kernels() {
+  static const KernelSet set{"avx512", bitpack_avx512, bgemm_avx512, sgemm_avx512};
+  __builtin_cpu_init();
+  const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("fma");
+  return ok ? &set : nullptr;
+}
+
+}  // namespace lce_native

@@ -1,0 +1,189 @@
+// Portable kernels (the oracle for the vectorised ones), CPU dispatch and the thread pool.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "common.h"
+
+namespace lce_native {
+
+void bitpack_portable(const float* in, int rows, int channels, Word* out) {
+  const int words = packed_words(channels);
+  for (int r = 0; r < rows; ++r) {
+    const float* src = in + static_cast<size_t>(r) * channels;
+    Word* dst = out + static_cast<size_t>(r) * words;
+    for (int w = 0; w < words; ++w) {
+      Word bits = 0;
+      const int n = std::min(kWordBits, channels - w * kWordBits);
+      for (int i = 0; i < n; ++i) {
+        // NaN and -0.0 compare false: they pack as +1, as in LCE.
+        bits |= static_cast<Word>(src[w * kWordBits + i] < 0.0f) << i;
+      }
+      dst[w] = bits;
+    }
+  }
+}
+
+static inline int popcount32(Word x) {
+  // Portable bit count; no popcnt instruction assumed.
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+  return static_cast<int>((x * 0x01010101u) >> 24);
+}
+
+void bgemm_portable(const BgemmArgs& g, int row_begin, int row_end) {
+  const int out_words = packed_words(g.channels_out);
+  for (int r = row_begin; r < row_end; ++r) {
+    const Word* a = g.a + static_cast<size_t>(r) * g.lda;
+    for (int o = 0; o < g.channels_out; ++o) {
+      const Word* wb = g.w->block(o / kLanes) + (o % kLanes);
+      std::int32_t acc = 0;
+      for (int k = 0; k < g.k_words; ++k) acc += popcount32(a[k] ^ wb[k * kLanes]);
+      if (g.out_packed != nullptr) {
+        Word* dst = g.out_packed + static_cast<size_t>(r) * out_words + o / kWordBits;
+        if (o % kWordBits == 0) *dst = 0;
+        *dst |= static_cast<Word>(acc > g.thresholds[o]) << (o % kWordBits);
+      } else {
+        const std::int32_t x = std::min(std::max(2 * acc, g.clamp_min), g.clamp_max);
+        g.out_float[static_cast<size_t>(r) * g.channels_out + o] =
+            static_cast<float>(x) * g.mul[o] + g.bias[o];
+      }
+    }
+  }
+}
+
+void sgemm_portable(const SgemmArgs& g, int row_begin, int row_end) {
+  for (int r = row_begin; r < row_end; ++r) {
+    const float* a = g.a + static_cast<size_t>(r) * g.lda;
+    float* c = g.out + static_cast<size_t>(r) * g.ldc;
+    for (int o = 0; o < g.channels_out; ++o) {
+      const float* wb = g.w->block(o / kLanes) + (o % kLanes);
+      float acc = g.bias != nullptr ? g.bias[o] : 0.0f;
+      for (int k = 0; k < g.k_size; ++k) acc += a[k] * wb[k * kLanes];
+      c[o] = std::min(std::max(acc, g.clamp.lo), g.clamp.hi);
+    }
+  }
+}
+
+const KernelSet& portable_kernels() {
+  static const KernelSet set{"portable", bitpack_portable, bgemm_portable, sgemm_portable};
+  return set;
+}
+
+const KernelSet& select_kernels(const std::string& request) {
+  if (request == "portable") return portable_kernels();
+  if (request == "avx2" || request == "avx512") {
+    const KernelSet* set = request == "avx2" ? avx2_kernels() : avx512_kernels();
+    if (set == nullptr) throw std::invalid_argument("this CPU does not support the " + request +
+                                                    " kernels");
+    return *set;
+  }
+  if (request != "auto") {
+    throw std::invalid_argument("unknown kernel set '" + request +
+                                "' (use auto, portable, avx2 or avx512)");
+  }
+  const char* portable = std::getenv("LCE_NAS_NATIVE_PORTABLE");
+  if (portable != nullptr && std::strcmp(portable, "") != 0 && std::strcmp(portable, "0") != 0) {
+    return portable_kernels();
+  }
+  if (const KernelSet* set = avx512_kernels()) return *set;
+  if (const KernelSet* set = avx2_kernels()) return *set;
+  return portable_kernels();
+}
+
+// ---------------------------------------------------------------------------------------
+// Thread pool: workers spin briefly on a generation counter (ops are short, a sleep/wake
+// round trip would cost as much as a small op), then sleep on a condition variable.
+
+struct ThreadPool::Impl {
+  std::vector<std::thread> workers;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<int> pending{0};
+  std::atomic<bool> stop{false};
+  const std::function<void(int, int)>* fn = nullptr;
+  int n = 0;
+  int grain = 1;
+  int parts = 1;
+
+  void run_part(int part) {
+    const int units = (n + grain - 1) / grain;
+    const int begin = static_cast<int>(static_cast<long long>(units) * part / parts) * grain;
+    const int end =
+        std::min(n, static_cast<int>(static_cast<long long>(units) * (part + 1) / parts) * grain);
+    if (begin < end) (*fn)(begin, end);
+  }
+
+  void worker(int part) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      int spins = 0;
+      while (generation.load(std::memory_order_acquire) == seen && !stop.load()) {
+        if (++spins < 20000) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::unique_lock<std::mutex> lock(mutex);
+          wake.wait(lock, [&] { return generation.load() != seen || stop.load(); });
+        }
+      }
+      if (stop.load()) return;
+      seen = generation.load(std::memory_order_acquire);
+      run_part(part);
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+};
+
+ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+  impl_ = new Impl();
+  for (int t = 1; t < num_threads_; ++t) {
+    impl_->workers.emplace_back([this, t] { impl_->worker(t); });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stop.store(true);
+  }
+  impl_->wake.notify_all();
+  for (auto& t : impl_->workers) t.join();
+  delete impl_;
+}
+
+void ThreadPool::parallel_for(int n, int grain, const std::function<void(int, int)>& fn) {
+  grain = std::max(1, grain);
+  const int units = (n + grain - 1) / grain;
+  if (num_threads_ == 1 || units < 2) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  Impl& p = *impl_;
+  p.fn = &fn;
+  p.n = n;
+  p.grain = grain;
+  p.parts = num_threads_;
+  p.pending.store(num_threads_ - 1, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+  p.wake.notify_all();
+  p.run_part(0);
+  while (p.pending.load(std::memory_order_acquire) != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+}  // namespace lce_native

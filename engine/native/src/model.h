@@ -1,0 +1,91 @@
+// The execution plan: tensors with static shapes, ops in topological order, and a runner
+// that times each op.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace lce_native {
+
+using Options = std::map<std::string, double>;
+
+struct Tensor {
+  std::string name;
+  std::vector<int> shape;
+  DType type = DType::kFloat32;
+  bool constant = false;
+  std::vector<std::uint8_t> storage;
+
+  size_t elements() const {
+    size_t n = 1;
+    for (int d : shape) n *= static_cast<size_t>(d);
+    return n;
+  }
+  size_t element_size() const { return type == DType::kInt64 ? 8 : 4; }
+  template <typename T>
+  T* data() {
+    return reinterpret_cast<T*>(storage.data());
+  }
+  template <typename T>
+  const T* data() const {
+    return reinterpret_cast<const T*>(storage.data());
+  }
+  int dim(int i) const { return shape.at(i < 0 ? static_cast<int>(shape.size()) + i : i); }
+  int rank() const { return static_cast<int>(shape.size()); }
+};
+
+class Model;
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  // Validate shapes and types against the options; precompute packed weights etc.
+  virtual void prepare(Model& model) = 0;
+  virtual void run(Model& model) = 0;
+
+  std::string type;
+  std::vector<int> inputs;  // -1 = optional input left out
+  std::vector<int> outputs;
+  Options options;
+};
+
+// Throws std::invalid_argument naming the op type when it is not supported.
+std::unique_ptr<Op> make_op(const std::string& type);
+
+class Model {
+ public:
+  Model(int num_threads, const std::string& kernels);
+
+  int add_tensor(const std::string& name, const std::vector<int>& shape, DType type,
+                 const void* data, size_t bytes);
+  void add_op(const std::string& type, const std::vector<int>& inputs,
+              const std::vector<int>& outputs, const Options& options);
+  void finalize(const std::vector<int>& inputs, const std::vector<int>& outputs);
+  // Run all ops; when op_us is given, add each op's wall time in microseconds to it.
+  void invoke(std::vector<double>* op_us);
+
+  Tensor& tensor(int id) { return tensors_.at(static_cast<size_t>(id)); }
+  const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  const KernelSet& kernels() const { return *kernels_; }
+  ThreadPool& pool() { return pool_; }
+
+ private:
+  const KernelSet* kernels_;
+  ThreadPool pool_;
+  std::vector<Tensor> tensors_;
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<int> inputs_;
+  std::vector<int> outputs_;
+};
+
+// Error helper: throws std::invalid_argument("<op type>: <message>").
+[[noreturn]] void fail(const Op& op, const std::string& message);
+
+}  // namespace lce_native

@@ -1,0 +1,154 @@
+// Python bindings: lce_nas.engine.native._native.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+
+#include "model.h"
+
+namespace py = pybind11;
+using namespace lce_native;
+
+namespace {
+
+DType parse_dtype(const std::string& name) {
+  if (name == "float32") return DType::kFloat32;
+  if (name == "int32") return DType::kInt32;
+  if (name == "int64") return DType::kInt64;
+  throw std::invalid_argument("unsupported tensor type " + name);
+}
+
+void set_inputs(Model& m, const std::vector<py::array>& xs) {
+  if (xs.size() != m.inputs().size())
+    throw std::invalid_argument("the model takes " + std::to_string(m.inputs().size()) +
+                                " input(s), got " + std::to_string(xs.size()));
+  for (size_t i = 0; i < xs.size(); ++i) {
+    Tensor& t = m.tensor(m.inputs()[i]);
+    py::array x = xs[i];
+    const bool is_float = t.type == DType::kFloat32;
+    py::array arr = is_float ? py::array(py::array_t<float, py::array::c_style | py::array::forcecast>(x))
+                             : py::array(py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>(x));
+    if (static_cast<size_t>(arr.size()) != t.elements()) {
+      std::string want;
+      for (int d : t.shape) want += std::to_string(d) + ",";
+      throw std::invalid_argument("input " + std::to_string(i) + " must have shape [" + want +
+                                  "] (" + std::to_string(t.elements()) + " elements), got " +
+                                  std::to_string(arr.size()) + " elements");
+    }
+    std::memcpy(t.storage.data(), arr.data(), t.elements() * t.element_size());
+  }
+}
+
+py::list get_outputs(Model& m) {
+  py::list out;
+  for (int id : m.outputs()) {
+    Tensor& t = m.tensor(id);
+    std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+    if (t.type == DType::kFloat32) {
+      py::array_t<float> a(shape);
+      std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+      out.append(a);
+    } else {
+      py::array_t<std::int32_t> a(shape);
+      std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+      out.append(a);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, mod) {
+  mod.doc() = "Native runtime for Larq Compute Engine flatbuffers";
+  py::register_exception<std::invalid_argument>(mod, "NativeError", PyExc_ValueError);
+
+  mod.def("is_supported", [](const std::string& type) {
+    try {
+      make_op(type);
+      return true;
+    } catch (const std::invalid_argument&) {
+      return false;
+    }
+  }, "Whether the runtime has an implementation of this op type.");
+
+  mod.def("available_kernels", [] {
+    std::vector<std::string> names{"portable"};
+    if (avx2_kernels()) names.push_back("avx2");
+    if (avx512_kernels()) names.push_back("avx512");
+    return names;
+  }, "Kernel sets this CPU can run, slowest first.");
+
+  py::class_<Model>(mod, "Model")
+      .def(py::init<int, const std::string&>(), py::arg("num_threads") = 1,
+           py::arg("kernels") = "auto")
+      .def("add_tensor",
+           [](Model& m, const std::string& name, const std::vector<int>& shape,
+              const std::string& dtype, py::object data) {
+             if (data.is_none()) return m.add_tensor(name, shape, parse_dtype(dtype), nullptr, 0);
+             py::array arr = py::array::ensure(data, py::array::c_style);
+             if (!arr) throw std::invalid_argument("tensor '" + name + "': data is not an array");
+             return m.add_tensor(name, shape, parse_dtype(dtype), arr.data(),
+                                 static_cast<size_t>(arr.nbytes()));
+           })
+      .def("add_op", &Model::add_op)
+      .def("finalize", &Model::finalize)
+      .def_property_readonly("kernels", [](const Model& m) { return std::string(m.kernels().name); })
+      .def_property_readonly("num_threads", [](Model& m) { return m.pool().size(); })
+      .def("op_list", [](Model& m) {
+        std::vector<std::pair<std::string, std::string>> rows;
+        for (const auto& op : m.ops()) rows.emplace_back(op->type, m.tensor(op->outputs[0]).name);
+        return rows;
+      })
+      .def("tensor", [](Model& m, int id) {
+        // Copy of a tensor's current contents (intermediates stay valid after run()).
+        Tensor& t = m.tensor(id);
+        std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+        if (t.type == DType::kFloat32) {
+          py::array_t<float> a(shape);
+          std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+          return py::array(a);
+        }
+        if (t.type == DType::kInt64) {
+          py::array_t<std::int64_t> a(shape);
+          std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 8);
+          return py::array(a);
+        }
+        py::array_t<std::int32_t> a(shape);
+        std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+        return py::array(a);
+      })
+      .def("run", [](Model& m, const std::vector<py::array>& xs) {
+        set_inputs(m, xs);
+        {
+          py::gil_scoped_release release;
+          m.invoke(nullptr);
+        }
+        return get_outputs(m);
+      })
+      .def("time_runs", [](Model& m, const std::vector<py::array>& xs, int runs) {
+        // Wall time of each of `runs` invocations in milliseconds.
+        set_inputs(m, xs);
+        std::vector<double> ms(std::max(0, runs));
+        py::gil_scoped_release release;
+        for (auto& v : ms) {
+          const auto start = std::chrono::steady_clock::now();
+          m.invoke(nullptr);
+          v = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+        }
+        return ms;
+      })
+      .def("profile", [](Model& m, const std::vector<py::array>& xs, int runs) {
+        // Mean microseconds per op over `runs` invocations.
+        set_inputs(m, xs);
+        std::vector<double> us(m.ops().size(), 0.0);
+        {
+          py::gil_scoped_release release;
+          for (int r = 0; r < runs; ++r) m.invoke(&us);
+        }
+        for (auto& v : us) v /= std::max(1, runs);
+        return us;
+      });
+}

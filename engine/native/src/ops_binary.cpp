@@ -1,0 +1,324 @@
+// Larq Compute Engine's custom ops: LceQuantize, LceDequantize, LceBconv2d, LceBMaxPool2d.
+#include <cstring>
+
+#include "ops_util.h"
+
+namespace lce_native {
+namespace {
+
+int popcount_word(Word x) {
+  int n = 0;
+  for (; x != 0; x &= x - 1) ++n;
+  return n;
+}
+
+class Quantize : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kFloat32, "float32 (int8/bool inputs are not supported)");
+    expect_type(*this, out, DType::kInt32, "int32 (bitpacked)");
+    std::vector<int> shape = in.shape;
+    channels_ = shape.back();
+    shape.back() = packed_words(channels_);
+    expect_shape(*this, out, shape);
+    rows_ = static_cast<int>(in.elements() / std::max(1, channels_));
+  }
+  void run(Model& m) override {
+    const float* in = m.tensor(inputs[0]).data<float>();
+    Word* out = m.tensor(outputs[0]).data<Word>();
+    const auto bitpack = m.kernels().bitpack;
+    const int c = channels_, words = packed_words(channels_);
+    m.pool().parallel_for(rows_, 64, [&](int b, int e) {
+      bitpack(in + static_cast<size_t>(b) * c, e - b, c, out + static_cast<size_t>(b) * words);
+    });
+  }
+
+ private:
+  int channels_ = 0, rows_ = 0;
+};
+
+class Dequantize : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
+    expect_type(*this, out, DType::kFloat32, "float32 (int8/bool outputs are not supported)");
+    if (in.rank() != out.rank() || packed_words(out.shape.back()) != in.shape.back())
+      fail(*this, "input and output shapes do not match");
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    Tensor& out = m.tensor(outputs[0]);
+    const int c = out.shape.back(), words = in.shape.back();
+    const size_t rows = out.elements() / std::max(1, c);
+    const Word* src = in.data<Word>();
+    float* dst = out.data<float>();
+    for (size_t r = 0; r < rows; ++r)
+      for (int i = 0; i < c; ++i)
+        dst[r * c + i] = (src[r * words + i / kWordBits] >> (i % kWordBits)) & 1u ? -1.0f : 1.0f;
+  }
+};
+
+class Bconv2d : public Op {
+ public:
+  void prepare(Model& m) override {
+    if (inputs.size() != 5) fail(*this, "expects 5 inputs");
+    const Tensor& in = m.tensor(inputs[0]);
+    const Tensor& filter = m.tensor(inputs[1]);
+    Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
+    expect_type(*this, filter, DType::kInt32, "int32 (bitpacked)");
+    if (in.rank() != 4 || filter.rank() != 4 || !filter.constant)
+      fail(*this, "needs a 4-D input and a constant 4-D filter");
+    cin_ = opt_int(*this, "channels_in");
+    const int pad_values = opt_int(*this, "pad_values");
+    if (pad_values != 0 && pad_values != 1) fail(*this, "pad_values must be 0 or 1");
+    const int padding = opt_int(*this, "padding");
+    act_ = opt_int(*this, "fused_activation_function");
+    cout_ = filter.dim(0);
+    const int cin_words = packed_words(cin_);
+    if (in.dim(3) != cin_words) fail(*this, "channels_in does not match the input");
+    const int group_words = filter.dim(3);
+    if (group_words <= 0 || cin_words % group_words != 0) fail(*this, "bad filter depth");
+    groups_ = cin_words / group_words;
+    if (groups_ > 1 && (cin_ % groups_ != 0 || (cin_ / groups_) % kWordBits != 0 ||
+                        cout_ % groups_ != 0))
+      fail(*this, "grouped convolution needs 32-aligned groups");
+    cin_group_ = cin_ / groups_;
+    win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
+                       opt_int(*this, "stride_height"), opt_int(*this, "stride_width"),
+                       opt_int(*this, "dilation_height_factor"),
+                       opt_int(*this, "dilation_width_factor"), padding);
+    zero_padding_ = padding == 0 && pad_values == 0;
+    packed_out_ = out.type == DType::kInt32;
+    if (!packed_out_) expect_type(*this, out, DType::kFloat32, "float32 or int32 (bitpacked)");
+    expect_shape(*this, out,
+                 {in.dim(0), win_.out_h, win_.out_w, packed_out_ ? packed_words(cout_) : cout_});
+    if (zero_padding_ && (packed_out_ || act_ != 0))
+      fail(*this,
+           "pad_values=0 with SAME padding needs float output and no fused activation "
+           "(as in LCE)");
+    k_words_ = win_.k_h * win_.k_w * group_words;
+    rows_ = in.dim(0) * win_.out_h * win_.out_w;
+
+    // Weights: (k, o) blocks of 16 output channels, zero past cout.
+    const Word* f = filter.data<Word>();
+    weights_.k_size = k_words_;
+    weights_.channels = cout_;
+    weights_.data.assign(static_cast<size_t>(weights_.blocks()) * k_words_ * kLanes, 0);
+    for (int o = 0; o < cout_; ++o)
+      for (int k = 0; k < k_words_; ++k)
+        weights_.data[(static_cast<size_t>(o / kLanes) * k_words_ + k) * kLanes + o % kLanes] =
+            f[static_cast<size_t>(o) * k_words_ + k];
+
+    const size_t padded = static_cast<size_t>(weights_.blocks()) * kLanes;
+    if (packed_out_) {
+      const Tensor& thr = tensor_input(m, 4, "thresholds");
+      expect_type(*this, thr, DType::kInt32, "int32 thresholds");
+      if (static_cast<int>(thr.elements()) != cout_) fail(*this, "thresholds size mismatch");
+      thresholds_.assign(padded, 0);
+      std::copy(thr.data<std::int32_t>(), thr.data<std::int32_t>() + cout_, thresholds_.begin());
+    } else {
+      const Tensor& mul = tensor_input(m, 2, "post_activation_multiplier");
+      const Tensor& bias = tensor_input(m, 3, "post_activation_bias");
+      if (static_cast<int>(mul.elements()) != cout_ || static_cast<int>(bias.elements()) != cout_)
+        fail(*this, "multiplier/bias size mismatch");
+      // LCE's fused back-transformation: y = float(clamp(2*acc)) * (-m) + (b + K*m),
+      // with the activation's clamp moved into the accumulator's domain.
+      const int k_bits = win_.k_h * win_.k_w * cin_group_;
+      mul_.assign(padded, 0.0f);
+      bias_.assign(padded, 0.0f);
+      post_mul_.assign(mul.data<float>(), mul.data<float>() + cout_);
+      for (int o = 0; o < cout_; ++o) {
+        const double pm = mul.data<float>()[o], pb = bias.data<float>()[o];
+        mul_[o] = static_cast<float>(-1.0 * pm);
+        bias_[o] = static_cast<float>(pb + static_cast<double>(k_bits) * pm);
+      }
+      std::int32_t lo = std::numeric_limits<std::int32_t>::lowest();
+      std::int32_t hi = std::numeric_limits<std::int32_t>::max();
+      if (act_ == 1) lo = 0;
+      if (act_ == 2) lo = -1, hi = 1;
+      if (act_ == 3) lo = 0, hi = 6;
+      if (act_ < 0 || act_ > 3) fail(*this, "unsupported fused activation");
+      lo = std::max(lo, -k_bits);
+      hi = std::min(hi, k_bits);
+      clamp_min_ = k_bits - hi;
+      clamp_max_ = k_bits - lo;
+    }
+    if (zero_padding_) {
+      // Sum of each filter tap's +-1 weights: what an outside tap wrongly contributes.
+      tap_sums_.assign(static_cast<size_t>(win_.k_h) * win_.k_w * cout_, 0);
+      for (int o = 0; o < cout_; ++o)
+        for (int t = 0; t < win_.k_h * win_.k_w; ++t) {
+          int pop = 0;
+          for (int c = 0; c < group_words; ++c)
+            pop += popcount_word(f[(static_cast<size_t>(o) * win_.k_h * win_.k_w + t) *
+                                       group_words + c]);
+          tap_sums_[static_cast<size_t>(t) * cout_ + o] = cin_group_ - 2 * pop;
+        }
+    }
+    if (needs_im2col(win_) && groups_ == 1) cols_.resize(static_cast<size_t>(rows_) * k_words_);
+  }
+
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    Tensor& out = m.tensor(outputs[0]);
+    if (groups_ > 1) return run_grouped(in, out);
+    BgemmArgs g;
+    g.a = in.data<Word>();
+    g.lda = k_words_;
+    if (!cols_.empty()) {
+      const Word* src = in.data<Word>();
+      const int depth = in.dim(3), batch = in.dim(0);
+      m.pool().parallel_for(rows_, 16, [&](int b, int e) {
+        im2col<Word>(src, batch, win_, depth, 0u, cols_.data(), b, e);
+      });
+      g.a = cols_.data();
+    }
+    g.k_words = k_words_;
+    g.w = &weights_;
+    g.channels_out = cout_;
+    if (packed_out_) {
+      g.thresholds = thresholds_.data();
+      g.out_packed = out.data<Word>();
+    } else {
+      g.mul = mul_.data();
+      g.bias = bias_.data();
+      g.clamp_min = clamp_min_;
+      g.clamp_max = clamp_max_;
+      g.out_float = out.data<float>();
+    }
+    const auto bgemm = m.kernels().bgemm;
+    m.pool().parallel_for(rows_, 8, [&](int b, int e) { bgemm(g, b, e); });
+    if (zero_padding_) correct_zero_padding(out.data<float>());
+  }
+
+ private:
+  const Tensor& tensor_input(Model& m, size_t i, const char* what) {
+    if (inputs.at(i) < 0) fail(*this, std::string("missing ") + what);
+    return m.tensor(inputs[i]);
+  }
+
+  // The GEMM pads with +1 (bit 0); zero padding subtracts the outside taps' contribution.
+  void correct_zero_padding(float* out) const {
+    std::vector<std::int32_t> corr(cout_);
+    for (int row = 0; row < rows_; ++row) {
+      const int oy = (row / win_.out_w) % win_.out_h, ox = row % win_.out_w;
+      bool any = false;
+      std::fill(corr.begin(), corr.end(), 0);
+      for (int ky = 0; ky < win_.k_h; ++ky)
+        for (int kx = 0; kx < win_.k_w; ++kx) {
+          const int iy = oy * win_.stride_h - win_.pad_top + ky * win_.dil_h;
+          const int ix = ox * win_.stride_w - win_.pad_left + kx * win_.dil_w;
+          if (iy >= 0 && iy < win_.in_h && ix >= 0 && ix < win_.in_w) continue;
+          any = true;
+          const std::int32_t* s = &tap_sums_[static_cast<size_t>(ky * win_.k_w + kx) * cout_];
+          for (int o = 0; o < cout_; ++o) corr[o] += s[o];
+        }
+      if (!any) continue;
+      float* dst = out + static_cast<size_t>(row) * cout_;
+      for (int o = 0; o < cout_; ++o) dst[o] += -post_mul_[o] * static_cast<float>(corr[o]);
+    }
+  }
+
+  // Grouped binary convolution: plain loops (rare in practice).
+  void run_grouped(const Tensor& in, Tensor& out) {
+    const int gw = cin_group_ / kWordBits, cwords = in.dim(3), per_group = cout_ / groups_;
+    const Word* src = in.data<Word>();
+    const int out_words = packed_words(cout_);
+    for (int row = 0; row < rows_; ++row) {
+      const int n = row / (win_.out_h * win_.out_w);
+      const int oy = (row / win_.out_w) % win_.out_h, ox = row % win_.out_w;
+      for (int o = 0; o < cout_; ++o) {
+        const int grp = o / per_group;
+        std::int32_t acc = 0;
+        for (int ky = 0; ky < win_.k_h; ++ky)
+          for (int kx = 0; kx < win_.k_w; ++kx) {
+            const int iy = oy * win_.stride_h - win_.pad_top + ky * win_.dil_h;
+            const int ix = ox * win_.stride_w - win_.pad_left + kx * win_.dil_w;
+            const bool inside = iy >= 0 && iy < win_.in_h && ix >= 0 && ix < win_.in_w;
+            for (int c = 0; c < gw; ++c) {
+              const Word a =
+                  inside ? src[((static_cast<size_t>(n) * win_.in_h + iy) * win_.in_w + ix) *
+                                   cwords + grp * gw + c]
+                         : 0u;
+              const Word w = weights_.block(o / kLanes)[((ky * win_.k_w + kx) * gw + c) * kLanes +
+                                                         o % kLanes];
+              acc += popcount_word(a ^ w);
+            }
+          }
+        if (packed_out_) {
+          Word& dst = out.data<Word>()[static_cast<size_t>(row) * out_words + o / kWordBits];
+          if (o % kWordBits == 0) dst = 0;
+          dst |= static_cast<Word>(acc > thresholds_[o]) << (o % kWordBits);
+        } else {
+          const std::int32_t x = std::min(std::max(2 * acc, clamp_min_), clamp_max_);
+          out.data<float>()[static_cast<size_t>(row) * cout_ + o] =
+              static_cast<float>(x) * mul_[o] + bias_[o];
+        }
+      }
+    }
+    if (zero_padding_) correct_zero_padding(out.data<float>());
+  }
+
+  Window win_;
+  int cin_ = 0, cin_group_ = 0, cout_ = 0, groups_ = 1, act_ = 0, k_words_ = 0, rows_ = 0;
+  bool zero_padding_ = false, packed_out_ = false;
+  PackedBlocks<Word> weights_;
+  std::vector<float> mul_, bias_, post_mul_;
+  std::vector<std::int32_t> thresholds_, tap_sums_;
+  std::int32_t clamp_min_ = 0, clamp_max_ = 0;
+  std::vector<Word> cols_;
+};
+
+class BMaxPool2d : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
+    if (in.rank() != 4) fail(*this, "needs a 4-D input");
+    win_ = make_window(*this, in.dim(1), in.dim(2), opt_int(*this, "filter_height"),
+                       opt_int(*this, "filter_width"), opt_int(*this, "stride_height"),
+                       opt_int(*this, "stride_width"), 1, 1, opt_int(*this, "padding"));
+    expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    Word* dst = m.tensor(outputs[0]).data<Word>();
+    const int c = in.dim(3);
+    const Word* src = in.data<Word>();
+    for (int n = 0; n < in.dim(0); ++n)
+      for (int oy = 0; oy < win_.out_h; ++oy)
+        for (int ox = 0; ox < win_.out_w; ++ox, dst += c) {
+          // Max of +-1 values: -1 (bit 1) only where every valid input is -1.
+          std::fill(dst, dst + c, ~Word(0));
+          for (int ky = 0; ky < win_.k_h; ++ky)
+            for (int kx = 0; kx < win_.k_w; ++kx) {
+              const int iy = oy * win_.stride_h - win_.pad_top + ky;
+              const int ix = ox * win_.stride_w - win_.pad_left + kx;
+              if (iy < 0 || iy >= win_.in_h || ix < 0 || ix >= win_.in_w) continue;
+              const Word* p = src + ((static_cast<size_t>(n) * win_.in_h + iy) * win_.in_w + ix) * c;
+              for (int i = 0; i < c; ++i) dst[i] &= p[i];
+            }
+        }
+  }
+
+ private:
+  Window win_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_binary_op(const std::string& type) {
+  if (type == "LceQuantize") return std::make_unique<Quantize>();
+  if (type == "LceDequantize") return std::make_unique<Dequantize>();
+  if (type == "LceBconv2d") return std::make_unique<Bconv2d>();
+  if (type == "LceBMaxPool2d") return std::make_unique<BMaxPool2d>();
+  return nullptr;
+}
+
+}  // namespace lce_native

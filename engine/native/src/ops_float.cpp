@@ -1,0 +1,250 @@
+// Float ops with weights or windows: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, pooling.
+#include "ops_util.h"
+
+namespace lce_native {
+namespace {
+
+// Pack a (k, o) float matrix given as w(o, k) into 16-channel blocks.
+PackedBlocks<float> pack_float(const float* w_ok, int channels, int k_size) {
+  PackedBlocks<float> p;
+  p.k_size = k_size;
+  p.channels = channels;
+  p.data.assign(static_cast<size_t>(p.blocks()) * k_size * kLanes, 0.0f);
+  for (int o = 0; o < channels; ++o)
+    for (int k = 0; k < k_size; ++k)
+      p.data[(static_cast<size_t>(o / kLanes) * k_size + k) * kLanes + o % kLanes] =
+          w_ok[static_cast<size_t>(o) * k_size + k];
+  return p;
+}
+
+std::vector<float> padded_bias(Model& m, const Op& op, int index, int channels) {
+  std::vector<float> bias(static_cast<size_t>((channels + kLanes - 1) / kLanes) * kLanes, 0.0f);
+  if (index < static_cast<int>(op.inputs.size()) && op.inputs[index] >= 0) {
+    const Tensor& b = m.tensor(op.inputs[index]);
+    if (b.type != DType::kFloat32 || !b.constant || static_cast<int>(b.elements()) != channels)
+      fail(op, "bias must be a constant float32 vector of the output channels");
+    std::copy(b.data<float>(), b.data<float>() + channels, bias.begin());
+  }
+  return bias;
+}
+
+class Conv2d : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& filter = m.tensor(inputs.at(1));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
+    expect_type(*this, filter, DType::kFloat32, "a float32 filter");
+    if (in.rank() != 4 || filter.rank() != 4 || !filter.constant)
+      fail(*this, "needs a 4-D input and a constant 4-D filter");
+    if (filter.dim(3) != in.dim(3)) fail(*this, "grouped float convolutions are not supported");
+    cin_ = in.dim(3);
+    cout_ = filter.dim(0);
+    win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
+                       opt_int(*this, "stride_h"), opt_int(*this, "stride_w"),
+                       opt_int(*this, "dilation_h", 1), opt_int(*this, "dilation_w", 1),
+                       opt_int(*this, "padding"));
+    expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
+    clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+    k_ = win_.k_h * win_.k_w * cin_;
+    rows_ = in.dim(0) * win_.out_h * win_.out_w;
+    weights_ = pack_float(filter.data<float>(), cout_, k_);
+    bias_ = padded_bias(m, *this, 2, cout_);
+    if (needs_im2col(win_)) cols_.resize(static_cast<size_t>(rows_) * k_);
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    SgemmArgs g;
+    g.a = in.data<float>();
+    if (!cols_.empty()) {
+      const float* src = in.data<float>();
+      m.pool().parallel_for(rows_, 16, [&](int b, int e) {
+        im2col<float>(src, in.dim(0), win_, cin_, 0.0f, cols_.data(), b, e);
+      });
+      g.a = cols_.data();
+    }
+    g.lda = k_;
+    g.k_size = k_;
+    g.w = &weights_;
+    g.bias = bias_.data();
+    g.clamp = clamp_;
+    g.channels_out = cout_;
+    g.out = m.tensor(outputs[0]).data<float>();
+    g.ldc = cout_;
+    const auto sgemm = m.kernels().sgemm;
+    m.pool().parallel_for(rows_, 8, [&](int b, int e) { sgemm(g, b, e); });
+  }
+
+ private:
+  Window win_;
+  int cin_ = 0, cout_ = 0, k_ = 0, rows_ = 0;
+  Clamp clamp_{};
+  PackedBlocks<float> weights_;
+  std::vector<float> bias_, cols_;
+};
+
+class DepthwiseConv2d : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& filter = m.tensor(inputs.at(1));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
+    if (in.rank() != 4 || filter.rank() != 4 || !filter.constant || filter.dim(0) != 1)
+      fail(*this, "needs a 4-D input and a constant [1,h,w,c] filter");
+    cin_ = in.dim(3);
+    cout_ = filter.dim(3);
+    if (cout_ % cin_ != 0) fail(*this, "output channels must be a multiple of input channels");
+    mult_ = cout_ / cin_;
+    win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
+                       opt_int(*this, "stride_h"), opt_int(*this, "stride_w"),
+                       opt_int(*this, "dilation_h", 1), opt_int(*this, "dilation_w", 1),
+                       opt_int(*this, "padding"));
+    expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
+    clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+    weights_.assign(filter.data<float>(), filter.data<float>() + filter.elements());
+    bias_ = padded_bias(m, *this, 2, cout_);
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    float* out = m.tensor(outputs[0]).data<float>();
+    const float* src = in.data<float>();
+    const int rows = in.dim(0) * win_.out_h * win_.out_w;
+    m.pool().parallel_for(rows, 8, [&](int b, int e) { rows_range(src, out, b, e); });
+  }
+
+ private:
+  void rows_range(const float* src, float* out, int row_begin, int row_end) const {
+    for (int row = row_begin; row < row_end; ++row) {
+      const int n = row / (win_.out_h * win_.out_w);
+      const int oy = (row / win_.out_w) % win_.out_h, ox = row % win_.out_w;
+      float* dst = out + static_cast<size_t>(row) * cout_;
+      std::copy(bias_.begin(), bias_.begin() + cout_, dst);
+      for (int ky = 0; ky < win_.k_h; ++ky) {
+        const int iy = oy * win_.stride_h - win_.pad_top + ky * win_.dil_h;
+        if (iy < 0 || iy >= win_.in_h) continue;
+        for (int kx = 0; kx < win_.k_w; ++kx) {
+          const int ix = ox * win_.stride_w - win_.pad_left + kx * win_.dil_w;
+          if (ix < 0 || ix >= win_.in_w) continue;
+          const float* p = src + ((static_cast<size_t>(n) * win_.in_h + iy) * win_.in_w + ix) * cin_;
+          const float* w = weights_.data() + static_cast<size_t>(ky * win_.k_w + kx) * cout_;
+          if (mult_ == 1) {
+            for (int c = 0; c < cout_; ++c) dst[c] += p[c] * w[c];
+          } else {
+            for (int c = 0; c < cout_; ++c) dst[c] += p[c / mult_] * w[c];
+          }
+        }
+      }
+      for (int c = 0; c < cout_; ++c) dst[c] = clampf(dst[c], clamp_);
+    }
+  }
+
+  Window win_;
+  int cin_ = 0, cout_ = 0, mult_ = 1;
+  Clamp clamp_{};
+  std::vector<float> weights_, bias_;
+};
+
+class FullyConnected : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& w = m.tensor(inputs.at(1));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
+    expect_type(*this, w, DType::kFloat32, "float32 weights");
+    if (w.rank() != 2 || !w.constant) fail(*this, "needs constant 2-D weights");
+    if (opt_int(*this, "weights_format", 0) != 0) fail(*this, "shuffled weights not supported");
+    k_ = w.dim(1);
+    cout_ = w.dim(0);
+    if (k_ == 0 || in.elements() % k_ != 0) fail(*this, "input size is not a multiple of depth");
+    rows_ = static_cast<int>(in.elements() / k_);
+    if (out.elements() != static_cast<size_t>(rows_) * cout_) fail(*this, "bad output shape");
+    clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+    weights_ = pack_float(w.data<float>(), cout_, k_);
+    bias_ = padded_bias(m, *this, 2, cout_);
+  }
+  void run(Model& m) override {
+    SgemmArgs g;
+    g.a = m.tensor(inputs[0]).data<float>();
+    g.lda = k_;
+    g.k_size = k_;
+    g.w = &weights_;
+    g.bias = bias_.data();
+    g.clamp = clamp_;
+    g.channels_out = cout_;
+    g.out = m.tensor(outputs[0]).data<float>();
+    g.ldc = cout_;
+    m.kernels().sgemm(g, 0, rows_);
+  }
+
+ private:
+  int k_ = 0, cout_ = 0, rows_ = 0;
+  Clamp clamp_{};
+  PackedBlocks<float> weights_;
+  std::vector<float> bias_;
+};
+
+class Pool2d : public Op {
+ public:
+  explicit Pool2d(bool is_max) : is_max_(is_max) {}
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
+    if (in.rank() != 4) fail(*this, "needs a 4-D input");
+    win_ = make_window(*this, in.dim(1), in.dim(2), opt_int(*this, "filter_h"),
+                       opt_int(*this, "filter_w"), opt_int(*this, "stride_h"),
+                       opt_int(*this, "stride_w"), 1, 1, opt_int(*this, "padding"));
+    expect_shape(*this, m.tensor(outputs.at(0)), {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
+    clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    float* dst = m.tensor(outputs[0]).data<float>();
+    const float* src = in.data<float>();
+    const int c = in.dim(3);
+    std::vector<float> acc(c);
+    for (int n = 0; n < in.dim(0); ++n)
+      for (int oy = 0; oy < win_.out_h; ++oy)
+        for (int ox = 0; ox < win_.out_w; ++ox, dst += c) {
+          std::fill(acc.begin(), acc.end(),
+                    is_max_ ? -std::numeric_limits<float>::infinity() : 0.0f);
+          int count = 0;
+          for (int ky = 0; ky < win_.k_h; ++ky)
+            for (int kx = 0; kx < win_.k_w; ++kx) {
+              const int iy = oy * win_.stride_h - win_.pad_top + ky;
+              const int ix = ox * win_.stride_w - win_.pad_left + kx;
+              if (iy < 0 || iy >= win_.in_h || ix < 0 || ix >= win_.in_w) continue;
+              ++count;
+              const float* p = src + ((static_cast<size_t>(n) * win_.in_h + iy) * win_.in_w + ix) * c;
+              if (is_max_) {
+                for (int i = 0; i < c; ++i) acc[i] = std::max(acc[i], p[i]);
+              } else {
+                for (int i = 0; i < c; ++i) acc[i] += p[i];
+              }
+            }
+          // Average pooling divides by the inputs inside the window (TFLite's rule).
+          const float div = is_max_ || count == 0 ? 1.0f : static_cast<float>(count);
+          for (int i = 0; i < c; ++i) dst[i] = clampf(is_max_ ? acc[i] : acc[i] / div, clamp_);
+        }
+  }
+
+ private:
+  bool is_max_;
+  Window win_;
+  Clamp clamp_{};
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_float_op(const std::string& type) {
+  if (type == "CONV_2D") return std::make_unique<Conv2d>();
+  if (type == "DEPTHWISE_CONV_2D") return std::make_unique<DepthwiseConv2d>();
+  if (type == "FULLY_CONNECTED") return std::make_unique<FullyConnected>();
+  if (type == "MAX_POOL_2D") return std::make_unique<Pool2d>(true);
+  if (type == "AVERAGE_POOL_2D") return std::make_unique<Pool2d>(false);
+  return nullptr;
+}
+
+}  // namespace lce_native

@@ -1,0 +1,335 @@
+// Element-wise, shape and reduction ops: the "glue" between convolutions.
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "ops_util.h"
+
+namespace lce_native {
+namespace {
+
+void expect_float(const Op& op, const Tensor& t) {
+  expect_type(op, t, DType::kFloat32, "float32 (quantized models are not supported)");
+}
+
+// Strides of `t` seen through NumPy broadcasting to `shape` (0 where broadcast).
+std::vector<size_t> broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
+  const int rank = static_cast<int>(shape.size());
+  std::vector<size_t> strides(rank, 0);
+  size_t stride = 1;
+  for (int i = t.rank() - 1, j = rank - 1; i >= 0; --i, --j) {
+    if (j < 0) fail(op, "input has a higher rank than the output");
+    if (t.shape[i] == shape[j]) {
+      strides[j] = stride;
+    } else if (t.shape[i] != 1) {
+      fail(op, "shapes cannot be broadcast");
+    }
+    stride *= static_cast<size_t>(t.shape[i]);
+  }
+  return strides;
+}
+
+class Binary : public Op {
+ public:
+  explicit Binary(std::function<float(float, float)> f) : f_(std::move(f)) {}
+  void prepare(Model& m) override {
+    const Tensor& a = m.tensor(inputs.at(0));
+    const Tensor& b = m.tensor(inputs.at(1));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_float(*this, a);
+    expect_float(*this, b);
+    expect_float(*this, out);
+    sa_ = broadcast_strides(*this, a, out.shape);
+    sb_ = broadcast_strides(*this, b, out.shape);
+    same_ = a.shape == out.shape && b.shape == out.shape;
+    clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+  }
+  void run(Model& m) override {
+    const float* a = m.tensor(inputs[0]).data<float>();
+    const float* b = m.tensor(inputs[1]).data<float>();
+    Tensor& out = m.tensor(outputs[0]);
+    float* o = out.data<float>();
+    const size_t n = out.elements();
+    if (type == "ADD" && same_) {
+      for (size_t i = 0; i < n; ++i) o[i] = clampf(a[i] + b[i], clamp_);
+      return;
+    }
+    if (same_) {
+      for (size_t i = 0; i < n; ++i) o[i] = clampf(f_(a[i], b[i]), clamp_);
+      return;
+    }
+    const int rank = out.rank();
+    std::vector<int> idx(rank, 0);
+    size_t ia = 0, ib = 0;
+    for (size_t i = 0; i < n; ++i) {
+      o[i] = clampf(f_(a[ia], b[ib]), clamp_);
+      for (int d = rank - 1; d >= 0; --d) {
+        ia += sa_[d];
+        ib += sb_[d];
+        if (++idx[d] < out.shape[d]) break;
+        ia -= sa_[d] * out.shape[d];
+        ib -= sb_[d] * out.shape[d];
+        idx[d] = 0;
+      }
+    }
+  }
+
+ private:
+  std::function<float(float, float)> f_;
+  std::vector<size_t> sa_, sb_;
+  bool same_ = false;
+  Clamp clamp_{};
+};
+
+class Unary : public Op {
+ public:
+  explicit Unary(std::function<float(float, float)> f) : f_(std::move(f)) {}
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    expect_float(*this, in);
+    if (m.tensor(outputs.at(0)).elements() != in.elements()) fail(*this, "bad output shape");
+    alpha_ = opt_float(*this, "alpha", 0.0f);
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    const float* src = in.data<float>();
+    float* dst = m.tensor(outputs[0]).data<float>();
+    for (size_t i = 0; i < in.elements(); ++i) dst[i] = f_(src[i], alpha_);
+  }
+
+ private:
+  std::function<float(float, float)> f_;
+  float alpha_ = 0.0f;
+};
+
+// RESHAPE, SQUEEZE, EXPAND_DIMS: same elements, new shape.
+class Reshape : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& out = m.tensor(outputs.at(0));
+    if (in.elements() != out.elements() || in.type != out.type)
+      fail(*this, "input and output sizes differ");
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    Tensor& out = m.tensor(outputs[0]);
+    std::memcpy(out.storage.data(), in.storage.data(), in.storage.size());
+  }
+};
+
+class Concatenation : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& out = m.tensor(outputs.at(0));
+    axis_ = opt_int(*this, "axis");
+    if (axis_ < 0) axis_ += out.rank();
+    if (axis_ < 0 || axis_ >= out.rank()) fail(*this, "bad axis");
+    clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+    int total = 0;
+    for (int id : inputs) {
+      const Tensor& t = m.tensor(id);
+      if (t.type != out.type || t.rank() != out.rank()) fail(*this, "inputs must match the output");
+      for (int d = 0; d < out.rank(); ++d)
+        if (d != axis_ && t.shape[d] != out.shape[d]) fail(*this, "inputs must match the output");
+      total += t.shape[axis_];
+    }
+    if (total != out.shape[axis_]) fail(*this, "sizes along the axis do not add up");
+    float_ = out.type == DType::kFloat32;
+  }
+  void run(Model& m) override {
+    Tensor& out = m.tensor(outputs[0]);
+    size_t outer = 1, inner = out.element_size();
+    for (int d = 0; d < axis_; ++d) outer *= out.shape[d];
+    for (int d = axis_ + 1; d < out.rank(); ++d) inner *= out.shape[d];
+    const size_t out_row = inner * out.shape[axis_];
+    size_t offset = 0;
+    for (int id : inputs) {
+      const Tensor& t = m.tensor(id);
+      const size_t row = inner * t.shape[axis_];
+      for (size_t o = 0; o < outer; ++o)
+        std::memcpy(out.storage.data() + o * out_row + offset, t.storage.data() + o * row, row);
+      offset += row;
+    }
+    if (float_ && (clamp_.lo > -INFINITY || clamp_.hi < INFINITY)) {
+      float* p = out.data<float>();
+      for (size_t i = 0; i < out.elements(); ++i) p[i] = clampf(p[i], clamp_);
+    }
+  }
+
+ private:
+  int axis_ = 0;
+  bool float_ = true;
+  Clamp clamp_{};
+};
+
+std::vector<std::int64_t> const_ints(const Op& op, Model& m, int id, const char* what) {
+  const Tensor& t = m.tensor(id);
+  if (!t.constant) fail(op, std::string(what) + " must be constant");
+  std::vector<std::int64_t> v(t.elements());
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = t.type == DType::kInt64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i];
+  return v;
+}
+
+class Pad : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& out = m.tensor(outputs.at(0));
+    expect_float(*this, in);
+    const auto pads = const_ints(*this, m, inputs.at(1), "paddings");
+    if (pads.size() != 2 * in.shape.size()) fail(*this, "paddings must be [rank, 2]");
+    before_.resize(in.rank());
+    std::vector<int> shape(in.rank());
+    for (int d = 0; d < in.rank(); ++d) {
+      before_[d] = static_cast<int>(pads[2 * d]);
+      shape[d] = in.shape[d] + before_[d] + static_cast<int>(pads[2 * d + 1]);
+    }
+    expect_shape(*this, out, shape);
+    value_ = 0.0f;
+    if (inputs.size() > 2 && inputs[2] >= 0) value_ = m.tensor(inputs[2]).data<float>()[0];
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    Tensor& out = m.tensor(outputs[0]);
+    float* dst = out.data<float>();
+    std::fill(dst, dst + out.elements(), value_);
+    const int rank = in.rank();
+    const int last = in.shape.back();
+    const size_t rows = in.elements() / std::max(1, last);
+    std::vector<int> idx(rank, 0);
+    for (size_t r = 0; r < rows; ++r) {
+      size_t o = 0;
+      for (int d = 0; d < rank; ++d) o = o * out.shape[d] + idx[d] + before_[d];
+      std::memcpy(dst + o, in.data<float>() + r * last, sizeof(float) * last);
+      for (int d = rank - 2; d >= 0; --d) {
+        if (++idx[d] < in.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+
+ private:
+  std::vector<int> before_;
+  float value_ = 0.0f;
+};
+
+// MEAN / SUM / REDUCE_MAX over constant axes.
+class Reduce : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& in = m.tensor(inputs.at(0));
+    expect_float(*this, in);
+    reduced_.assign(in.rank(), false);
+    for (auto a : const_ints(*this, m, inputs.at(1), "axes")) {
+      const int axis = static_cast<int>(a < 0 ? a + in.rank() : a);
+      if (axis < 0 || axis >= in.rank()) fail(*this, "bad axis");
+      reduced_[axis] = true;
+    }
+    size_t kept = 1;
+    count_ = 1;
+    for (int d = 0; d < in.rank(); ++d) (reduced_[d] ? count_ : kept) *= in.shape[d];
+    if (m.tensor(outputs.at(0)).elements() != kept) fail(*this, "bad output shape");
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    Tensor& out = m.tensor(outputs[0]);
+    float* dst = out.data<float>();
+    const bool is_max = type == "REDUCE_MAX";
+    std::fill(dst, dst + out.elements(), is_max ? -INFINITY : 0.0f);
+    const int rank = in.rank();
+    std::vector<int> idx(rank, 0);
+    const float* src = in.data<float>();
+    for (size_t i = 0; i < in.elements(); ++i) {
+      size_t o = 0;
+      for (int d = 0; d < rank; ++d)
+        if (!reduced_[d]) o = o * in.shape[d] + idx[d];
+      dst[o] = is_max ? std::max(dst[o], src[i]) : dst[o] + src[i];
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < in.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    if (type == "MEAN")
+      for (size_t i = 0; i < out.elements(); ++i) dst[i] /= static_cast<float>(count_);
+  }
+
+ private:
+  std::vector<bool> reduced_;
+  size_t count_ = 1;
+};
+
+class Softmax : public Op {
+ public:
+  void prepare(Model& m) override {
+    expect_float(*this, m.tensor(inputs.at(0)));
+    beta_ = opt_float(*this, "beta", 1.0f);
+  }
+  void run(Model& m) override {
+    const Tensor& in = m.tensor(inputs[0]);
+    const int c = in.shape.back();
+    const size_t rows = in.elements() / std::max(1, c);
+    const float* src = in.data<float>();
+    float* dst = m.tensor(outputs[0]).data<float>();
+    for (size_t r = 0; r < rows; ++r) {
+      const float* x = src + r * c;
+      float* y = dst + r * c;
+      const float mx = *std::max_element(x, x + c);
+      float sum = 0.0f;
+      for (int i = 0; i < c; ++i) sum += (y[i] = std::exp((x[i] - mx) * beta_));
+      for (int i = 0; i < c; ++i) y[i] /= sum;
+    }
+  }
+
+ private:
+  float beta_ = 1.0f;
+};
+
+float relu(float x, float) { return std::max(x, 0.0f); }
+
+}  // namespace
+
+std::unique_ptr<Op> make_misc_op(const std::string& type) {
+  if (type == "ADD") return std::make_unique<Binary>([](float a, float b) { return a + b; });
+  if (type == "SUB") return std::make_unique<Binary>([](float a, float b) { return a - b; });
+  if (type == "MUL") return std::make_unique<Binary>([](float a, float b) { return a * b; });
+  if (type == "DIV") return std::make_unique<Binary>([](float a, float b) { return a / b; });
+  if (type == "MAXIMUM") return std::make_unique<Binary>([](float a, float b) { return std::max(a, b); });
+  if (type == "MINIMUM") return std::make_unique<Binary>([](float a, float b) { return std::min(a, b); });
+  if (type == "SQUARED_DIFFERENCE")
+    return std::make_unique<Binary>([](float a, float b) { return (a - b) * (a - b); });
+  if (type == "PRELU")
+    return std::make_unique<Binary>([](float x, float a) { return x >= 0.0f ? x : x * a; });
+  if (type == "RELU") return std::make_unique<Unary>(relu);
+  if (type == "RELU6")
+    return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, 0.0f), 6.0f); });
+  if (type == "RELU_N1_TO_1")
+    return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, -1.0f), 1.0f); });
+  if (type == "RELU_0_TO_1")
+    return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, 0.0f), 1.0f); });
+  if (type == "TANH") return std::make_unique<Unary>([](float x, float) { return std::tanh(x); });
+  if (type == "LOGISTIC")
+    return std::make_unique<Unary>([](float x, float) { return 1.0f / (1.0f + std::exp(-x)); });
+  if (type == "LEAKY_RELU")
+    return std::make_unique<Unary>([](float x, float a) { return x >= 0.0f ? x : x * a; });
+  if (type == "HARD_SWISH")
+    return std::make_unique<Unary>(
+        [](float x, float) { return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f; });
+  if (type == "ABS") return std::make_unique<Unary>([](float x, float) { return std::fabs(x); });
+  if (type == "NEG") return std::make_unique<Unary>([](float x, float) { return -x; });
+  if (type == "EXP") return std::make_unique<Unary>([](float x, float) { return std::exp(x); });
+  if (type == "SQRT") return std::make_unique<Unary>([](float x, float) { return std::sqrt(x); });
+  if (type == "RSQRT")
+    return std::make_unique<Unary>([](float x, float) { return 1.0f / std::sqrt(x); });
+  if (type == "SQUARE") return std::make_unique<Unary>([](float x, float) { return x * x; });
+  if (type == "RESHAPE" || type == "SQUEEZE" || type == "EXPAND_DIMS")
+    return std::make_unique<Reshape>();
+  if (type == "CONCATENATION") return std::make_unique<Concatenation>();
+  if (type == "PAD" || type == "PADV2") return std::make_unique<Pad>();
+  if (type == "MEAN" || type == "SUM" || type == "REDUCE_MAX") return std::make_unique<Reduce>();
+  if (type == "SOFTMAX") return std::make_unique<Softmax>();
+  return nullptr;
+}
+
+}  // namespace lce_native
