@@ -10,7 +10,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import optuna
@@ -18,48 +18,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from lce_nas.engine.measurement import Measurement, MeasurementKey, OpTiming
+from db_support import FP, FP2, OUR_TABLES, T0, measurement, populate, record_arch
+from lce_nas.engine.measurement import MeasurementKey, OpTiming
 from lce_nas.latency_db import AccuracyEvaluation, LatencyStore, SchemaError, head_revision, migrate
 from lce_nas.latency_db.models import VERSION_TABLE, Base
 from lce_nas.latency_db.transfer import import_file, write_export
 
 from lce_nas.errors import UserError
-
-FP = "ab" * 32
-FP2 = "cd" * 32
-OUR_TABLES = {
-    "devices",
-    "architectures",
-    "latency_measurements",
-    "accuracy_evaluations",
-    "searches",
-}
-T0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-def measurement(
-    fingerprint: str = FP,
-    samples: tuple[float, ...] = (10.0, 11.0, 12.0),
-    measured_at: datetime = T0,
-    **key: object,
-) -> Measurement:
-    fields = {
-        "device": "host",
-        "engine": "lce-interpreter",
-        "engine_version": "0.16.0",
-        "threads": 1,
-        "kernel_options": {"use_xnnpack": True, "use_indirect_bgemm": True},
-    }
-    fields.update(key)
-    return Measurement.from_samples(
-        list(samples), fingerprint=fingerprint, measured_at=measured_at, **fields
-    )
-
-
-def record_arch(store: LatencyStore, fingerprint: str = FP, space: str = "quicknet") -> bool:
-    return store.record_architecture(
-        fingerprint, space, "1", {"blocks": [4, 4, 4, 4]}, 12_664_344, 10**9, 10**8, 3_000_000
-    )
 
 
 def table_names(url: str) -> set[str]:
@@ -451,23 +416,6 @@ def test_store_first_then_optuna(db_url):
 
 
 # -- export and import -----------------------------------------------------------------
-
-
-def populate(store: LatencyStore) -> None:
-    store.record_device("rpi4", "raspberry-pi-4b", {"cores": 4, "clock_ghz": 1.5})
-    record_arch(store, FP)
-    record_arch(store, FP2, "other")
-    store.record_measurement(
-        measurement(FP, op_profile=[OpTiming("ADD", "add_1", 0.25, 0.1, "glue")],
-                    breakdown_ms={"glue": 0.25}, host_facts={"kernel": "6.1", "x": [1, 2]})
-    )  # fmt: skip
-    store.record_measurement(measurement(FP, samples=(0.1 + 0.2, 1 / 3), threads=4))
-    store.record_measurement(measurement(FP2, device="rpi4", samples=(45.0,)))
-    store.record_measurement(measurement("tflite:" + "0f" * 32, device="rpi4"))
-    store.record_accuracy(AccuracyEvaluation(FP, "fashion-mnist", {"epochs": 3}, 0.67, loss=0.91,
-                                             epochs=3, seed=1, train_seconds=34.5))  # fmt: skip
-    store.record_accuracy(AccuracyEvaluation(FP2, "fashion-mnist", {"epochs": 3}, 0.5))
-    store.record_search("s1", "lce-nas-s1", "quicknet", "rpi4", {"trials": 5, "seed": None})
 
 
 def test_json_export_then_import_gives_identical_rows(db_url, fresh_url, tmp_path):
