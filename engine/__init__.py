@@ -1,1 +1,32 @@
-"""Engines: LCE conversion and latency measurement on the host and on remote devices."""
+"""Engines: LCE conversion and latency measurement on the host and on remote devices.
+
+The public names load lazily, so ``import lce_nas.engine`` stays cheap:
+
+    from lce_nas.engine import measure, get_device
+    m = measure("model.tflite", get_device("host"))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "measure": "lce_nas.engine.measure",
+    "measurement_key": "lce_nas.engine.measure",
+    "tflite_fingerprint": "lce_nas.engine.measure",
+    "Device": "lce_nas.engine.devices",
+    "get_device": "lce_nas.engine.devices",
+    "list_devices": "lce_nas.engine.devices",
+    "Measurement": "lce_nas.engine.measurement",
+    "MeasurementKey": "lce_nas.engine.measurement",
+    "OpTiming": "lce_nas.engine.measurement",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lce_nas.engine' has no attribute {name!r}")

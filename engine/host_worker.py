@@ -1,0 +1,196 @@
+"""The timing process of the host engine: ``python -m lce_nas.engine.host_worker``.
+
+It pins itself to its reserved cores before loading any interpreter (so every
+thread the interpreter starts inherits the pinning), reads one JSON request on
+stdin, and answers with JSON lines on stdout: ``{"progress": ...}`` while it
+runs, then ``{"result": ...}`` or ``{"error": ..., "user_error": bool}``.
+
+Engines it can load (the seam the native engine plugs into):
+
+- ``lce``: LCE's pybind interpreter (``LiteInterpreter``), loaded from its
+  shared library directly so that TensorFlow is not imported;
+- ``native``: ``lce_nas.engine.native.load(model_path, num_threads=N)``, an
+  object with ``run(x)`` and ``profile(x)``, the latter returning a list of
+  ``(op_type, name, microseconds, share)`` for one inference.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from lce_nas.engine.adaptive import RunPolicy, StabilityTracker
+from lce_nas.engine.tflite_info import read_model_info
+
+from lce_nas.errors import UserError
+
+PROGRESS_INTERVAL_S = 0.5
+PROFILE_RUNS = 10
+
+
+def load_lce_wrapper():
+    spec = importlib.util.find_spec("larq_compute_engine")
+    if spec is None or spec.origin is None:
+        raise UserError("larq-compute-engine is not installed (pip install larq-compute-engine)")
+    path = Path(spec.origin).parent / "tflite" / "python" / "interpreter_wrapper_lite.so"
+    lib_spec = importlib.util.spec_from_file_location("interpreter_wrapper_lite", path)
+    module = importlib.util.module_from_spec(lib_spec)
+    lib_spec.loader.exec_module(module)
+    return module
+
+
+class _LceRunner:
+    def __init__(self, model: bytes, request: dict[str, Any]) -> None:
+        wrapper = load_lce_wrapper()
+        self._interp = wrapper.LiteInterpreter(
+            model,
+            int(request["threads"]),
+            bool(request["use_reference_bconv"]),
+            bool(request["use_indirect_bgemm"]),
+            bool(request["use_xnnpack"]),
+        )
+
+    def run(self, inputs: list[np.ndarray]) -> None:
+        self._interp.predict(inputs)
+
+    def profile(self, inputs: list[np.ndarray]):
+        raise UserError(
+            "per-op profiles need --engine native or a device running lce_benchmark_model "
+            "(LCE's Python interpreter has no per-op timers)"
+        )
+
+
+class _NativeRunner:
+    def __init__(self, model_path: str, request: dict[str, Any]) -> None:
+        native = import_native()
+        self._engine = native.load(model_path, num_threads=int(request["threads"]))
+
+    def run(self, inputs: list[np.ndarray]) -> None:
+        self._engine.run(inputs[0])
+
+    def profile(self, inputs: list[np.ndarray]):
+        return self._engine.profile(inputs[0])
+
+
+def import_native():
+    """``lce_nas.engine.native``, or a :class:`UserError` saying why it is unusable."""
+    try:
+        from lce_nas.engine import native
+    except ImportError as err:
+        raise UserError(
+            f"the native engine is not available ({err}); use --engine lce "
+            "or build it with pip install -e ."
+        ) from None
+    if not hasattr(native, "load"):
+        raise UserError("the native engine is not available (no load()); use --engine lce")
+    return native
+
+
+def make_inputs(model: bytes, seed: int = 0) -> list[np.ndarray]:
+    """Random inputs matching a model's input tensors (floats in [-1, 1])."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for tensor in read_model_info(model).inputs:
+        shape = tuple(max(1, d) for d in tensor.shape)
+        if tensor.dtype.startswith("float"):
+            arrays.append(rng.uniform(-1, 1, size=shape).astype(tensor.dtype))
+        else:
+            arrays.append(np.zeros(shape, dtype=tensor.dtype))
+    return arrays
+
+
+def _average_profiles(runner, inputs) -> list[list[Any]]:
+    totals: dict[tuple[str, str], float] = {}
+    order: list[tuple[str, str]] = []
+    for _ in range(PROFILE_RUNS):
+        for op_type, name, micros, _share in runner.profile(inputs):
+            key = (str(op_type), str(name))
+            if key not in totals:
+                order.append(key)
+                totals[key] = 0.0
+            totals[key] += float(micros)
+    total = sum(totals.values()) or 1.0
+    return [[t, n, totals[(t, n)] / PROFILE_RUNS, totals[(t, n)] / total] for t, n in order]
+
+
+def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
+    """Time one model as the request says; ``emit`` receives progress dicts."""
+    cpus = request.get("cpus")
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    model = Path(request["model_path"]).read_bytes()
+    inputs = make_inputs(model)
+    t0 = time.perf_counter()
+    if request["engine"] == "native":
+        runner = _NativeRunner(request["model_path"], request)
+    else:
+        runner = _LceRunner(model, request)
+    init_ms = (time.perf_counter() - t0) * 1e3
+    if request.get("profile") and request["engine"] != "native":
+        runner.profile(inputs)  # raises the explanation before any timing is wasted
+
+    policy = RunPolicy(**request["policy"])
+    t0 = time.perf_counter()
+    runner.run(inputs)
+    first_ms = (time.perf_counter() - t0) * 1e3
+    warm_start = time.perf_counter()
+    warmup = 0
+    while warmup < policy.warmup_runs or (time.perf_counter() - warm_start) < 0.2:
+        runner.run(inputs)
+        warmup += 1
+
+    tracker = StabilityTracker(policy)
+    start = last_emit = time.perf_counter()
+    while not tracker.done:
+        t0 = time.perf_counter_ns()
+        runner.run(inputs)
+        sample = (time.perf_counter_ns() - t0) / 1e6
+        now = time.perf_counter()
+        tracker.add(sample, elapsed_s=now - start)
+        if now - last_emit >= PROGRESS_INTERVAL_S:
+            last_emit = now
+            emit({"runs": len(tracker.samples), "median_ms": float(np.median(tracker.samples))})
+
+    profile = _average_profiles(runner, inputs) if request.get("profile") else None
+    return {
+        "samples_ms": tracker.samples,
+        "warmup_runs": warmup + 1,
+        "init_ms": init_ms,
+        "first_ms": first_ms,
+        "stop_reason": tracker.reason,
+        "cpus": sorted(os.sched_getaffinity(0)),
+        "profile": profile,
+    }
+
+
+def _send(stream: TextIO, payload: dict[str, Any]) -> None:
+    stream.write(json.dumps(payload) + "\n")
+    stream.flush()
+
+
+def main() -> int:
+    """Serve one request from stdin; the answer goes to the original stdout."""
+    # Interpreters may print to fd 1; keep the protocol stream clean by
+    # pointing fd 1 at stderr and answering on a private copy of it.
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        request = json.loads(sys.stdin.read())
+        result = run_request(request, lambda p: _send(proto, {"progress": p}))
+        _send(proto, {"result": result})
+    except UserError as err:
+        _send(proto, {"error": str(err), "user_error": True})
+    except Exception as err:  # reported to the parent, which decides how to show it
+        _send(proto, {"error": f"{type(err).__name__}: {err}", "user_error": False})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""Commands about timing models: ``devices``, ``bench``, ``benchmark-model``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lce_nas.errors import UserError
+
+
+@click.command("devices")
+def devices_cmd() -> None:
+    """List device profiles (built-in, ~/.config/lce-nas/devices.toml, ./lce-nas.toml)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lce_nas.engine.devices import list_devices
+
+    table = Table(title="devices", title_justify="left")
+    for column in ("name", "kind", "address", "threads", "engine", "kernel options", "from", "ok"):
+        table.add_column(column)
+    for device in list_devices():
+        options = ", ".join(k.removeprefix("use_") for k, v in device.kernel_options.items() if v)
+        missing = device.missing()
+        table.add_row(
+            device.name,
+            device.kind,
+            device.address,
+            str(device.threads),
+            device.engine,
+            options or "-",
+            device.origin,
+            "needs " + ", ".join(missing) if missing else "yes",
+        )
+    Console().print(table)
+
+
+def _device_overrides(**options: Any) -> dict[str, Any]:
+    from lce_nas.engine.devices import parse_device_host
+
+    overrides = {k: v for k, v in options.items() if k != "device_host" and v is not None}
+    if options.get("device_host"):
+        overrides.update(parse_device_host(options["device_host"]))
+    return overrides
+
+
+def _build_from_space(space_name: str, preset: str, console) -> tuple[bytes, str, Any, Any]:
+    from lce_nas.space import get_space
+
+    space = get_space(space_name)
+    config = space.preset(preset)
+    with console.status(f"building and converting {space_name}/{preset} (224x224x3, 1000 classes)"):
+        from lce_nas.engine.convert import convert_model
+
+        tflite = convert_model(space.build_deploy(config))
+    return tflite, space.fingerprint(config), space, config
+
+
+def _open_store(db: str | None, warn):
+    from lce_nas.settings import resolve_db_url
+
+    try:
+        from lce_nas.latency_db import LatencyStore
+    except ImportError:
+        warn("the latency database is not available in this installation; nothing is recorded")
+        return None
+    return LatencyStore(resolve_db_url(db))
+
+
+def _latency_table(m, source: str):
+    from rich.table import Table
+
+    table = Table(title=f"latency on {m.device} ({source})", title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("")
+    options = ", ".join(f"{k}={v}" for k, v in sorted(m.kernel_options.items())) or "-"
+    rows = [
+        ("median", f"{m.median_ms:.3f} ms"),
+        ("p10 / p90", f"{m.p10_ms:.3f} / {m.p90_ms:.3f} ms"),
+        ("mean ± std", f"{m.mean_ms:.3f} ± {m.std_ms:.3f} ms"),
+        ("CV", f"{m.cv * 100:.2f} %"),
+        ("runs (warm-up)", f"{m.runs} ({m.warmup_runs})"),
+        ("threads", str(m.threads)),
+        ("engine", f"{m.engine} {m.engine_version}"),
+        ("kernel options", options),
+        ("cpu", str(m.host_facts.get("cpu_model", "?"))),
+        ("measured at", m.measured_at.isoformat(timespec="seconds")),
+        ("fingerprint", str(m.fingerprint)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _breakdown_table(m):
+    from rich.table import Table
+
+    table = Table(title="breakdown (per-op profile)", title_justify="left")
+    for column in ("category", "ms", "share"):
+        table.add_column(column, justify="right" if column != "category" else "left")
+    total = sum(m.breakdown_ms.values()) or 1.0
+    for name, ms in m.breakdown_ms.items():
+        table.add_row(name, f"{ms:.3f}", f"{ms / total * 100:.1f} %")
+    return table
+
+
+@click.command("bench")
+@click.argument("model", required=False)
+@click.option("--space", "space_name", help="Build the model from a search space instead.")
+@click.option("--preset", help="Preset of --space to build (e.g. quicknet-small).")
+@click.option("--device", "device_name", default="host", show_default=True, help="Profile name.")
+@click.option("--device-host", help="USER@HOST[:PORT] of an SSH device (completes rpi4).")
+@click.option("--threads", type=click.IntRange(min=1), help="Inference threads.")
+@click.option("--engine", type=click.Choice(["lce", "native"]), help="Host engine.")
+@click.option("--indirect-bgemm/--no-indirect-bgemm", default=None, help="LCE kernel path.")
+@click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops.")
+@click.option("--reference-bconv/--no-reference-bconv", default=None, help="Reference bconv.")
+@click.option("--profile", is_flag=True, help="Per-op profile and latency breakdown.")
+@click.option("--max-seconds", type=click.FloatRange(min=0.1), help="Cap on timing time.")
+@click.option("--fresh", is_flag=True, help="Measure even if the database has this key.")
+@click.option("--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db).")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
+def bench_cmd(
+    model: str | None,
+    space_name: str | None,
+    preset: str | None,
+    device_name: str,
+    device_host: str | None,
+    threads: int | None,
+    engine: str | None,
+    indirect_bgemm: bool | None,
+    xnnpack: bool | None,
+    reference_bconv: bool | None,
+    profile: bool,
+    max_seconds: float | None,
+    fresh: bool,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Time MODEL.tflite (or --space/--preset) on a device; answers from the database cache.
+
+    \b
+    lce-nas bench model.tflite --device host --threads 1
+    lce-nas bench --space quicknet --preset quicknet --device rpi4 --device-host pi@10.0.0.7
+    """
+    from rich.console import Console
+
+    from lce_nas.engine.devices import get_device
+    from lce_nas.engine.measure import measure, measurement_key, tflite_fingerprint
+    from lce_nas.engine.tflite_info import load_tflite
+
+    console = Console(stderr=True)
+
+    def warn(message: str) -> None:
+        console.print(f"warning: {message}", style="yellow", highlight=False)
+
+    if (model is None) == (space_name is None):
+        raise UserError("give either MODEL.tflite or --space NAME --preset PRESET")
+    if space_name and not preset:
+        raise UserError(f"--space {space_name} needs --preset (e.g. --preset quicknet-small)")
+    device = get_device(
+        device_name,
+        **_device_overrides(
+            threads=threads,
+            engine=engine,
+            use_indirect_bgemm=indirect_bgemm,
+            use_xnnpack=xnnpack,
+            use_reference_bconv=reference_bconv,
+            device_host=device_host,
+        ),
+    )
+    if engine and device.kind != "host":
+        raise UserError(f"--engine applies to host devices; '{device.name}' runs {device.engine}")
+    if device_host and device.kind != "ssh":
+        raise UserError(f"--device-host applies to SSH devices; '{device.name}' is {device.kind}")
+    if profile and device.kind == "host" and device.engine != "native":
+        raise UserError(
+            "per-op profiles on the host need --engine native (LCE's Python interpreter has "
+            "no per-op timers), or a device that runs lce_benchmark_model"
+        )
+    key = measurement_key(device)
+
+    space = config = None
+    if model is not None:
+        tflite = load_tflite(Path(model))
+        fingerprint = tflite_fingerprint(tflite)
+    else:
+        tflite, fingerprint, space, config = _build_from_space(space_name, preset, console)
+
+    store = _open_store(db, warn)
+    result = None
+    if store is not None and not fresh:
+        cached = store.lookup_measurement(fingerprint, key)
+        if cached is not None and (not profile or cached.breakdown_ms):
+            result, origin = cached, "cache"
+            source = "from the database cache; --fresh measures again"
+    if result is None:
+        with console.status(f"measuring on {device.name} ...") as status:
+            result = measure(
+                tflite,
+                device,
+                profile=profile,
+                max_seconds=max_seconds,
+                fingerprint=fingerprint,
+                progress=lambda msg: status.update(f"measuring on {device.name}: {msg}"),
+                warn=warn,
+            )
+        origin, source = "measured", "measured now"
+        if store is not None:
+            store.record_device(device.name, device.kind, device.to_spec())
+            if space is not None:
+                summary = space.describe(config)
+                store.record_architecture(
+                    fingerprint,
+                    space.name,
+                    space.version,
+                    space.to_params(config),
+                    summary.parameters,
+                    summary.binary_macs,
+                    summary.float_macs,
+                    summary.packed_bytes,
+                )
+            store.record_measurement(result)
+            source += ", recorded in the database"
+    if as_json:
+        click.echo(json.dumps({"source": origin, **result.to_dict()}, indent=2))
+        return
+    out = Console()
+    out.print(_latency_table(result, source))
+    if result.breakdown_ms:
+        out.print(_breakdown_table(result))
+
+
+_BOOL = click.BOOL
+
+
+@click.command("benchmark-model", context_settings={"ignore_unknown_options": False})
+@click.option("--graph", required=True, help="Path to the .tflite model.")
+@click.option("--num_threads", type=int, default=-1, show_default=True)
+@click.option("--warmup_runs", type=int, default=1, show_default=True)
+@click.option("--warmup_min_secs", type=float, default=0.5, show_default=True)
+@click.option("--num_runs", type=int, default=50, show_default=True)
+@click.option("--min_secs", type=float, default=1.0, show_default=True)
+@click.option("--max_secs", type=float, default=150.0, show_default=True)
+@click.option("--run_delay", type=float, default=-1.0, show_default=True)
+@click.option("--use_xnnpack", type=_BOOL, default=False, show_default=True)
+@click.option("--use_indirect_bgemm", type=_BOOL, default=False, show_default=True)
+@click.option("--use_reference_bconv", type=_BOOL, default=False, show_default=True)
+@click.option("--enable_op_profiling", type=_BOOL, default=False, show_default=True)
+@click.option("--profiling_output_csv_file", default="", help="Write op profiles here.")
+@click.option(
+    "--engine",
+    type=click.Choice(["lce", "native"]),
+    default="lce",
+    show_default=True,
+    help="lce-nas extension: native has per-op timers.",
+)
+def benchmark_model_cmd(**flags: Any) -> None:
+    """LCE's lce_benchmark_model, in Python: same flags, same output.
+
+    \b
+    lce-nas benchmark-model --graph=m.tflite --num_threads=1 --num_runs=50 \\
+        --use_xnnpack=true --use_indirect_bgemm=true
+    """
+    from lce_nas.engine.benchmark_model import BenchmarkFlags, run_benchmark_model
+
+    run_benchmark_model(BenchmarkFlags(**flags), echo=lambda line: print(line, flush=True))
+    sys.stdout.flush()
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the CLI."""
+    group.add_command(devices_cmd)
+    group.add_command(bench_cmd)
+    group.add_command(benchmark_model_cmd)
