@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 SECTIONS = 4
 BLOCKS_RANGE = (1, 12)
-FILTERS_RANGE = (32, 1024)
+FILTERS_RANGE = (32, 768)
 FILTERS_STEP = 32
 STEM_FILTERS = (8, 16, 24, 32, 48, 64)
 TRANSITIONS = ("blurpool", "maxpool", "avgpool")
@@ -43,7 +43,7 @@ class QuickNetConfig:
 
     Attributes:
         section_blocks: residual binary blocks in each of the 4 sections (1..12).
-        section_filters: channels of each section, multiples of 32 in 32..1024,
+        section_filters: channels of each section, multiples of 32 in 32..768,
             never decreasing.
         stem_filters: channels of the stem's first full-precision 3x3 conv.
         transition: downsampling between sections: ``blurpool`` (QuickNet's
@@ -88,15 +88,18 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
     name = "quicknet"
     version = "1"
     summary = (
-        "QuickNet-like BNNs: 4 sections x 1-12 binary residual blocks, 32-1024 filters, "
+        "QuickNet-like BNNs: 4 sections x 1-12 binary residual blocks, 32-768 filters, "
         "stem width, transition type, binary kernel size, fused activation"
     )
 
     def suggest(self, trial: optuna.Trial) -> QuickNetConfig:
         """Sample a config; decreasing filters are repaired by a running maximum."""
         blocks = tuple(trial.suggest_int(f"blocks_{i}", *BLOCKS_RANGE) for i in range(SECTIONS))
+        # Widths are drawn log-uniformly in units of 32 channels: the cost grows
+        # with the square of the width, and most of the front lies at small ones.
+        units = (FILTERS_RANGE[0] // FILTERS_STEP, FILTERS_RANGE[1] // FILTERS_STEP)
         proposed = [
-            trial.suggest_int(f"filters_{i}", *FILTERS_RANGE, step=FILTERS_STEP)
+            trial.suggest_int(f"filters_{i}_x32", *units, log=True) * FILTERS_STEP
             for i in range(SECTIONS)
         ]
         filters = tuple(max(proposed[: i + 1]) for i in range(SECTIONS))
@@ -114,7 +117,7 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
         params: dict[str, Any] = {}
         for i in range(SECTIONS):
             params[f"blocks_{i}"] = config.section_blocks[i]
-            params[f"filters_{i}"] = config.section_filters[i]
+            params[f"filters_{i}_x32"] = config.section_filters[i] // FILTERS_STEP
         params.update(
             stem_filters=config.stem_filters,
             transition=config.transition,

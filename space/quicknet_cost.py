@@ -18,7 +18,7 @@ def _same(size: int, stride: int) -> int:
 
 
 def _transition_out(size: int, kind: str) -> int:
-    if kind == "blurpool":  # 2x2 max-pool stride 1 (valid), then stride-2 'same' blur
+    if kind == "blurpool" and size >= 2:  # 2x2 max-pool stride 1 (valid), stride-2 blur
         return _same(size - 1, 2)
     return _same(size, 2)
 

@@ -74,7 +74,10 @@ def _residual_block(x: tf.Tensor, config: QuickNetConfig) -> tf.Tensor:
 def _transition(x: tf.Tensor, filters: int, kind: str) -> tf.Tensor:
     x = tf.keras.layers.Activation("relu")(x)
     if kind == "blurpool":
-        x = tf.keras.layers.MaxPool2D(pool_size=2, strides=1)(x)
+        # larq-zoo's 'valid' pool; 'same' only where a map is already 1 px
+        # (tiny inputs), so deploy models still build at 28 px.
+        padding = "valid" if min(x.shape[1:3]) >= 2 else "same"
+        x = tf.keras.layers.MaxPool2D(pool_size=2, strides=1, padding=padding)(x)
         x = tf.keras.layers.DepthwiseConv2D(
             (3, 3),
             strides=2,
