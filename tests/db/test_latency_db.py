@@ -482,3 +482,21 @@ def test_import_refuses_foreign_and_newer_files(db_url, tmp_path):
                                     "schema_revision": "0099", "tables": {}}))  # fmt: skip
         with pytest.raises(UserError, match="newer than this lce-nas"):
             import_file(store, str(path))
+
+
+def test_plain_postgresql_urls_use_psycopg_3():
+    from lce_nas.latency_db.connect import parse_url
+
+    assert parse_url("postgresql://u:p@h/d").drivername == "postgresql+psycopg"
+    assert parse_url("postgres://u:p@h/d").drivername == "postgresql+psycopg"
+    assert parse_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_a_pickled_store_reopens_the_same_database(db_url):
+    import pickle
+
+    with LatencyStore(db_url) as store:
+        store.record_measurement(measurement())
+        with pickle.loads(pickle.dumps(store)) as copy:
+            assert copy.display_url == store.display_url
+            assert copy.lookup_measurement(FP, measurement().key) == measurement()
