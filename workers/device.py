@@ -1,0 +1,117 @@
+"""Device workers: one Ray actor per physical device, so two timings never share it.
+
+The actor builds the deploy model, converts it with LCE, times it with the
+engine and records architecture and measurement in the latency database; a
+known key is answered from the database without touching the device.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lce_nas.engine.devices import Device
+from lce_nas.engine.measurement import Measurement
+
+
+@dataclass
+class LatencyResult:
+    """What a device worker returns for one candidate.
+
+    ``cached`` says the measurement came from the database; ``convert_s`` and
+    ``measure_s`` are the time spent building + converting and timing (zero
+    for a cached answer); ``started``/``finished`` are wall-clock stamps.
+    """
+
+    fingerprint: str
+    measurement: Measurement
+    measurement_id: int | None
+    cached: bool
+    convert_s: float = 0.0
+    measure_s: float = 0.0
+    started: float = 0.0
+    finished: float = 0.0
+    worker_pid: int = field(default_factory=os.getpid)
+
+
+def time_candidate(
+    space_name: str,
+    params: dict[str, Any],
+    device: Device,
+    store_url: str,
+    *,
+    fresh: bool = False,
+    profile: bool = False,
+) -> LatencyResult:
+    """Latency of one architecture on ``device``: from the cache, or built, converted and timed.
+
+    Example:
+        >>> r = time_candidate("quicknet", {"section_blocks": [1, 1, 1, 1]},
+        ...                    get_device("host"), "sqlite:///lce-nas.db")  # doctest: +SKIP
+        >>> r.cached, round(r.measurement.median_ms)  # doctest: +SKIP
+        (False, 9)
+    """
+    from lce_nas.engine.measure import measure, measurement_key
+    from lce_nas.latency_db import LatencyStore
+    from lce_nas.space import get_space
+
+    started = time.time()
+    space = get_space(space_name)
+    config = space.config_from_params(params)
+    fingerprint = space.fingerprint(config)
+    with LatencyStore(store_url) as store:
+        if not fresh:
+            cached = store.lookup_measurement(fingerprint, measurement_key(device))
+            if cached is not None:
+                return LatencyResult(
+                    fingerprint, cached, getattr(cached, "id", None), True,
+                    started=started, finished=time.time(),
+                )
+        summary = space.describe(config)
+        store.record_architecture(
+            fingerprint, space.name, space.version, space.to_params(config),
+            summary.parameters, summary.binary_macs, summary.float_macs, summary.packed_bytes,
+        )
+        from lce_nas.engine.convert import convert_model
+
+        t0 = time.perf_counter()
+        tflite = convert_model(space.build_deploy(config))
+        t1 = time.perf_counter()
+        measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
+        t2 = time.perf_counter()
+        store.record_device(device.name, device.kind, device.to_spec())
+        measurement_id = store.record_measurement(measurement)
+    return LatencyResult(
+        fingerprint, measurement, measurement_id, False,
+        convert_s=t1 - t0, measure_s=t2 - t1, started=started, finished=time.time(),
+    )
+
+
+class DeviceWorker:
+    """The body of the per-device Ray actor (see :class:`lce_nas.workers.Pool`).
+
+    Ray runs one method call at a time on an actor, which is what serialises
+    the timings on its device. On the host, the actor's own work (building
+    and converting) stays off the cores reserved for timing.
+    """
+
+    def __init__(self, device: Device, store_url: str, avoid_cpus: tuple[int, ...] = ()) -> None:
+        self.device = device
+        self.store_url = store_url
+        if avoid_cpus:
+            allowed = set(os.sched_getaffinity(0)) - set(avoid_cpus)
+            if allowed:
+                os.sched_setaffinity(0, allowed)
+
+    def latency(self, space_name: str, params: dict[str, Any], fresh: bool = False,
+                profile: bool = False) -> LatencyResult:
+        """Time one candidate (see :func:`time_candidate`)."""
+        return time_candidate(
+            space_name, params, self.device, self.store_url, fresh=fresh, profile=profile
+        )
+
+    def pid(self) -> int:
+        """The actor's process id (tests kill it to check restarts)."""
+        return os.getpid()
