@@ -44,8 +44,9 @@ _ORDER = {
     "accuracy_evaluations": ("fingerprint", "dataset", "proxy_settings_hash"),
     "searches": ("name",),
 }
+# Architecture columns on each CSV line; created_at is renamed architecture_created_at.
 _ARCH_CSV = ("space", "space_version", "config", "parameters", "binary_macs", "float_macs",
-             "packed_bytes", "created_at")  # fmt: skip
+             "packed_bytes", "architecture_created_at")  # fmt: skip
 
 
 def _table(name: str) -> Table:
@@ -196,24 +197,32 @@ def export_document(store: LatencyStore) -> dict[str, Any]:
     }
 
 
+def _arch_column(csv_name: str) -> str:
+    return csv_name.removeprefix("architecture_")
+
+
 def csv_rows(tables: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[dict[str, str]]]:
     """Header and lines of the CSV export: measurements with their architecture."""
-    measurement_columns = [c.name for c in _columns("latency_measurements")]
-    header = [*measurement_columns, *(f"architecture_{c}" if c == "created_at" else c
-                                      for c in _ARCH_CSV)]  # fmt: skip
+    header = [c.name for c in _columns("latency_measurements")] + list(_ARCH_CSV)
+    json_columns = {
+        c.name
+        for table in ("latency_measurements", "architectures")
+        for c in _columns(table)
+        if isinstance(c.type, JSON)
+    }
     archs = {a["fingerprint"]: a for a in tables["architectures"]}
-    json_columns = {c.name for t in ("latency_measurements", "architectures")
-                    for c in _columns(t) if isinstance(c.type, JSON)}  # fmt: skip
     lines = []
     for m in tables["latency_measurements"]:
         arch = archs.get(m["fingerprint"], {})
-        values = {**m, **{(f"architecture_{c}" if c == "created_at" else c): arch.get(c)
-                          for c in _ARCH_CSV}}  # fmt: skip
-        lines.append({
-            k: json.dumps(v, sort_keys=True) if k in json_columns else ("" if v is None else str(v))
-            for k, v in values.items()
-        })  # fmt: skip
+        values = {**m, **{name: arch.get(_arch_column(name)) for name in _ARCH_CSV}}
+        lines.append({name: _cell(value, name in json_columns) for name, value in values.items()})
     return header, lines
+
+
+def _cell(value: Any, is_json: bool) -> str:
+    if is_json:
+        return json.dumps(value, sort_keys=True)
+    return "" if value is None else str(value)
 
 
 def tables_from_csv(handle: TextIO) -> dict[str, list[dict[str, Any]]]:
@@ -222,8 +231,7 @@ def tables_from_csv(handle: TextIO) -> dict[str, list[dict[str, Any]]]:
     for line in csv.DictReader(handle):
         measurements.append(line)
         if line.get("space"):
-            arch = {c: line.get(c) for c in _ARCH_CSV if c != "created_at"}
-            arch["created_at"] = line.get("architecture_created_at")
+            arch = {_arch_column(name): line.get(name) for name in _ARCH_CSV}
             archs[line["fingerprint"]] = {"fingerprint": line["fingerprint"], **arch}
     return {"latency_measurements": measurements, "architectures": list(archs.values())}
 

@@ -49,7 +49,7 @@ def db() -> None:
     """Inspect, export and merge the latency database."""
 
 
-@db.command("info")
+@db.command("info", short_help="URL, schema revision, rows per table, devices.")
 @db_option
 def info(db_url: str | None) -> None:
     """Show the database URL, schema revision, rows per table and devices."""
@@ -181,7 +181,7 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
 
 
-@db.command("export")
+@db.command("export", short_help="Write the database to a JSON or CSV file.")
 @db_option
 @click.option(
     "--format",
@@ -205,7 +205,7 @@ def export(db_url: str | None, fmt: str | None, output: str) -> None:
         click.echo(f"wrote {written} measurements from {shown} to {output} ({fmt})", err=True)
 
 
-@db.command("import")
+@db.command("import", short_help="Merge an export file into the database.")
 @db_option
 @click.argument("file", metavar="FILE")
 def import_(db_url: str | None, file: str) -> None:
