@@ -9,6 +9,7 @@ timeout. PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from lce_nas.canonical import canonical_json
 from lce_nas.errors import UserError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: How long one SQLite statement waits for a lock before reporting "busy".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -226,6 +228,7 @@ def retrying(
                     f"database {display_url(url)} stayed busy for {deadline_s:.0f} s "
                     f"({_first_line(err)}); try again when other writers finish"
                 ) from err
+            log.debug("retrying a transient conflict on %s: %s", display_url(url), _first_line(err))
             # Jitter so that writers that collided do not collide again.
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)

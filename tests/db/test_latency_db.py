@@ -141,6 +141,7 @@ def test_read_only_open_does_not_create_a_file(tmp_path):
     assert not path.exists()
 
 
+@pytest.mark.postgres
 def test_bad_urls_are_user_errors(postgres_server):
     with pytest.raises(UserError, match="cannot parse"):
         LatencyStore("not a url")
@@ -342,11 +343,12 @@ def test_front_rows_join_best_latency_and_accuracy(db_url):
 # -- concurrency --------------------------------------------------------------------
 
 
-def test_four_processes_write_200_rows_each(db_url):
+def run_four_writers(url: str) -> None:
+    """4 processes x 200 writes on a fresh database; every row must land, no error show."""
     script = Path(__file__).with_name("concurrent_writer.py")
     writers = [
         subprocess.Popen(
-            [sys.executable, str(script), db_url, str(w), "200"],
+            [sys.executable, str(script), url, str(w), "200"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -357,7 +359,7 @@ def test_four_processes_write_200_rows_each(db_url):
     for p, (_out, err) in zip(writers, outputs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err.lower() and "Traceback" not in err
-    with LatencyStore(db_url) as store:
+    with LatencyStore(url) as store:
         tags = {(m.host_facts["worker"], m.host_facts["i"]) for m in store.measurements()}
         assert tags == {(w, i) for w in range(4) for i in range(200)}
         counts = store.counts()
@@ -365,6 +367,21 @@ def test_four_processes_write_200_rows_each(db_url):
         assert counts["architectures"] == counts["accuracy_evaluations"] == 1
         assert counts["searches"] == 1 and counts["devices"] == 1
         assert store.devices()[0]["measurements"] == 800
+
+
+def test_four_processes_write_200_rows_each(db_url):
+    run_four_writers(db_url)
+
+
+@pytest.mark.postgres
+def test_four_processes_under_serializable_isolation(postgres_server):
+    # Concurrent upserts of the shared device row then fail with serialization
+    # errors, which the store must retry.
+    options = "?options=-c%20default_transaction_isolation%3Dserializable"
+    url = postgres_server.new_database() + options
+    with LatencyStore(url) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "serializable"
+    run_four_writers(url)
 
 
 # -- Optuna in the same database ----------------------------------------------------
