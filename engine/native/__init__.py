@@ -96,7 +96,13 @@ class OpProfile:
 class NativeModel:
     """A loaded model: ``run(x)``, ``time_runs(x, n)`` and ``profile(x)``."""
 
-    def __init__(self, plan: Plan, num_threads: int = 1, kernels: str = "auto") -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        num_threads: int = 1,
+        kernels: str = "auto",
+        keep_intermediates: bool = False,
+    ) -> None:
         ext = _ext()
         if num_threads < 1:
             raise NativeModelError("num_threads must be >= 1")
@@ -105,7 +111,7 @@ class NativeModel:
             listed = ", ".join(f"{name} (x{n})" for name, n in sorted(unsupported.items()))
             raise NativeModelError(f"the native engine does not support these ops: {listed}")
         try:
-            self._model = ext.Model(num_threads, kernels)
+            self._model = ext.Model(num_threads, kernels, keep_intermediates)
             for t in plan.tensors:
                 self._model.add_tensor(t.name, t.shape, t.dtype, t.data)
             for op in plan.ops:
@@ -167,6 +173,9 @@ class NativeModel:
     def tensor(self, name: str) -> np.ndarray:
         """A copy of a tensor's contents after the last run (bitpacked ones as int32 words).
 
+        Intermediates are only all readable when loaded with ``keep_intermediates=True``
+        (otherwise they share memory with later ones).
+
         Example:
             >>> model.run(x); model.tensor("model/add/add").shape  # doctest: +SKIP
             (1, 56, 56, 32)
@@ -198,10 +207,16 @@ class NativeModel:
         ]
 
 
-def load(model: bytes | str | os.PathLike, num_threads: int = 1, kernels: str = "auto"):
+def load(
+    model: bytes | str | os.PathLike,
+    num_threads: int = 1,
+    kernels: str = "auto",
+    keep_intermediates: bool = False,
+) -> NativeModel:
     """Load an LCE ``.tflite`` (bytes or a path) into a :class:`NativeModel`.
 
-    ``kernels`` is ``auto`` (best for this CPU), ``portable``, ``avx2`` or ``avx512``.
+    ``kernels`` is ``auto`` (best for this CPU), ``portable``, ``avx2`` or ``avx512``;
+    ``keep_intermediates`` keeps every tensor readable via ``tensor()`` after a run.
 
     Example:
         >>> m = load(Path("quicknet_small.tflite"), num_threads=2)  # doctest: +SKIP
@@ -220,4 +235,9 @@ def load(model: bytes | str | os.PathLike, num_threads: int = 1, kernels: str = 
             f"kernel set '{kernels}' is not available on this CPU (have: "
             f"{', '.join(available_kernels())})"
         )
-    return NativeModel(read_plan(data), num_threads=num_threads, kernels=kernels)
+    return NativeModel(
+        read_plan(data),
+        num_threads=num_threads,
+        kernels=kernels,
+        keep_intermediates=keep_intermediates,
+    )

@@ -23,6 +23,37 @@ struct Clamp {
   float hi;
 };
 
+// Spatial geometry of a convolution or pooling window (TFLite's padding rules).
+struct Window {
+  int in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int k_h = 1, k_w = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+  int pad_top = 0, pad_left = 0;
+
+  int eff_h() const { return (k_h - 1) * dil_h + 1; }
+  int eff_w() const { return (k_w - 1) * dil_w + 1; }
+};
+
+// Depthwise convolution with multiplier 1 over NHWC rows; weights are [tap][channel].
+struct DepthwiseArgs {
+  const float* in = nullptr;
+  float* out = nullptr;
+  Window w;
+  int channels = 0;
+  const float* weights = nullptr;
+  const float* bias = nullptr;  // channels entries
+  Clamp clamp{};
+};
+
+// Max or average pooling (average divides by the taps inside the input).
+struct PoolArgs {
+  const float* in = nullptr;
+  float* out = nullptr;
+  Window w;
+  int channels = 0;
+  bool is_max = true;
+  Clamp clamp{};
+};
+
 // One output-channel-blocked weight matrix: block b holds k-major rows of 16 lanes.
 // Element (k, o) sits at data[(o / 16) * k_size * 16 + k * 16 + o % 16]; lanes past the
 // real channel count are zero.
@@ -37,10 +68,13 @@ struct PackedBlocks {
 
 // Binary GEMM with LCE's output transform: rows are output pixels, columns output channels.
 // acc = popcount(row XOR weight) over k_words words.
+// Rows are read through an indirection table: ind[row * taps + t] points at the `depth`
+// words of tap t (an input pixel, or a zero row outside the image), so no im2col copy.
 struct BgemmArgs {
-  const Word* a = nullptr;  // rows x lda words (im2col'd or plain bitpacked input)
-  int lda = 0;
-  int k_words = 0;
+  const Word* const* ind = nullptr;
+  int taps = 1;
+  int depth = 0;    // words per tap
+  int k_words = 0;  // taps * depth
   const PackedBlocks<Word>* w = nullptr;
   int channels_out = 0;
   // Float output: y = float(clamp(2 * acc, clamp_min, clamp_max)) * mul[o] + bias[o].
@@ -56,9 +90,10 @@ struct BgemmArgs {
 
 // Float GEMM: out[r][o] = clamp(sum_k a[r][k] * w[k][o] + bias[o]).
 struct SgemmArgs {
-  const float* a = nullptr;
-  int lda = 0;
-  int k_size = 0;
+  const float* const* ind = nullptr;  // as in BgemmArgs: ind[row * taps + t] -> depth floats
+  int taps = 1;
+  int depth = 0;
+  int k_size = 0;  // taps * depth
   const PackedBlocks<float>* w = nullptr;
   const float* bias = nullptr;  // may be null
   Clamp clamp{};
@@ -76,6 +111,11 @@ struct KernelSet {
   void (*bgemm)(const BgemmArgs& args, int row_begin, int row_end);
   // Rows [row_begin, row_end) of a float GEMM.
   void (*sgemm)(const SgemmArgs& args, int row_begin, int row_end);
+  // Output rows [row_begin, row_end) (row = pixel index over batch, y, x).
+  void (*depthwise)(const DepthwiseArgs& args, int row_begin, int row_end);
+  void (*pool)(const PoolArgs& args, int row_begin, int row_end);
+  // out[i] = clamp(a[i] + b[i]) for i in [begin, end).
+  void (*add)(const float* a, const float* b, float* out, Clamp clamp, size_t begin, size_t end);
 };
 
 const KernelSet& portable_kernels();

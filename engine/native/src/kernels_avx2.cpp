@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 
 #include "common.h"
@@ -11,6 +12,10 @@
 
 namespace lce_native {
 namespace {
+
+#define LCE_GLUE_TARGET LCE_AVX2
+#include "glue.inc"
+#undef LCE_GLUE_TARGET
 
 LCE_AVX2 void bitpack_avx2(const float* in, int rows, int channels, Word* out) {
   const int words = packed_words(channels);
@@ -47,19 +52,19 @@ LCE_AVX2 void bgemm_tile(const BgemmArgs& g, int r0, int b) {
   const __m256i ones16 = _mm256_set1_epi16(1);
   __m256i acc32[MR][2];
   for (int i = 0; i < MR; ++i) acc32[i][0] = acc32[i][1] = _mm256_setzero_si256();
-  const Word* a[MR];
-  for (int i = 0; i < MR; ++i) a[i] = g.a + static_cast<size_t>(r0 + i) * g.lda;
+  const Word* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
   const Word* w = g.w->block(b);
   for (int k0 = 0; k0 < g.k_words; k0 += 31) {
     const int k1 = std::min(g.k_words, k0 + 31);
     __m256i acc8[MR][2];
     for (int i = 0; i < MR; ++i) acc8[i][0] = acc8[i][1] = _mm256_setzero_si256();
     for (int k = k0; k < k1; ++k) {
+      const int t = k / g.depth, c = k % g.depth;
       const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k * kLanes));
       const __m256i w1 =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k * kLanes + 8));
       for (int i = 0; i < MR; ++i) {
-        const __m256i av = _mm256_set1_epi32(static_cast<int>(a[i][k]));
+        const __m256i av = _mm256_set1_epi32(static_cast<int>(rows[i * g.taps + t][c]));
         for (int h = 0; h < 2; ++h) {
           const __m256i x = _mm256_xor_si256(av, h == 0 ? w0 : w1);
           const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low4));
@@ -122,16 +127,20 @@ LCE_AVX2 void sgemm_tile(const SgemmArgs& g, int r0, int b) {
         g.bias != nullptr ? _mm256_loadu_ps(g.bias + o0 + 8 * h) : _mm256_setzero_ps();
     for (int i = 0; i < MR; ++i) acc[i][h] = bias;
   }
-  const float* a[MR];
-  for (int i = 0; i < MR; ++i) a[i] = g.a + static_cast<size_t>(r0 + i) * g.lda;
+  const float* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
   const float* w = g.w->block(b);
-  for (int k = 0; k < g.k_size; ++k) {
-    const __m256 w0 = _mm256_loadu_ps(w + k * kLanes);
-    const __m256 w1 = _mm256_loadu_ps(w + k * kLanes + 8);
-    for (int i = 0; i < MR; ++i) {
-      const __m256 av = _mm256_set1_ps(a[i][k]);
-      acc[i][0] = _mm256_fmadd_ps(av, w0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(av, w1, acc[i][1]);
+  for (int t = 0; t < g.taps; ++t) {
+    const float* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
+    for (int c = 0; c < g.depth; ++c) {
+      const int k = t * g.depth + c;
+      const __m256 w0 = _mm256_loadu_ps(w + k * kLanes);
+      const __m256 w1 = _mm256_loadu_ps(w + k * kLanes + 8);
+      for (int i = 0; i < MR; ++i) {
+        const __m256 av = _mm256_set1_ps(a[i][c]);
+        acc[i][0] = _mm256_fmadd_ps(av, w0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(av, w1, acc[i][1]);
+      }
     }
   }
   const __m256 lo = _mm256_set1_ps(g.clamp.lo);
@@ -158,7 +167,8 @@ LCE_AVX2 void sgemm_avx2(const SgemmArgs& g, int row_begin, int row_end) {
 }  // namespace
 
 const KernelSet* avx2_kernels() {
-  static const KernelSet set{"avx2", bitpack_avx2, bgemm_avx2, sgemm_avx2};
+  static const KernelSet set{"avx2", bitpack_avx2, bgemm_avx2, sgemm_avx2,
+                               depthwise_glue, pool_glue, add_glue};
   __builtin_cpu_init();
   const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                   __builtin_cpu_supports("popcnt");

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 
 #include "common.h"
@@ -12,6 +13,10 @@
 
 namespace lce_native {
 namespace {
+
+#define LCE_GLUE_TARGET LCE_AVX512
+#include "glue.inc"
+#undef LCE_GLUE_TARGET
 
 LCE_AVX512 void bitpack_avx512(const float* in, int rows, int channels, Word* out) {
   const int words = packed_words(channels);
@@ -51,18 +56,22 @@ LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
   __m512i acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
-  const Word* a[MR];
-  for (int i = 0; i < MR; ++i) a[i] = g.a + static_cast<size_t>(r0 + i) * g.lda;
   const Word* w[NR];
   for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
-  for (int k = 0; k < g.k_words; ++k) {
-    __m512i wv[NR];
-    for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_si512(w[j] + k * kLanes);
-    for (int i = 0; i < MR; ++i) {
-      const __m512i av = _mm512_set1_epi32(static_cast<int>(a[i][k]));
-      for (int j = 0; j < NR; ++j) {
-        acc[i][j] =
-            _mm512_add_epi32(acc[i][j], _mm512_popcnt_epi32(_mm512_xor_si512(av, wv[j])));
+  const Word* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
+  for (int t = 0; t < g.taps; ++t) {
+    const Word* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
+    for (int c = 0; c < g.depth; ++c) {
+      const int k = t * g.depth + c;
+      __m512i wv[NR];
+      for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_si512(w[j] + k * kLanes);
+      for (int i = 0; i < MR; ++i) {
+        const __m512i av = _mm512_set1_epi32(static_cast<int>(a[i][c]));
+        for (int j = 0; j < NR; ++j) {
+          acc[i][j] =
+              _mm512_add_epi32(acc[i][j], _mm512_popcnt_epi32(_mm512_xor_si512(av, wv[j])));
+        }
       }
     }
   }
@@ -126,16 +135,20 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
         g.bias != nullptr ? _mm512_loadu_ps(g.bias + (b0 + j) * kLanes) : _mm512_setzero_ps();
     for (int i = 0; i < MR; ++i) acc[i][j] = bias;
   }
-  const float* a[MR];
-  for (int i = 0; i < MR; ++i) a[i] = g.a + static_cast<size_t>(r0 + i) * g.lda;
   const float* w[NR];
   for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
-  for (int k = 0; k < g.k_size; ++k) {
-    __m512 wv[NR];
-    for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_ps(w[j] + k * kLanes);
-    for (int i = 0; i < MR; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i][k]);
-      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(av, wv[j], acc[i][j]);
+  const float* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
+  for (int t = 0; t < g.taps; ++t) {
+    const float* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
+    for (int c = 0; c < g.depth; ++c) {
+      const int k = t * g.depth + c;
+      __m512 wv[NR];
+      for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_ps(w[j] + k * kLanes);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 av = _mm512_set1_ps(a[i][c]);
+        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(av, wv[j], acc[i][j]);
+      }
     }
   }
   const __m512 lo = _mm512_set1_ps(g.clamp.lo);
@@ -171,7 +184,8 @@ LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
 }  // namespace
 
 const KernelSet* avx512_kernels() {
-  static const KernelSet set{"avx512", bitpack_avx512, bgemm_avx512, sgemm_avx512};
+  static const KernelSet set{"avx512", bitpack_avx512, bgemm_avx512, sgemm_avx512,
+                               depthwise_glue, pool_glue, add_glue};
   __builtin_cpu_init();
   const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&

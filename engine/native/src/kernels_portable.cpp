@@ -1,5 +1,6 @@
 // Portable kernels (the oracle for the vectorised ones), CPU dispatch and the thread pool.
 #include <algorithm>
+#include <limits>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -11,6 +12,12 @@
 #include "common.h"
 
 namespace lce_native {
+
+namespace {
+#define LCE_GLUE_TARGET
+#include "glue.inc"
+#undef LCE_GLUE_TARGET
+}  // namespace
 
 void bitpack_portable(const float* in, int rows, int channels, Word* out) {
   const int words = packed_words(channels);
@@ -40,11 +47,13 @@ static inline int popcount32(Word x) {
 void bgemm_portable(const BgemmArgs& g, int row_begin, int row_end) {
   const int out_words = packed_words(g.channels_out);
   for (int r = row_begin; r < row_end; ++r) {
-    const Word* a = g.a + static_cast<size_t>(r) * g.lda;
+    const Word* const* rows = g.ind + static_cast<size_t>(r) * g.taps;
     for (int o = 0; o < g.channels_out; ++o) {
       const Word* wb = g.w->block(o / kLanes) + (o % kLanes);
       std::int32_t acc = 0;
-      for (int k = 0; k < g.k_words; ++k) acc += popcount32(a[k] ^ wb[k * kLanes]);
+      for (int t = 0; t < g.taps; ++t)
+        for (int c = 0; c < g.depth; ++c)
+          acc += popcount32(rows[t][c] ^ wb[(t * g.depth + c) * kLanes]);
       if (g.out_packed != nullptr) {
         Word* dst = g.out_packed + static_cast<size_t>(r) * out_words + o / kWordBits;
         if (o % kWordBits == 0) *dst = 0;
@@ -60,19 +69,21 @@ void bgemm_portable(const BgemmArgs& g, int row_begin, int row_end) {
 
 void sgemm_portable(const SgemmArgs& g, int row_begin, int row_end) {
   for (int r = row_begin; r < row_end; ++r) {
-    const float* a = g.a + static_cast<size_t>(r) * g.lda;
+    const float* const* rows = g.ind + static_cast<size_t>(r) * g.taps;
     float* c = g.out + static_cast<size_t>(r) * g.ldc;
     for (int o = 0; o < g.channels_out; ++o) {
       const float* wb = g.w->block(o / kLanes) + (o % kLanes);
       float acc = g.bias != nullptr ? g.bias[o] : 0.0f;
-      for (int k = 0; k < g.k_size; ++k) acc += a[k] * wb[k * kLanes];
+      for (int t = 0; t < g.taps; ++t)
+        for (int k = 0; k < g.depth; ++k) acc += rows[t][k] * wb[(t * g.depth + k) * kLanes];
       c[o] = std::min(std::max(acc, g.clamp.lo), g.clamp.hi);
     }
   }
 }
 
 const KernelSet& portable_kernels() {
-  static const KernelSet set{"portable", bitpack_portable, bgemm_portable, sgemm_portable};
+  static const KernelSet set{"portable", bitpack_portable, bgemm_portable, sgemm_portable,
+                               depthwise_glue,     pool_glue,      add_glue};
   return set;
 }
 

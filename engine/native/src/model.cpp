@@ -2,6 +2,8 @@
 #include "model.h"
 
 #include <chrono>
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace lce_native {
@@ -23,8 +25,9 @@ std::unique_ptr<Op> make_op(const std::string& type) {
   return op;
 }
 
-Model::Model(int num_threads, const std::string& kernels)
-    : kernels_(&select_kernels(kernels)), pool_(num_threads) {}
+Model::Model(int num_threads, const std::string& kernels, bool keep_intermediates)
+    : kernels_(&select_kernels(kernels)), pool_(num_threads),
+      keep_intermediates_(keep_intermediates) {}
 
 int Model::add_tensor(const std::string& name, const std::vector<int>& shape, DType type,
                       const void* data, size_t bytes) {
@@ -34,12 +37,13 @@ int Model::add_tensor(const std::string& name, const std::vector<int>& shape, DT
   t.type = type;
   for (int d : shape)
     if (d < 0) throw std::invalid_argument("tensor '" + name + "' has a dynamic shape");
-  // A little slack past the end lets vector kernels read whole registers.
-  t.storage.assign(t.elements() * t.element_size() + 64, 0);
   if (data != nullptr) {
-    if (bytes != t.elements() * t.element_size())
+    if (bytes != t.bytes())
       throw std::invalid_argument("tensor '" + name + "': constant data has the wrong size");
+    // A little slack past the end lets vector kernels read whole registers.
+    t.storage.assign(t.bytes() + 64, 0);
     std::memcpy(t.storage.data(), data, bytes);
+    t.ptr = t.storage.data();
     t.constant = true;
   }
   tensors_.push_back(std::move(t));
@@ -64,10 +68,75 @@ void Model::add_op(const std::string& type, const std::vector<int>& inputs,
 void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& outputs) {
   inputs_ = inputs;
   outputs_ = outputs;
+  for (int id : inputs)
+    if (id < 0 || id >= static_cast<int>(tensors_.size()))
+      throw std::invalid_argument("bad graph input");
+  for (int id : outputs)
+    if (id < 0 || id >= static_cast<int>(tensors_.size()))
+      throw std::invalid_argument("bad graph output");
+  plan_memory();
   for (auto& op : ops_) {
     if (op->inputs.empty() || op->inputs[0] < 0) fail(*op, "missing first input");
     op->prepare(*this);
   }
+}
+
+// Intermediates live from the op that writes them to the last op that reads them; two
+// whose lifetimes do not overlap may share bytes. Sharing keeps the working set in cache.
+void Model::plan_memory() {
+  const int n = static_cast<int>(tensors_.size());
+  std::vector<int> first(n, -1), last(n, -1);
+  std::vector<bool> own(n, keep_intermediates_);
+  for (int id : inputs_) own[id] = true;
+  for (int id : outputs_) own[id] = true;
+  for (int i = 0; i < static_cast<int>(ops_.size()); ++i) {
+    for (int id : ops_[i]->outputs)
+      if (first[id] < 0) first[id] = i;
+    for (int id : ops_[i]->inputs)
+      if (id >= 0) last[id] = i;
+  }
+  struct Block {
+    size_t offset, size;
+    int first, last;
+  };
+  std::vector<Block> placed;
+  std::vector<std::pair<int, size_t>> offsets;
+  size_t arena_size = 0;
+  // Largest first, each at the lowest offset that fits beside the overlapping ones.
+  std::vector<int> order;
+  for (int id = 0; id < n; ++id) {
+    Tensor& t = tensors_[id];
+    if (t.constant) continue;
+    if (own[id] || first[id] < 0) {
+      t.storage.assign(t.bytes() + 64, 0);
+      t.ptr = t.storage.data();
+      continue;
+    }
+    order.push_back(id);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return tensors_[a].bytes() > tensors_[b].bytes(); });
+  for (int id : order) {
+    const size_t size = (tensors_[id].bytes() + 64 + 63) / 64 * 64;
+    const int lo = first[id], hi = std::max(first[id], last[id]);
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (const Block& b : placed)
+      if (b.first <= hi && lo <= b.last) busy.emplace_back(b.offset, b.offset + b.size);
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (const auto& [begin, end] : busy) {
+      if (offset + size <= begin) break;
+      offset = std::max(offset, end);
+    }
+    placed.push_back({offset, size, lo, hi});
+    offsets.emplace_back(id, offset);
+    arena_size = std::max(arena_size, offset + size);
+  }
+  arena_.assign(arena_size + 64, 0);
+  // 64-byte aligned base.
+  const size_t shift =
+      (64 - reinterpret_cast<std::uintptr_t>(arena_.data()) % 64) % 64;
+  for (const auto& [id, offset] : offsets) tensors_[id].ptr = arena_.data() + shift + offset;
 }
 
 void Model::invoke(std::vector<double>* op_us) {

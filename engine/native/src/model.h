@@ -19,7 +19,10 @@ struct Tensor {
   std::vector<int> shape;
   DType type = DType::kFloat32;
   bool constant = false;
-  std::vector<std::uint8_t> storage;
+  std::vector<std::uint8_t> storage;  // own memory (constants, graph inputs/outputs, kept)
+  std::uint8_t* ptr = nullptr;        // own memory or a slice of the model's arena
+
+  size_t bytes() const { return elements() * element_size(); }
 
   size_t elements() const {
     size_t n = 1;
@@ -29,11 +32,11 @@ struct Tensor {
   size_t element_size() const { return type == DType::kInt64 ? 8 : 4; }
   template <typename T>
   T* data() {
-    return reinterpret_cast<T*>(storage.data());
+    return reinterpret_cast<T*>(ptr);
   }
   template <typename T>
   const T* data() const {
-    return reinterpret_cast<const T*>(storage.data());
+    return reinterpret_cast<const T*>(ptr);
   }
   int dim(int i) const { return shape.at(i < 0 ? static_cast<int>(shape.size()) + i : i); }
   int rank() const { return static_cast<int>(shape.size()); }
@@ -59,7 +62,9 @@ std::unique_ptr<Op> make_op(const std::string& type);
 
 class Model {
  public:
-  Model(int num_threads, const std::string& kernels);
+  // keep_intermediates: give every tensor its own memory so all stay readable after a
+  // run (for op-by-op checks); otherwise intermediates share one arena by lifetime.
+  Model(int num_threads, const std::string& kernels, bool keep_intermediates = false);
 
   int add_tensor(const std::string& name, const std::vector<int>& shape, DType type,
                  const void* data, size_t bytes);
@@ -83,6 +88,9 @@ class Model {
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<int> inputs_;
   std::vector<int> outputs_;
+  bool keep_intermediates_ = false;
+  std::vector<std::uint8_t> arena_;
+  void plan_memory();
 };
 
 // Error helper: throws std::invalid_argument("<op type>: <message>").

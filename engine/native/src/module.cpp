@@ -36,7 +36,7 @@ void set_inputs(Model& m, const std::vector<py::array>& xs) {
                                   "] (" + std::to_string(t.elements()) + " elements), got " +
                                   std::to_string(arr.size()) + " elements");
     }
-    std::memcpy(t.storage.data(), arr.data(), t.elements() * t.element_size());
+    std::memcpy(t.ptr, arr.data(), t.elements() * t.element_size());
   }
 }
 
@@ -47,11 +47,11 @@ py::list get_outputs(Model& m) {
     std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
     if (t.type == DType::kFloat32) {
       py::array_t<float> a(shape);
-      std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+      std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
       out.append(a);
     } else {
       py::array_t<std::int32_t> a(shape);
-      std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+      std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
       out.append(a);
     }
   }
@@ -81,8 +81,8 @@ PYBIND11_MODULE(_native, mod) {
   }, "Kernel sets this CPU can run, slowest first.");
 
   py::class_<Model>(mod, "Model")
-      .def(py::init<int, const std::string&>(), py::arg("num_threads") = 1,
-           py::arg("kernels") = "auto")
+      .def(py::init<int, const std::string&, bool>(), py::arg("num_threads") = 1,
+           py::arg("kernels") = "auto", py::arg("keep_intermediates") = false)
       .def("add_tensor",
            [](Model& m, const std::string& name, const std::vector<int>& shape,
               const std::string& dtype, py::object data) {
@@ -107,16 +107,16 @@ PYBIND11_MODULE(_native, mod) {
         std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
         if (t.type == DType::kFloat32) {
           py::array_t<float> a(shape);
-          std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+          std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
           return py::array(a);
         }
         if (t.type == DType::kInt64) {
           py::array_t<std::int64_t> a(shape);
-          std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 8);
+          std::memcpy(a.mutable_data(), t.ptr, t.elements() * 8);
           return py::array(a);
         }
         py::array_t<std::int32_t> a(shape);
-        std::memcpy(a.mutable_data(), t.storage.data(), t.elements() * 4);
+        std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
         return py::array(a);
       })
       .def("run", [](Model& m, const std::vector<py::array>& xs) {

@@ -160,7 +160,10 @@ class Bconv2d : public Op {
           tap_sums_[static_cast<size_t>(t) * cout_ + o] = cin_group_ - 2 * pop;
         }
     }
-    if (needs_im2col(win_) && groups_ == 1) cols_.resize(static_cast<size_t>(rows_) * k_words_);
+    if (groups_ == 1) {
+      zeros_.assign(group_words, 0u);  // +1 padding: bit 0
+      ind_ = make_indirection<Word>(in.data<Word>(), in.dim(0), win_, group_words, zeros_.data());
+    }
   }
 
   void run(Model& m) override {
@@ -168,16 +171,9 @@ class Bconv2d : public Op {
     Tensor& out = m.tensor(outputs[0]);
     if (groups_ > 1) return run_grouped(in, out);
     BgemmArgs g;
-    g.a = in.data<Word>();
-    g.lda = k_words_;
-    if (!cols_.empty()) {
-      const Word* src = in.data<Word>();
-      const int depth = in.dim(3), batch = in.dim(0);
-      m.pool().parallel_for(rows_, 16, [&](int b, int e) {
-        im2col<Word>(src, batch, win_, depth, 0u, cols_.data(), b, e);
-      });
-      g.a = cols_.data();
-    }
+    g.ind = ind_.data();
+    g.taps = win_.k_h * win_.k_w;
+    g.depth = in.dim(3);
     g.k_words = k_words_;
     g.w = &weights_;
     g.channels_out = cout_;
@@ -271,7 +267,8 @@ class Bconv2d : public Op {
   std::vector<float> mul_, bias_, post_mul_;
   std::vector<std::int32_t> thresholds_, tap_sums_;
   std::int32_t clamp_min_ = 0, clamp_max_ = 0;
-  std::vector<Word> cols_;
+  std::vector<Word> zeros_;
+  std::vector<const Word*> ind_;
 };
 
 class BMaxPool2d : public Op {

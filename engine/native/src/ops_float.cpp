@@ -51,20 +51,14 @@ class Conv2d : public Op {
     rows_ = in.dim(0) * win_.out_h * win_.out_w;
     weights_ = pack_float(filter.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
-    if (needs_im2col(win_)) cols_.resize(static_cast<size_t>(rows_) * k_);
+    zeros_.assign(cin_, 0.0f);
+    ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, cin_, zeros_.data());
   }
   void run(Model& m) override {
-    const Tensor& in = m.tensor(inputs[0]);
     SgemmArgs g;
-    g.a = in.data<float>();
-    if (!cols_.empty()) {
-      const float* src = in.data<float>();
-      m.pool().parallel_for(rows_, 16, [&](int b, int e) {
-        im2col<float>(src, in.dim(0), win_, cin_, 0.0f, cols_.data(), b, e);
-      });
-      g.a = cols_.data();
-    }
-    g.lda = k_;
+    g.ind = ind_.data();
+    g.taps = win_.k_h * win_.k_w;
+    g.depth = cin_;
     g.k_size = k_;
     g.w = &weights_;
     g.bias = bias_.data();
@@ -81,7 +75,8 @@ class Conv2d : public Op {
   int cin_ = 0, cout_ = 0, k_ = 0, rows_ = 0;
   Clamp clamp_{};
   PackedBlocks<float> weights_;
-  std::vector<float> bias_, cols_;
+  std::vector<float> bias_, zeros_;
+  std::vector<const float*> ind_;
 };
 
 class DepthwiseConv2d : public Op {
@@ -111,6 +106,19 @@ class DepthwiseConv2d : public Op {
     float* out = m.tensor(outputs[0]).data<float>();
     const float* src = in.data<float>();
     const int rows = in.dim(0) * win_.out_h * win_.out_w;
+    if (mult_ == 1) {
+      DepthwiseArgs g;
+      g.in = src;
+      g.out = out;
+      g.w = win_;
+      g.channels = cout_;
+      g.weights = weights_.data();
+      g.bias = bias_.data();
+      g.clamp = clamp_;
+      const auto kernel = m.kernels().depthwise;
+      m.pool().parallel_for(rows, 8, [&](int b, int e) { kernel(g, b, e); });
+      return;
+    }
     m.pool().parallel_for(rows, 8, [&](int b, int e) { rows_range(src, out, b, e); });
   }
 
@@ -164,11 +172,13 @@ class FullyConnected : public Op {
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
     weights_ = pack_float(w.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
+    for (int r = 0; r < rows_; ++r) ind_.push_back(in.data<float>() + static_cast<size_t>(r) * k_);
   }
   void run(Model& m) override {
     SgemmArgs g;
-    g.a = m.tensor(inputs[0]).data<float>();
-    g.lda = k_;
+    g.ind = ind_.data();
+    g.taps = 1;
+    g.depth = k_;
     g.k_size = k_;
     g.w = &weights_;
     g.bias = bias_.data();
@@ -184,6 +194,7 @@ class FullyConnected : public Op {
   Clamp clamp_{};
   PackedBlocks<float> weights_;
   std::vector<float> bias_;
+  std::vector<const float*> ind_;
 };
 
 class Pool2d : public Op {
@@ -201,33 +212,16 @@ class Pool2d : public Op {
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
-    float* dst = m.tensor(outputs[0]).data<float>();
-    const float* src = in.data<float>();
-    const int c = in.dim(3);
-    std::vector<float> acc(c);
-    for (int n = 0; n < in.dim(0); ++n)
-      for (int oy = 0; oy < win_.out_h; ++oy)
-        for (int ox = 0; ox < win_.out_w; ++ox, dst += c) {
-          std::fill(acc.begin(), acc.end(),
-                    is_max_ ? -std::numeric_limits<float>::infinity() : 0.0f);
-          int count = 0;
-          for (int ky = 0; ky < win_.k_h; ++ky)
-            for (int kx = 0; kx < win_.k_w; ++kx) {
-              const int iy = oy * win_.stride_h - win_.pad_top + ky;
-              const int ix = ox * win_.stride_w - win_.pad_left + kx;
-              if (iy < 0 || iy >= win_.in_h || ix < 0 || ix >= win_.in_w) continue;
-              ++count;
-              const float* p = src + ((static_cast<size_t>(n) * win_.in_h + iy) * win_.in_w + ix) * c;
-              if (is_max_) {
-                for (int i = 0; i < c; ++i) acc[i] = std::max(acc[i], p[i]);
-              } else {
-                for (int i = 0; i < c; ++i) acc[i] += p[i];
-              }
-            }
-          // Average pooling divides by the inputs inside the window (TFLite's rule).
-          const float div = is_max_ || count == 0 ? 1.0f : static_cast<float>(count);
-          for (int i = 0; i < c; ++i) dst[i] = clampf(is_max_ ? acc[i] : acc[i] / div, clamp_);
-        }
+    PoolArgs g;
+    g.in = in.data<float>();
+    g.out = m.tensor(outputs[0]).data<float>();
+    g.w = win_;
+    g.channels = in.dim(3);
+    g.is_max = is_max_;
+    g.clamp = clamp_;
+    const auto kernel = m.kernels().pool;
+    const int rows = in.dim(0) * win_.out_h * win_.out_w;
+    m.pool().parallel_for(rows, 8, [&](int b, int e) { kernel(g, b, e); });
   }
 
  private:

@@ -51,7 +51,10 @@ class Binary : public Op {
     float* o = out.data<float>();
     const size_t n = out.elements();
     if (type == "ADD" && same_) {
-      for (size_t i = 0; i < n; ++i) o[i] = clampf(a[i] + b[i], clamp_);
+      const auto add = m.kernels().add;
+      if (n < 65536) return add(a, b, o, clamp_, 0, n);
+      m.pool().parallel_for(static_cast<int>(n), 4096,
+                            [&](int begin, int end) { add(a, b, o, clamp_, begin, end); });
       return;
     }
     if (same_) {
@@ -114,7 +117,7 @@ class Reshape : public Op {
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
     Tensor& out = m.tensor(outputs[0]);
-    std::memcpy(out.storage.data(), in.storage.data(), in.storage.size());
+    std::memcpy(out.ptr, in.ptr, in.bytes());
   }
 };
 
@@ -148,7 +151,7 @@ class Concatenation : public Op {
       const Tensor& t = m.tensor(id);
       const size_t row = inner * t.shape[axis_];
       for (size_t o = 0; o < outer; ++o)
-        std::memcpy(out.storage.data() + o * out_row + offset, t.storage.data() + o * row, row);
+        std::memcpy(out.ptr + o * out_row + offset, t.ptr + o * row, row);
       offset += row;
     }
     if (float_ && (clamp_.lo > -INFINITY || clamp_.hi < INFINITY)) {

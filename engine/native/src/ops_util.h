@@ -41,16 +41,6 @@ inline Clamp activation_clamp(const Op& op, int code) {
 
 inline float clampf(float x, Clamp c) { return std::min(std::max(x, c.lo), c.hi); }
 
-// Spatial geometry of a convolution or pooling window (TFLite's padding rules).
-struct Window {
-  int in_h = 0, in_w = 0, out_h = 0, out_w = 0;
-  int k_h = 1, k_w = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
-  int pad_top = 0, pad_left = 0;
-
-  int eff_h() const { return (k_h - 1) * dil_h + 1; }
-  int eff_w() const { return (k_w - 1) * dil_w + 1; }
-};
-
 // padding: 0 = SAME, 1 = VALID (TFLite's Padding enum).
 inline Window make_window(const Op& op, int in_h, int in_w, int k_h, int k_w, int stride_h,
                           int stride_w, int dil_h, int dil_w, int padding) {
@@ -88,36 +78,27 @@ inline void expect_type(const Op& op, const Tensor& t, DType type, const char* w
   if (t.type != type) fail(op, std::string("tensor '") + t.name + "' must be " + what);
 }
 
-// im2col over NHWC rows of `depth` elements: one row of k_h*k_w*depth per output pixel,
-// filled with `pad` outside the input.
+// Indirection table for an indirect GEMM: entry [row * taps + tap] points at the `depth`
+// elements of the input pixel under that tap, or at `zero` where the tap is outside.
+// Tensor storage never moves, so the table is built once at prepare time.
 template <typename T>
-void im2col(const T* in, int batch, const Window& w, int depth, T pad, T* cols, int row_begin,
-            int row_end) {
-  const int k = w.k_h * w.k_w * depth;
-  for (int row = row_begin; row < row_end; ++row) {
-    const int n = row / (w.out_h * w.out_w);
-    const int oy = (row / w.out_w) % w.out_h;
-    const int ox = row % w.out_w;
-    T* dst = cols + static_cast<size_t>(row) * k;
-    for (int ky = 0; ky < w.k_h; ++ky) {
-      const int iy = oy * w.stride_h - w.pad_top + ky * w.dil_h;
-      for (int kx = 0; kx < w.k_w; ++kx, dst += depth) {
-        const int ix = ox * w.stride_w - w.pad_left + kx * w.dil_w;
-        if (iy < 0 || iy >= w.in_h || ix < 0 || ix >= w.in_w) {
-          std::fill(dst, dst + depth, pad);
-        } else {
-          const T* src = in + ((static_cast<size_t>(n) * w.in_h + iy) * w.in_w + ix) * depth;
-          std::copy(src, src + depth, dst);
-        }
-      }
-    }
-  }
-  (void)batch;
-}
-
-inline bool needs_im2col(const Window& w) {
-  return !(w.k_h == 1 && w.k_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
-           w.pad_left == 0);
+std::vector<const T*> make_indirection(const T* in, int batch, const Window& w, int depth,
+                                       const T* zero) {
+  const int taps = w.k_h * w.k_w;
+  std::vector<const T*> ind(static_cast<size_t>(batch) * w.out_h * w.out_w * taps);
+  size_t i = 0;
+  for (int n = 0; n < batch; ++n)
+    for (int oy = 0; oy < w.out_h; ++oy)
+      for (int ox = 0; ox < w.out_w; ++ox)
+        for (int ky = 0; ky < w.k_h; ++ky)
+          for (int kx = 0; kx < w.k_w; ++kx) {
+            const int iy = oy * w.stride_h - w.pad_top + ky * w.dil_h;
+            const int ix = ox * w.stride_w - w.pad_left + kx * w.dil_w;
+            const bool inside = iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w;
+            ind[i++] = inside ? in + ((static_cast<size_t>(n) * w.in_h + iy) * w.in_w + ix) * depth
+                              : zero;
+          }
+  return ind;
 }
 
 }  // namespace lce_native
