@@ -69,7 +69,8 @@ def current_revision(connection: Connection) -> str | None:
     return ",".join(heads) if heads else None
 
 
-def _check_known(revision: str | None, url: object) -> None:
+def check_known(revision: str | None, url: object) -> None:
+    """Raise :class:`SchemaError` when a stamped revision is not among the shipped ones."""
     if revision is None:
         return
     script = script_directory()
@@ -99,7 +100,7 @@ def upgrade(engine: Engine) -> bool:
             return current_revision(connection)
 
     revision = retrying(read, url=engine.url)
-    _check_known(revision, engine.url)
+    check_known(revision, engine.url)
     if revision == head_revision():
         return False
 
@@ -112,7 +113,7 @@ def upgrade(engine: Engine) -> bool:
                     lock = text("SELECT pg_advisory_xact_lock(:key)")
                     connection.execute(lock, {"key": _PG_LOCK_KEY})
                 again = current_revision(connection)
-                _check_known(again, engine.url)
+                check_known(again, engine.url)
                 if again == head_revision():
                     return False
                 command.upgrade(alembic_config(connection), "head")

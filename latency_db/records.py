@@ -109,8 +109,14 @@ def measurement_row(m: Measurement, recorded_at: datetime | None = None) -> dict
     data = m.to_dict()
     row = {name: data.pop(name) for name in MEASUREMENT_COLUMNS}
     row["measured_at"] = utc(m.measured_at)
-    row["threads"] = int(row["threads"])
-    row["cv"] = row["cv"] if row["cv"] is not None and math.isfinite(row["cv"]) else None
+    # Same types as an import would give, so the sample hash matches across databases.
+    for name in ("threads", "runs", "warmup_runs"):
+        row[name] = int(row[name])
+    for name in ("median_ms", "p10_ms", "p90_ms", "mean_ms", "std_ms"):
+        row[name] = float(row[name])
+    row["samples_ms"] = [float(s) for s in row["samples_ms"]]
+    cv = row["cv"]
+    row["cv"] = float(cv) if cv is not None and math.isfinite(cv) else None
     for name in ("kernel_options", "samples_ms", "op_profile", "breakdown_ms", "host_facts"):
         row[name] = json_safe(row[name])
     row["extra"] = json_safe(data)

@@ -44,7 +44,12 @@ class LatencyStore(AccuracyAndSearches):
     """
 
     def __init__(self, url: str, create: bool = True) -> None:
-        """Open (and, with ``create``, create) the database at ``url``."""
+        """Open the database at ``url``, creating it (unless ``create`` is False) and migrating it.
+
+        Raises :class:`~lce_nas.latency_db.SchemaError` for a schema newer than
+        this code, and :class:`~lce_nas.errors.UserError` for a URL that cannot
+        be opened or a file that is not a database (left untouched).
+        """
         self.url = connect.parse_url(url)
         self.display_url = connect.display_url(self.url)
         connect.check_sqlite_file(self.url, create)
@@ -53,7 +58,7 @@ class LatencyStore(AccuracyAndSearches):
             if connect.sqlite_path(self.url) is not None:
                 # Refuse an unknown revision before WAL mode rewrites the header.
                 revision = self._read(migrate.current_revision)
-                migrate._check_known(revision, self.url)
+                migrate.check_known(revision, self.url)
                 connect.enable_wal(self.engine)
             migrate.upgrade(self.engine)
         except BaseException:

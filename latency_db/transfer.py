@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from lce_nas.latency_db import migrate
 from lce_nas.latency_db.models import TABLES, UTCDateTime
-from lce_nas.latency_db.records import finish_measurement_row, json_safe, now
+from lce_nas.latency_db.records import (
+    AccuracyEvaluation,
+    finish_measurement_row,
+    json_safe,
+    now,
+)
 from sqlalchemy import JSON, Column, Connection, Float, Integer, Table, select
 
 from lce_nas.errors import UserError
@@ -127,6 +132,11 @@ def import_rows(store: LatencyStore, tables: dict[str, list[dict[str, Any]]]) ->
         >>> import_rows(LatencyStore("sqlite://"), {"devices": []})["devices"]
         0
     """
+    if not isinstance(tables, dict) or not all(
+        isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
+        for rows in tables.values()
+    ):
+        raise UserError("import file: 'tables' must map table names to lists of rows")
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
         raise UserError(f"import file has unknown tables: {', '.join(unknown)}")
@@ -160,8 +170,6 @@ def import_rows(store: LatencyStore, tables: dict[str, list[dict[str, Any]]]) ->
 
 
 def _with_settings_hash(row: dict[str, Any]) -> dict[str, Any]:
-    from lce_nas.latency_db.records import AccuracyEvaluation
-
     settings_hash = AccuracyEvaluation("", "", row["proxy_settings"], 0.0).proxy_settings_hash
     return {**row, "proxy_settings_hash": settings_hash}
 
