@@ -56,7 +56,12 @@ class PostgresServer:
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(
-            [*self.as_user, *args], capture_output=True, text=True, timeout=120, check=False
+            [*self.as_user, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=self.base,  # a folder the postgres user can enter
         )
         if result.returncode != 0:
             log = self.base / "server.log"
