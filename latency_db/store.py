@@ -296,6 +296,13 @@ class LatencyStore(AccuracyAndSearches):
         Ties go to the newest. A different device, engine, engine version,
         thread count or kernel option is a miss.
         """
+        row = self.lookup_measurement_row(fingerprint, key)
+        return None if row is None else measurement_from_row(row)
+
+    def lookup_measurement_row(
+        self, fingerprint: str, key: MeasurementKey
+    ) -> dict[str, Any] | None:
+        """Like :meth:`lookup_measurement`, but the row itself (with its ``id``)."""
         query = (
             select(_MEAS)
             .where(_MEAS.c.key_sha256 == key_sha256(fingerprint, key))
@@ -303,7 +310,7 @@ class LatencyStore(AccuracyAndSearches):
             .limit(1)
         )
         row = self._read(lambda conn: conn.execute(query).first())
-        return None if row is None else measurement_from_row(row)
+        return None if row is None else dict(row._mapping)
 
     def measurement_rows(
         self,

@@ -220,6 +220,7 @@ def test_repeated_measurements_are_kept_and_lookup_takes_most_runs(db_url):
         ids = [store.record_measurement(m) for m in (few, many, newest)]
         assert len(set(ids)) == 3
         assert store.lookup_measurement(FP, few.key) == many
+        assert store.lookup_measurement_row(FP, few.key)["id"] == ids[1]
         # Every sample stays queryable.
         assert store.measurements(fingerprint=FP) == [few, many, newest]
         # A second, identical record is still another sample.
