@@ -12,9 +12,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "measure": "lce_nas.engine.measure",
-    "measurement_key": "lce_nas.engine.measure",
-    "tflite_fingerprint": "lce_nas.engine.measure",
+    "measure": "lce_nas.engine.measuring",
+    "measurement_key": "lce_nas.engine.measuring",
+    "tflite_fingerprint": "lce_nas.engine.measuring",
     "Device": "lce_nas.engine.devices",
     "get_device": "lce_nas.engine.devices",
     "list_devices": "lce_nas.engine.devices",

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 class RunPolicy:
     """How long to time one model.
 
-    After ``min_runs`` samples and ``min_seconds`` of timing, the median is checked every time the sample
-    count has grown by a quarter (at least ``check_every``); timing stops
+    After ``min_runs`` samples and ``min_seconds`` of timing, the median is
+    checked every time the sample count has grown by a quarter (at least
+    ``check_every``); timing stops
     once two checks in a row moved the median by less than ``tolerance``
     (relative), after ``max_runs`` samples, or after ``max_seconds``.
 

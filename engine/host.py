@@ -27,7 +27,7 @@ from lce_nas.engine.measurement import Measurement, OpTiming
 from lce_nas.errors import UserError
 
 LCE_ENGINE = "lce-interpreter"
-NATIVE_ENGINE = "lce-nas-native"
+NATIVE_ENGINE = "native"
 # Loading an interpreter and building inputs, beyond the timing cap itself.
 _START_ALLOWANCE_S = 120.0
 
@@ -53,10 +53,11 @@ def host_engine(device: Device) -> tuple[str, str]:
         from lce_nas.engine.host_worker import import_native
 
         native = import_native()
-        version = getattr(native, "__version__", None)
-        if not version:
-            from lce_nas import __version__ as version
-        return NATIVE_ENGINE, str(version)
+        if callable(getattr(native, "engine_version", None)):
+            version = native.engine_version()
+        else:
+            version = getattr(native, "__version__", "unknown")
+        return str(getattr(native, "ENGINE_NAME", NATIVE_ENGINE)), str(version)
     return LCE_ENGINE, lce_version()
 
 

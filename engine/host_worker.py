@@ -10,8 +10,11 @@ Engines it can load (the seam the native engine plugs into):
 - ``lce``: LCE's pybind interpreter (``LiteInterpreter``), loaded from its
   shared library directly so that TensorFlow is not imported;
 - ``native``: ``lce_nas.engine.native.load(model_path, num_threads=N)``, an
-  object with ``run(x)`` and ``profile(x)``, the latter returning a list of
-  ``(op_type, name, microseconds, share)`` for one inference.
+  object with ``run(x)`` and ``profile(x)``; ``profile`` returns, in run
+  order, one row per op with ``op_type, name, microseconds, share`` (tuples,
+  or objects with those attributes), averaged over the runs it chose.
+  ``native.engine_version()`` (or ``native.__version__``) names the version
+  in latency keys.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from lce_nas.engine.tflite_info import read_model_info
 from lce_nas.errors import UserError
 
 PROGRESS_INTERVAL_S = 0.5
-PROFILE_RUNS = 10
 
 
 def load_lce_wrapper():
@@ -75,7 +77,7 @@ class _NativeRunner:
         self._engine.run(inputs[0])
 
     def profile(self, inputs: list[np.ndarray]):
-        return self._engine.profile(inputs[0])
+        return profile_rows(self._engine, inputs[0])
 
 
 def import_native():
@@ -92,6 +94,18 @@ def import_native():
     return native
 
 
+def profile_rows(engine, x: np.ndarray) -> list[tuple[str, str, float, float]]:
+    """``engine.profile(x)`` as ``(op_type, name, microseconds, share)`` tuples."""
+    rows = []
+    for row in engine.profile(x):
+        if isinstance(row, tuple | list):
+            op_type, name, micros, share = row
+        else:
+            op_type, name, micros, share = row.op_type, row.name, row.microseconds, row.share
+        rows.append((str(op_type), str(name), float(micros), float(share)))
+    return rows
+
+
 def make_inputs(model: bytes, seed: int = 0) -> list[np.ndarray]:
     """Random inputs matching a model's input tensors (floats in [-1, 1])."""
     rng = np.random.default_rng(seed)
@@ -105,18 +119,10 @@ def make_inputs(model: bytes, seed: int = 0) -> list[np.ndarray]:
     return arrays
 
 
-def _average_profiles(runner, inputs) -> list[list[Any]]:
-    totals: dict[tuple[str, str], float] = {}
-    order: list[tuple[str, str]] = []
-    for _ in range(PROFILE_RUNS):
-        for op_type, name, micros, _share in runner.profile(inputs):
-            key = (str(op_type), str(name))
-            if key not in totals:
-                order.append(key)
-                totals[key] = 0.0
-            totals[key] += float(micros)
-    total = sum(totals.values()) or 1.0
-    return [[t, n, totals[(t, n)] / PROFILE_RUNS, totals[(t, n)] / total] for t, n in order]
+def _profile(runner, inputs) -> list[list[Any]]:
+    rows = runner.profile(inputs)
+    total = sum(r[2] for r in rows) or 1.0
+    return [[t, n, us, us / total] for t, n, us, _share in rows]
 
 
 def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
@@ -157,7 +163,7 @@ def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
             last_emit = now
             emit({"runs": len(tracker.samples), "median_ms": float(np.median(tracker.samples))})
 
-    profile = _average_profiles(runner, inputs) if request.get("profile") else None
+    profile = _profile(runner, inputs) if request.get("profile") else None
     return {
         "samples_ms": tracker.samples,
         "warmup_runs": warmup + 1,

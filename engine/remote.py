@@ -161,7 +161,7 @@ def measure_remote(
     facts = parse_facts(transport.run(FACTS_COMMAND))
     batch = max(1, device.batch_runs)
     call_policy = dataclasses.replace(
-                policy,
+        policy,
         min_runs=MIN_CALLS,
         max_runs=max(MIN_CALLS, policy.max_runs // batch),
         min_seconds=0.0,

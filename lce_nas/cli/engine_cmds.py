@@ -150,7 +150,7 @@ def bench_cmd(
     from rich.console import Console
 
     from lce_nas.engine.devices import get_device
-    from lce_nas.engine.measure import measure, measurement_key, tflite_fingerprint
+    from lce_nas.engine.measuring import measure, measurement_key, tflite_fingerprint
     from lce_nas.engine.tflite_info import load_tflite
 
     console = Console(stderr=True)

@@ -157,3 +157,20 @@ def test_model_path_with_spaces_and_quotes_injects_nothing(sshd, tiny_tflite, tm
     places = [tmp_path, Path("~").expanduser(), Path("/"), Path.cwd()]
     planted = list(tmp_path.rglob("pwned*")) + [p for d in places[1:] for p in d.glob("pwned*")]
     assert planted == []
+
+
+def test_profile_over_ssh_gives_breakdown(sshd, tiny_tflite, tmp_path):
+    # The device-side tool prints op tables when it runs the native engine.
+    binary = f"{LCE_NAS} benchmark-model --engine=native"
+    (tmp_path / "lce-nas.toml").write_text(
+        ssh_profile(sshd, tmp_path / "remote", benchmark_binary=binary)
+    )
+    proc = _bench(tmp_path, tiny_tflite, "--profile", "--max-seconds", "3")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    types = [row["op_type"] for row in m["op_profile"]]
+    assert types[:3] == ["CONV_2D", "LceQuantize", "LceBconv2d"] and len(types) == 10
+    assert m["op_profile"][0]["category"] == "first_layer"
+    assert m["op_profile"][-1]["category"] == "last_layer"
+    assert set(m["breakdown_ms"]) == {"first_layer", "binary_conv", "glue", "last_layer"}
+    assert m["breakdown_ms"]["binary_conv"] > 0

@@ -1,0 +1,67 @@
+"""Bad input to ``lce-nas bench`` and ``benchmark-model``: one line, ``error: ...``, exit 2."""
+
+from __future__ import annotations
+
+import pytest
+from engine_support import run_cli
+
+
+def _one_line_error(proc, *fragments: str) -> str:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    return tmp_path
+
+
+def test_non_tflite_file(workdir):
+    (workdir / "notes.tflite").write_text("these are not weights\n")
+    proc = run_cli("bench", "notes.tflite", cwd=workdir)
+    _one_line_error(proc, "not a TFLite model")
+
+
+def test_truncated_model(workdir, tiny_tflite):
+    data = tiny_tflite.read_bytes()
+    (workdir / "cut.tflite").write_bytes(data[: len(data) // 2])
+    _one_line_error(run_cli("bench", "cut.tflite", cwd=workdir), "corrupt TFLite model")
+    (workdir / "garbled.tflite").write_bytes(data[:8] + b"\xff" * 64)
+    _one_line_error(run_cli("bench", "garbled.tflite", cwd=workdir), "corrupt TFLite model")
+
+
+def test_missing_file(workdir):
+    _one_line_error(run_cli("bench", "nowhere.tflite", cwd=workdir), "model file not found")
+    proc = run_cli("benchmark-model", "--graph=nowhere.tflite", cwd=workdir)
+    _one_line_error(proc, "model file not found")
+
+
+def test_unknown_device(workdir, tiny_tflite):
+    proc = run_cli("bench", str(tiny_tflite), "--device", "pixel9", cwd=workdir)
+    _one_line_error(proc, "unknown device 'pixel9'", "[devices.pixel9]")
+
+
+def test_incomplete_profile(workdir, tiny_tflite):
+    proc = run_cli("bench", str(tiny_tflite), "--device", "rpi4", cwd=workdir)
+    _one_line_error(proc, "device 'rpi4' is incomplete", "devices.rpi4 = {", "--device-host")
+
+
+def test_model_and_space_are_exclusive(workdir, tiny_tflite):
+    proc = run_cli("bench", str(tiny_tflite), "--space", "quicknet", cwd=workdir)
+    _one_line_error(proc, "either MODEL.tflite or --space")
+    _one_line_error(run_cli("bench", cwd=workdir), "either MODEL.tflite or --space")
+    proc = run_cli("bench", "--space", "quicknet", cwd=workdir)
+    _one_line_error(proc, "needs --preset")
+
+
+def test_engine_option_only_for_host(workdir, tiny_tflite):
+    proc = run_cli(
+        "bench", str(tiny_tflite), "--device", "android", "--engine", "native", cwd=workdir
+    )
+    _one_line_error(proc, "--engine applies to host devices")
