@@ -48,6 +48,15 @@ class AccuracyAndSearches:
 
         The key is (fingerprint, dataset, proxy settings hash); when it is
         already present the first evaluation stays and is returned.
+
+        Example:
+            >>> from lce_nas.latency_db import LatencyStore
+            >>> store = LatencyStore("sqlite://")
+            >>> ev = AccuracyEvaluation("ab" * 32, "fashion-mnist", {"epochs": 3}, top1=0.67)
+            >>> store.record_accuracy(ev).top1
+            0.67
+            >>> store.lookup_accuracy("ab" * 32, "fashion-mnist", {"epochs": 1}) is None
+            True
         """
         stmt = self._insert(_ACC).values(accuracy_row(ev))
         stmt = stmt.on_conflict_do_nothing(
@@ -97,6 +106,15 @@ class AccuracyAndSearches:
 
         Resuming a search keeps its study, space, device and arguments as
         first recorded; the stored row is returned so the caller can compare.
+
+        Example:
+            >>> from lce_nas.latency_db import LatencyStore
+            >>> store = LatencyStore("sqlite://")
+            >>> store.record_search("s1", "s1", "quicknet", "rpi4", {"trials": 50})["status"]
+            'running'
+            >>> store.set_search_status("s1", "finished")
+            >>> store.search("s1")["status"]
+            'finished'
         """
         moment = now()
         stmt = self._insert(_SEARCHES).values(

@@ -28,11 +28,11 @@ _PG_LOCK_KEY = 0x6C63655F6E6173  # "lce_nas"
 class SchemaError(UserError):
     """The database's schema revision is one this version of lce-nas does not know.
 
+    The CLI prints it as one ``error:`` line, like every :class:`UserError`.
+
     Example:
-        >>> raise SchemaError("database schema 0099 is newer than this lce-nas")
-        Traceback (most recent call last):
-        ...
-        lce_nas.latency_db.migrate.SchemaError: database schema 0099 is newer than this lce-nas
+        >>> isinstance(SchemaError("database schema 0099 is newer than this lce-nas"), UserError)
+        True
     """
 
 
