@@ -50,3 +50,25 @@ def op_counts(tflite: bytes) -> dict[str, int]:
 
     details = tf.lite.Interpreter(model_content=tflite)._get_ops_details()
     return dict(Counter(op["op_name"] for op in details))
+
+
+# Deploy models are built with a fixed seed, so the same config always converts
+# to the same flatbuffer: an export is byte-identical to what was timed.
+DEPLOY_SEED = 0
+
+
+def convert_deploy(space, config) -> tuple[tf.keras.Model, bytes]:
+    """Build a config's deploy model with fixed initial weights and convert it.
+
+    Example:
+        >>> model, tflite = convert_deploy(space, space.preset("quicknet"))  # doctest: +SKIP
+        >>> model_sha256(tflite) == model_sha256(convert_deploy(space, space.preset("quicknet"))[1])
+        True
+    """
+    import tensorflow as tf
+
+    # Fresh layer names too: they end up as tensor names in the flatbuffer.
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(DEPLOY_SEED)
+    model = space.build_deploy(config)
+    return model, convert_model(model)

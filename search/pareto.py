@@ -45,9 +45,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def hypervolume(
-    points: Sequence[tuple[float, float]], reference: tuple[float, float]
-) -> float:
+def hypervolume(points: Sequence[tuple[float, float]], reference: tuple[float, float]) -> float:
     """Area dominated by ``points`` and bounded by ``reference`` = (min accuracy, max latency).
 
     Points no better than the reference in either objective add nothing.

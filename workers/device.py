@@ -53,7 +53,7 @@ def time_candidate(
         >>> r.cached, round(r.measurement.median_ms)  # doctest: +SKIP
         (False, 9)
     """
-    from lce_nas.engine.measure import measure, measurement_key
+    from lce_nas.engine import measure, measurement_key
     from lce_nas.latency_db import LatencyStore
     from lce_nas.space import get_space
 
@@ -66,26 +66,42 @@ def time_candidate(
             cached = store.lookup_measurement(fingerprint, measurement_key(device))
             if cached is not None:
                 return LatencyResult(
-                    fingerprint, cached, getattr(cached, "id", None), True,
-                    started=started, finished=time.time(),
+                    fingerprint,
+                    cached,
+                    getattr(cached, "id", None),
+                    True,
+                    started=started,
+                    finished=time.time(),
                 )
         summary = space.describe(config)
         store.record_architecture(
-            fingerprint, space.name, space.version, space.to_params(config),
-            summary.parameters, summary.binary_macs, summary.float_macs, summary.packed_bytes,
+            fingerprint,
+            space.name,
+            space.version,
+            space.to_params(config),
+            summary.parameters,
+            summary.binary_macs,
+            summary.float_macs,
+            summary.packed_bytes,
         )
-        from lce_nas.engine.convert import convert_model
+        from lce_nas.engine.convert import convert_deploy
 
         t0 = time.perf_counter()
-        tflite = convert_model(space.build_deploy(config))
+        _, tflite = convert_deploy(space, config)
         t1 = time.perf_counter()
         measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
         t2 = time.perf_counter()
         store.record_device(device.name, device.kind, device.to_spec())
         measurement_id = store.record_measurement(measurement)
     return LatencyResult(
-        fingerprint, measurement, measurement_id, False,
-        convert_s=t1 - t0, measure_s=t2 - t1, started=started, finished=time.time(),
+        fingerprint,
+        measurement,
+        measurement_id,
+        False,
+        convert_s=t1 - t0,
+        measure_s=t2 - t1,
+        started=started,
+        finished=time.time(),
     )
 
 
@@ -105,8 +121,9 @@ class DeviceWorker:
             if allowed:
                 os.sched_setaffinity(0, allowed)
 
-    def latency(self, space_name: str, params: dict[str, Any], fresh: bool = False,
-                profile: bool = False) -> LatencyResult:
+    def latency(
+        self, space_name: str, params: dict[str, Any], fresh: bool = False, profile: bool = False
+    ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
         return time_candidate(
             space_name, params, self.device, self.store_url, fresh=fresh, profile=profile

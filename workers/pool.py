@@ -28,6 +28,16 @@ _WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 @dataclass(frozen=True)
+class AccuracyResult:
+    """A trainer's answer: the evaluation, whether it was cached, and when it ran."""
+
+    evaluation: Any
+    cached: bool
+    started: float
+    finished: float
+
+
+@dataclass(frozen=True)
 class WorkerFailure:
     """Why a candidate could not be evaluated, after Ray's retries."""
 
@@ -60,9 +70,13 @@ def _train_remote(
         allowed = set(os.sched_getaffinity(0)) - set(avoid_cpus)
         if allowed:
             os.sched_setaffinity(0, allowed)
+    import time
+
     from lce_nas.workers.trainer import train_proxy
 
-    return train_proxy(space_name, params, settings, dataset, store_url=store_url)
+    started = time.time()
+    result = train_proxy(space_name, params, settings, dataset, store_url=store_url)
+    return AccuracyResult(result.evaluation, result.cached, started, time.time())
 
 
 class Pool:
@@ -94,7 +108,6 @@ class Pool:
         trainer_gpus: float = 0.0,
     ) -> None:
         import ray
-
         from lce_nas.workers.device import DeviceWorker
         from lce_nas.workers.trainer import ProxySettings
 
@@ -107,25 +120,27 @@ class Pool:
         if not ray.is_initialized():
             self._owns_ray = True
             _init_ray(ray_address, self.reserved_cpus)
-        self._train = ray.remote(
-            num_cpus=trainer_cpus, num_gpus=trainer_gpus, max_retries=RETRIES
-        )(_train_remote)
-        actor = ray.remote(num_cpus=0, max_restarts=RETRIES, max_task_retries=RETRIES)(
-            DeviceWorker
+        self._train = ray.remote(num_cpus=trainer_cpus, num_gpus=trainer_gpus, max_retries=RETRIES)(
+            _train_remote
         )
+        actor = ray.remote(num_cpus=0, max_restarts=RETRIES, max_task_retries=RETRIES)(DeviceWorker)
         self.device_worker = actor.options(
             name=f"device:{device.name}", namespace=_NAMESPACE, get_if_exists=True
         ).remote(device, self.store_url, self.reserved_cpus)
 
     def submit_accuracy(self, space_name: str, params: dict[str, Any]) -> Future:
-        """Train a proxy of the candidate (or find it in the database); a future of its evaluation."""
+        """Train the candidate's proxy (or find it in the database): a future AccuracyResult."""
         ref = self._train.remote(
             space_name, params, self.proxy, self.dataset, self.store_url, self.reserved_cpus
         )
         return ref.future()
 
     def submit_latency(
-        self, space_name: str, params: dict[str, Any], *, fresh: bool = False,
+        self,
+        space_name: str,
+        params: dict[str, Any],
+        *,
+        fresh: bool = False,
         profile: bool = False,
     ) -> Future:
         """Time the candidate on the pool's device; a future of its ``LatencyResult``."""
@@ -149,7 +164,7 @@ def _absolute_sqlite(url: str) -> str:
     # Ray workers may start in another directory: pin relative SQLite paths.
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        path, sep, query = url[len(prefix):].partition("?")
+        path, sep, query = url[len(prefix) :].partition("?")
         return prefix + os.path.abspath(path) + sep + query
     return url
 
@@ -157,7 +172,9 @@ def _absolute_sqlite(url: str) -> str:
 def _init_ray(address: str | None, reserved_cpus: tuple[int, ...]) -> None:
     import ray
 
-    runtime_env = {"env_vars": dict(_WORKER_ENV)}
+    # The tool's own settings (LCE_NAS_*) reach workers on any cluster.
+    env = {k: v for k, v in os.environ.items() if k.startswith("LCE_NAS_")}
+    runtime_env = {"env_vars": {**env, **_WORKER_ENV}}
     try:
         if address is None:
             total = len(os.sched_getaffinity(0))
@@ -170,7 +187,9 @@ def _init_ray(address: str | None, reserved_cpus: tuple[int, ...]) -> None:
             )
         else:
             ray.init(
-                address=address, logging_level=logging.ERROR, log_to_driver=False,
+                address=address,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
                 runtime_env=runtime_env,
             )
     except ConnectionError as err:

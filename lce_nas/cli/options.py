@@ -93,3 +93,61 @@ def writable_output(path: Path) -> Path:
     if not os.access(parent, os.W_OK):
         raise UserError(f"cannot write {path}: folder {parent} is not writable")
     return path
+
+
+def proxy_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--epochs``, ``--subset``, ``--width``, ``--batch-size`` and ``--dataset``."""
+    options = [
+        click.option(
+            "--dataset",
+            default="fashion-mnist",
+            show_default=True,
+            help="fashion-mnist, npz:FILE, folder:DIR or tfds:NAME.",
+        ),
+        click.option("--batch-size", type=click.IntRange(min=1), help="Proxy batch size."),
+        click.option("--width", type=click.FloatRange(min=0.01), help="Proxy width multiplier."),
+        click.option("--subset", type=click.IntRange(min=10), help="Proxy training images."),
+        click.option("--epochs", type=click.IntRange(min=1), help="Proxy training epochs."),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+def proxy_settings(
+    epochs: int | None, subset: int | None, width: float | None, batch_size: int | None
+):
+    """The default proxy settings with the given flags applied."""
+    from lce_nas.workers.trainer import ProxySettings
+
+    return ProxySettings().replace(epochs=epochs, subset=subset, width=width, batch_size=batch_size)
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db URL`` (default: ``$LCE_NAS_DB`` or ``sqlite:///lce-nas.db``)."""
+    return click.option(
+        "--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db)."
+    )(func)
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in ``90s``, ``15m``, ``2h`` or ``1h30m`` (a bare number is seconds).
+
+    Example:
+        >>> parse_duration("1h30m"), parse_duration("45")
+        (5400.0, 45.0)
+    """
+    import re
+
+    if text is None:
+        return None
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise UserError(f"--time-budget {text!r}: use e.g. 90s, 15m, 2h or 1h30m")
+    return float(sum(float(n) * _DURATION[u] for n, u in parts))

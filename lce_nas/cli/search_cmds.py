@@ -1,0 +1,370 @@
+"""Commands of the search: ``search``, ``front`` and ``export``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lce_nas.cli.options import (
+    db_option,
+    parse_duration,
+    proxy_options,
+    proxy_settings,
+    writable_output,
+)
+from lce_nas.errors import UserError
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the CLI."""
+    group.add_command(search)
+    group.add_command(front)
+    group.add_command(export)
+
+
+class _RichReporter:
+    """A progress bar with completed/failed counts, best accuracy and front size."""
+
+    def __init__(self, progress, task) -> None:
+        self.progress, self.task = progress, task
+
+    def update(self, stats, total) -> None:
+        best = "-" if stats.best_accuracy is None else f"{stats.best_accuracy:.3f}"
+        self.progress.update(
+            self.task,
+            completed=stats.completed + stats.failed,
+            total=total,
+            description=(
+                f"completed {stats.completed} (infeasible {stats.infeasible}) · failed "
+                f"{stats.failed} · best feasible acc {best} · front {stats.front_size}"
+            ),
+        )
+
+    def log(self, line: str) -> None:
+        self.progress.console.print(f"[yellow]{line}[/]")
+
+
+@click.command()
+@click.option("--space", "space_name", default="quicknet", show_default=True)
+@click.option(
+    "--device",
+    "device_name",
+    default="host",
+    show_default=True,
+    help="Device profile (see `lce-nas devices`).",
+)
+@click.option("--device-host", help="USER@HOST[:PORT] of an SSH device (completes rpi4).")
+@click.option("--study-name", help="Name of the study (default: SPACE-DEVICE); same name resumes.")
+@click.option("--resume", is_flag=True, help="Require an existing study of that name.")
+@click.option(
+    "--sampler", default="tpe", show_default=True, type=click.Choice(["tpe", "nsga2", "random"])
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Total trials in the study, QuickNet presets included.",
+)
+@click.option("--time-budget", help="Stop proposing after this long, e.g. 2h or 30m.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Candidates in flight at once.",
+)
+@click.option(
+    "--max-latency-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Latency limit: slower candidates are not trained.",
+)
+@click.option(
+    "--max-size-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Packed model size limit (binary weights at 1 bit).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed.")
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Stop after this many failed trials in a row.",
+)
+@click.option("--ray-address", help="Join an existing Ray cluster instead of a local one.")
+@proxy_options
+@db_option
+def search(
+    space_name,
+    device_name,
+    device_host,
+    study_name,
+    resume,
+    sampler,
+    trials,
+    time_budget,
+    parallel,
+    max_latency_ms,
+    max_size_mb,
+    seed,
+    max_failures,
+    ray_address,
+    dataset,
+    epochs,
+    subset,
+    width,
+    batch_size,
+    db,
+) -> None:
+    """Search the space for the accuracy/latency front on a device.
+
+    \b
+    lce-nas search --space quicknet --device host
+    lce-nas search --device rpi4 --device-host pi@raspberrypi.local --time-budget 8h
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lce_nas.search.run import SearchSettings, run_search
+    from lce_nas.settings import resolve_db_url
+
+    url = resolve_db_url(db)
+    _quiet_optuna()
+    overrides = {}
+    if device_host:
+        from lce_nas.engine.devices import parse_device_host
+
+        overrides = parse_device_host(device_host)
+    name = study_name or f"{space_name}-{device_name}"
+    if resume:
+        _require_study(url, name)
+    settings = SearchSettings(
+        study_name=name,
+        space=space_name,
+        device=device_name,
+        sampler=sampler,
+        trials=trials,
+        time_budget_s=parse_duration(time_budget),
+        parallel=parallel,
+        max_latency_ms=max_latency_ms,
+        max_size_mb=max_size_mb,
+        dataset=dataset,
+        proxy=proxy_settings(epochs, subset, width, batch_size),
+        seed=seed,
+        max_consecutive_failures=max_failures,
+        ray_address=ray_address,
+        device_overrides=overrides,
+    )
+    console = Console()
+    console.print(f"study [bold]{name}[/] in {_display(url)}")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("starting Ray and the device worker", total=trials)
+        try:
+            outcome = run_search(settings, url, _RichReporter(progress, task))
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(
+                f"interrupted: finished trials are saved; run the same command to resume "
+                f"study '{name}'"
+            )
+            raise SystemExit(130) from None
+    if outcome.requeued:
+        console.print(f"re-queued trials left running by an earlier run: {outcome.requeued}")
+    console.print(
+        f"{outcome.stats.stop_reason}: {outcome.stats.completed} completed, "
+        f"{outcome.stats.failed} failed, {outcome.stats.cache_hits} answers from the "
+        "database"
+    )
+    _print_front(console, outcome.results)
+    console.print(
+        f"\ndatabase: {_display(url)}\n"
+        f"dashboard: lce-nas dashboard --db {url}\n"
+        f"export:    lce-nas export --db {url} --study {name} --front -o exports"
+    )
+    if outcome.status == "failed":
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the front as CSV.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(path_type=Path),
+    help="Write a static plot (PNG, PDF or SVG).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the front as JSON rows.")
+@click.option("--all", "all_trials", is_flag=True, help="Every trial, not only the front.")
+@db_option
+def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
+    """Print a study's feasible Pareto front (accuracy vs latency)."""
+    from rich.console import Console
+
+    from lce_nas.search.results import study_results
+    from lce_nas.settings import resolve_db_url
+
+    url = resolve_db_url(db)
+    for path in (csv_path, plot_path):
+        if path is not None:
+            writable_output(path)
+    results = study_results(_require_study(url, study_name))
+    rows = results.rows if all_trials else results.front
+    if csv_path is not None:
+        _write_csv(csv_path, rows)
+    if plot_path is not None:
+        from lce_nas.search.plot import plot_front
+
+        plot_front(results, plot_path)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        return
+    console = Console()
+    _print_front(console, results, rows)
+    for path in (csv_path, plot_path):
+        if path is not None:
+            console.print(f"wrote {path}")
+
+
+@click.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--front", "whole_front", is_flag=True, help="Every model of the front (default).")
+@click.option("--trial", type=int, help="One trial, by number.")
+@click.option("--best-under-ms", type=float, help="The most accurate model under this latency.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write into.",
+)
+@db_option
+def export(study_name, whole_front, trial, best_under_ms, output, db) -> None:
+    """Export models of a study: .tflite (LCE), Keras .h5 and model_card.json."""
+    from lce_nas.latency_db import LatencyStore
+    from lce_nas.search.export import export_rows, select_rows
+    from lce_nas.search.results import study_results
+    from lce_nas.settings import resolve_db_url
+
+    flags = {"--front": whole_front, "--trial": trial, "--best-under-ms": best_under_ms}
+    if sum(value is not None and value is not False for value in flags.values()) > 1:
+        raise UserError("give one of --front, --trial or --best-under-ms")
+    url = resolve_db_url(db)
+    results = study_results(_require_study(url, study_name))
+    rows = select_rows(results, front=whole_front, trial=trial, best_under_ms=best_under_ms)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create {output}: {err.strerror}") from None
+    writable_output(output / "x")
+    with LatencyStore(url) as store:
+        for folder in export_rows(results, rows, output, store):
+            click.echo(f"wrote {folder}/ (model.tflite, model.h5, model_card.json)")
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    # The progress bar says what happens; Optuna's per-trial INFO lines would interleave.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _display(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _require_study(url: str, name: str):
+    import optuna
+
+    from lce_nas.search.study import storage_for
+
+    _quiet_optuna()
+    try:
+        storage = storage_for(url)
+        names = [s.study_name for s in storage.get_all_studies()]
+    except Exception as err:
+        raise UserError(f"cannot open the database {_display(url)}: {err}") from None
+    if name not in names:
+        known = ", ".join(names) or "none"
+        raise UserError(f"no study '{name}' in {_display(url)} (studies: {known})")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def _write_csv(path: Path, rows) -> None:
+    import csv
+
+    columns = [
+        "number",
+        "preset",
+        "accuracy",
+        "median_ms",
+        "p10_ms",
+        "p90_ms",
+        "parameters",
+        "binary_macs",
+        "packed_bytes",
+        "fingerprint",
+        "on_front",
+        "dominates_presets",
+        "state",
+        "failure",
+    ]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            data = row.to_dict()
+            data["dominates_presets"] = " ".join(data["dominates_presets"])
+            writer.writerow(data)
+
+
+def _print_front(console, results, rows=None) -> None:
+    from rich.table import Table
+
+    rows = results.front if rows is None else rows
+    if not rows:
+        limit = (results.meta.get("constraints") or {}).get("max_latency_ms")
+        why = f" under {limit} ms" if limit else ""
+        console.print(f"the front of '{results.name}' is empty: no feasible trial{why} yet")
+        return
+    hv = "-" if results.hypervolume is None else f"{results.hypervolume:.4g}"
+    table = Table(title=f"front of {results.name} (hypervolume {hv})")
+    for column in (
+        "trial",
+        "accuracy",
+        "latency ms (p10-p90)",
+        "params",
+        "binary MACs",
+        "packed MB",
+        "fingerprint",
+        "dominates",
+    ):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        latency = (
+            "-"
+            if row.median_ms is None
+            else (f"{row.median_ms:.2f} ({row.p10_ms:.2f}-{row.p90_ms:.2f})")
+        )
+        table.add_row(
+            f"{row.number}" + (f" ({row.preset})" if row.preset else ""),
+            "-" if row.accuracy is None else f"{row.accuracy:.3f}",
+            latency,
+            f"{row.parameters / 1e6:.2f}M" if row.parameters else "-",
+            f"{row.binary_macs / 1e9:.2f}G" if row.binary_macs else "-",
+            f"{row.packed_bytes / 1e6:.2f}" if row.packed_bytes else "-",
+            (row.fingerprint or "")[:12],
+            ", ".join(row.dominates_presets) or "-",
+        )
+    console.print(table)

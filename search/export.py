@@ -1,0 +1,133 @@
+"""Export of searched models: the LCE ``.tflite``, the Keras model and a model card."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from lce_nas.search.results import FrontRow, StudyResults
+
+from lce_nas import __version__
+from lce_nas.errors import UserError
+
+
+def select_rows(
+    results: StudyResults,
+    *,
+    front: bool = False,
+    trial: int | None = None,
+    best_under_ms: float | None = None,
+) -> list[FrontRow]:
+    """The trials an export asks for (``--front`` is the default)."""
+    if trial is not None:
+        rows = [r for r in results.rows if r.number == trial]
+        if not rows:
+            raise UserError(f"study '{results.name}' has no trial {trial}")
+        if rows[0].state != "COMPLETE" or rows[0].median_ms is None:
+            raise UserError(f"trial {trial} of '{results.name}' did not complete ({rows[0].state})")
+        return rows
+    if best_under_ms is not None:
+        under = [r for r in results.rows if r.feasible and r.median_ms <= best_under_ms]
+        if not under:
+            raise UserError(
+                f"no feasible trial of '{results.name}' is faster than {best_under_ms} ms"
+            )
+        return [max(under, key=lambda r: (r.accuracy, -r.median_ms))]
+    if not results.front:
+        raise UserError(f"study '{results.name}' has no feasible completed trial to export yet")
+    return results.front
+
+
+def _versions() -> dict[str, str]:
+    versions = {"lce-nas": __version__}
+    for package in ("larq-compute-engine", "tensorflow-cpu", "tf-keras", "larq"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def model_card(
+    results: StudyResults,
+    row: FrontRow,
+    measurement: dict[str, Any] | None,
+    accuracy: dict[str, Any] | None,
+    tflite_sha256: str,
+) -> dict[str, Any]:
+    """What a user needs to trust and reproduce an exported model."""
+    meta = results.meta
+    return {
+        "study": results.name,
+        "trial": row.number,
+        "preset": row.preset,
+        "space": meta.get("space"),
+        "space_version": meta.get("space_version"),
+        "fingerprint": row.fingerprint,
+        "config": row.config,
+        "summary": {
+            "parameters": row.parameters,
+            "binary_macs": row.binary_macs,
+            "packed_bytes": row.packed_bytes,
+        },
+        "latency": {
+            "key": meta.get("measurement_key"),
+            "median_ms": row.median_ms,
+            "p10_ms": row.p10_ms,
+            "p90_ms": row.p90_ms,
+            "measurement": measurement,
+        },
+        "proxy_accuracy": {
+            "top1": row.accuracy,
+            "dataset": meta.get("dataset"),
+            "proxy_settings": meta.get("proxy_settings"),
+            "evaluation": accuracy,
+        },
+        "on_front": row.on_front,
+        "dominates_presets": row.dominates_presets,
+        "tflite_sha256": tflite_sha256,
+        "timed_model_sha256": (measurement or {}).get("model_sha256"),
+        "weights_trained": False,
+        "weights_note": "Deploy-size weights are untrained: train the .h5 model on your data "
+        "(the proxy accuracy comes from a smaller proxy network), then convert it with LCE.",
+        "versions": _versions(),
+    }
+
+
+def export_rows(results: StudyResults, rows: list[FrontRow], out_dir: Path, store) -> list[Path]:
+    """Write ``OUT/STUDY/TRIAL-FINGERPRINT12/``: model.tflite, model.h5, model_card.json."""
+    from lce_nas.engine.convert import convert_deploy, model_sha256
+    from lce_nas.engine.measurement import MeasurementKey
+    from lce_nas.space import get_space
+
+    space = get_space(results.meta["space"])
+    key = MeasurementKey(**results.meta["measurement_key"])
+    written = []
+    for row in rows:
+        folder = out_dir / results.name / f"{row.number:04d}-{(row.fingerprint or 'unknown')[:12]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        config = space.config_from_params(row.config)
+        model, tflite = convert_deploy(space, config)
+        (folder / "model.tflite").write_bytes(tflite)
+        model.save(folder / "model.h5")
+        measurement = store.lookup_measurement(row.fingerprint, key)
+        accuracy = store.lookup_accuracy(
+            row.fingerprint, results.meta["dataset"], results.meta["proxy_settings"]
+        )
+        card = model_card(
+            results,
+            row,
+            None if measurement is None else _jsonable(measurement.to_dict()),
+            None if accuracy is None else _jsonable(accuracy.__dict__),
+            model_sha256(tflite),
+        )
+        (folder / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+        written.append(folder)
+    return written
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    data.pop("samples_ms", None)
+    return json.loads(json.dumps(data, default=str))

@@ -1,0 +1,297 @@
+"""The search loop: ask Optuna, evaluate candidates on the pool, tell Optuna.
+
+Up to ``parallel`` candidates are in flight. A candidate's timing and
+training are separate futures; with a latency limit, a candidate is timed
+first and trained only if it meets the limit. Known results (same
+fingerprint, same key) come from the database and cost no device or training
+time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import optuna
+from lce_nas.search.study import INTERRUPTED, counted_trials, requeue, update_meta
+from lce_nas.workers.pool import failure_reason
+from optuna.trial import TrialState
+
+
+@dataclass
+class SearchStats:
+    """Counters a progress display shows, and what a benchmark reads."""
+
+    completed: int = 0
+    failed: int = 0
+    infeasible: int = 0
+    trained: int = 0
+    timed: int = 0
+    cache_hits: int = 0
+    consecutive_failures: int = 0
+    best_accuracy: float | None = None
+    front_size: int = 0
+    train_s: float = 0.0
+    convert_s: float = 0.0
+    measure_s: float = 0.0
+    busy_intervals: list[tuple[float, float]] = field(default_factory=list)
+    stop_reason: str = ""
+
+
+class Reporter(Protocol):
+    def update(self, stats: SearchStats, total: int | None) -> None: ...
+
+    def log(self, line: str) -> None: ...
+
+
+@dataclass
+class Candidate:
+    """One trial in flight."""
+
+    trial: optuna.Trial
+    params: dict[str, Any]
+    fingerprint: str
+    latency: Any = None
+    accuracy: Any = None
+    measurement_id: int | None = None
+    latency_future: Future | None = None
+    accuracy_future: Future | None = None
+    cached: dict[str, bool] = field(default_factory=lambda: {"latency": False, "accuracy": False})
+
+    def futures(self) -> list[Future]:
+        return [f for f in (self.latency_future, self.accuracy_future) if f is not None]
+
+
+class SearchLoop:
+    """Drives one study to its budget (see :func:`lce_nas.search.run_search`)."""
+
+    def __init__(self, study, space, pool, store, settings, key, reporter: Reporter) -> None:
+        self.study, self.space, self.pool, self.store = study, space, pool, store
+        self.settings, self.key, self.reporter = settings, key, reporter
+        from lce_nas.workers.datasets import dataset_name
+
+        self.dataset_key = dataset_name(settings.dataset)
+        self.stats = SearchStats()
+        self.inflight: dict[int, Candidate] = {}
+        self.started = time.monotonic()
+
+    # -- budget ---------------------------------------------------------------
+    def _time_left(self) -> bool:
+        budget = self.settings.time_budget_s
+        return budget is None or time.monotonic() - self.started < budget
+
+    def _may_ask(self) -> bool:
+        if self.stats.stop_reason or len(self.inflight) >= self.settings.parallel:
+            return False
+        if not self._time_left():
+            self.stats.stop_reason = "time budget reached"
+            return False
+        target = self.settings.trials
+        return target is None or counted_trials(self.study) + len(self.inflight) < target
+
+    # -- main loop ------------------------------------------------------------
+    def run(self) -> SearchStats:
+        """Run until the budget is spent, K failures in a row, or Ctrl-C."""
+        try:
+            while True:
+                while self._may_ask():
+                    self._start(self.study.ask())
+                if not self.inflight:
+                    break
+                futures = [f for c in self.inflight.values() for f in c.futures()]
+                done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+                for candidate in list(self.inflight.values()):
+                    if any(f in done for f in candidate.futures()):
+                        self._advance(candidate)
+                self._report()
+        except KeyboardInterrupt:
+            self.stats.stop_reason = "interrupted (Ctrl-C)"
+            self._abandon_inflight()
+            raise
+        if not self.stats.stop_reason:
+            self.stats.stop_reason = "trial budget reached"
+        return self.stats
+
+    def _report(self) -> None:
+        self.reporter.update(self.stats, self.settings.trials)
+
+    # -- one candidate ----------------------------------------------------------
+    def _start(self, trial: optuna.Trial) -> None:
+        try:
+            config = self.space.suggest(trial)
+        except Exception as err:  # a sampler or space bug must not stop the search
+            self._fail(trial, f"could not build the config: {failure_reason(err)}")
+            return
+        params = self.space.to_params(config)
+        fingerprint = self.space.fingerprint(config)
+        summary = self.space.describe(config)
+        trial.set_user_attr("fingerprint", fingerprint)
+        trial.set_user_attr("config", params)
+        trial.set_user_attr("summary", summary.to_dict())
+        candidate = Candidate(trial, params, fingerprint)
+        self.inflight[trial.number] = candidate
+        max_mb = self.settings.max_size_mb
+        if max_mb is not None:
+            trial.set_constraint("size", summary.packed_mb - max_mb)
+            if summary.packed_mb > max_mb:
+                # Too big to deploy: neither its latency nor its accuracy can matter.
+                self._finish_infeasible(candidate, latency_ms=math.inf)
+                return
+        measured = self.store.lookup_measurement(fingerprint, self.key)
+        if measured is not None:
+            candidate.latency, candidate.cached["latency"] = measured, True
+            self.stats.cache_hits += 1
+        else:
+            candidate.latency_future = self.pool.submit_latency(self.space.name, params)
+        if self.settings.max_latency_ms is None or candidate.latency is not None:
+            self._submit_training(candidate)
+        self._advance(candidate)
+
+    def _submit_training(self, candidate: Candidate) -> None:
+        evaluation = self.store.lookup_accuracy(
+            candidate.fingerprint, self.dataset_key, self.settings.proxy.to_dict()
+        )
+        if evaluation is not None:
+            candidate.accuracy, candidate.cached["accuracy"] = evaluation, True
+            self.stats.cache_hits += 1
+        else:
+            candidate.accuracy_future = self.pool.submit_accuracy(self.space.name, candidate.params)
+
+    def _advance(self, candidate: Candidate) -> None:
+        """Collect finished futures; finish the trial when both results are in."""
+        try:
+            if candidate.latency_future is not None and candidate.latency_future.done():
+                result = candidate.latency_future.result()
+                candidate.latency_future = None
+                candidate.latency = result.measurement
+                candidate.cached["latency"] = result.cached
+                candidate.measurement_id = result.measurement_id
+                if result.cached:
+                    self.stats.cache_hits += 1
+                else:
+                    self.stats.timed += 1
+                    self.stats.convert_s += result.convert_s
+                    self.stats.measure_s += result.measure_s
+                    self.stats.busy_intervals.append((result.started, result.finished))
+            if candidate.latency is None:
+                return
+            limit = self.settings.max_latency_ms
+            if limit is not None and candidate.latency.median_ms > limit:
+                self._finish_infeasible(candidate, candidate.latency.median_ms)
+                return
+            if candidate.accuracy is None and candidate.accuracy_future is None:
+                self._submit_training(candidate)
+            if candidate.accuracy_future is not None and candidate.accuracy_future.done():
+                result = candidate.accuracy_future.result()
+                candidate.accuracy_future = None
+                candidate.accuracy = result.evaluation
+                if result.cached:
+                    candidate.cached["accuracy"] = True
+                    self.stats.cache_hits += 1
+                else:
+                    self.stats.trained += 1
+                    self.stats.train_s += result.evaluation.train_seconds
+                    self.stats.busy_intervals.append((result.started, result.finished))
+            if candidate.accuracy is not None:
+                self._finish(candidate)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            stage = "timing" if candidate.latency is None else "training"
+            self._fail(candidate.trial, f"{stage} failed: {failure_reason(err)}", candidate)
+
+    def _finish(self, candidate: Candidate) -> None:
+        trial, latency, accuracy = candidate.trial, candidate.latency, candidate.accuracy
+        if self.settings.max_latency_ms is not None:
+            trial.set_constraint("latency", latency.median_ms - self.settings.max_latency_ms)
+        trial.set_user_attr("latency", _latency_attrs(latency, candidate.measurement_id))
+        trial.set_user_attr(
+            "accuracy",
+            {
+                "top1": accuracy.top1,
+                "loss": accuracy.loss,
+                "epochs": accuracy.epochs,
+                "train_seconds": accuracy.train_seconds,
+            },
+        )
+        trial.set_user_attr("feasible", True)
+        trial.set_user_attr("cached", candidate.cached)
+        self.study.tell(trial, [accuracy.top1, latency.median_ms])
+        self.inflight.pop(trial.number, None)
+        self.stats.completed += 1
+        self.stats.consecutive_failures = 0
+        if self.stats.best_accuracy is None or accuracy.top1 > self.stats.best_accuracy:
+            self.stats.best_accuracy = accuracy.top1
+        self._update_front()
+
+    def _finish_infeasible(self, candidate: Candidate, latency_ms: float) -> None:
+        trial = candidate.trial
+        if self.settings.max_latency_ms is not None and math.isfinite(latency_ms):
+            trial.set_constraint("latency", latency_ms - self.settings.max_latency_ms)
+        if candidate.latency is not None:
+            trial.set_user_attr(
+                "latency", _latency_attrs(candidate.latency, candidate.measurement_id)
+            )
+        trial.set_user_attr("feasible", False)
+        trial.set_user_attr("cached", candidate.cached)
+        self.study.tell(trial, [0.0, latency_ms])
+        self.inflight.pop(trial.number, None)
+        self.stats.completed += 1
+        self.stats.infeasible += 1
+        self.stats.consecutive_failures = 0
+
+    def _fail(self, trial: optuna.Trial, reason: str, candidate: Candidate | None = None) -> None:
+        trial.set_user_attr("failure", reason)
+        self.study.tell(trial, state=TrialState.FAIL)
+        self.inflight.pop(trial.number, None)
+        if candidate is not None:
+            for future in candidate.futures():
+                future.cancel()
+        self.stats.failed += 1
+        self.stats.consecutive_failures += 1
+        self.reporter.log(f"trial {trial.number} failed: {reason}")
+        if self.stats.consecutive_failures >= self.settings.max_consecutive_failures:
+            self.stats.stop_reason = (
+                f"stopped after {self.stats.consecutive_failures} failed trials in a row "
+                f"(last: {reason})"
+            )
+
+    def _abandon_inflight(self) -> None:
+        """On Ctrl-C: mark unfinished trials and queue them for the next run."""
+        for candidate in list(self.inflight.values()):
+            for future in candidate.futures():
+                future.cancel()
+            candidate.trial.set_user_attr("failure", INTERRUPTED)
+            self.study.tell(candidate.trial, state=TrialState.FAIL, skip_if_finished=True)
+            requeue(self.study, candidate.trial.params, candidate.trial.user_attrs)
+        self.inflight.clear()
+
+    def _update_front(self) -> None:
+        from lce_nas.search.pareto import pareto_front
+        from lce_nas.search.results import feasible_points, study_reference_point
+
+        points = feasible_points(self.study)
+        self.stats.front_size = len(pareto_front(points))
+        meta_ref = study_reference_point(self.study)
+        if meta_ref is None:
+            from lce_nas.search.results import initial_reference_point
+
+            reference = initial_reference_point(self.study)
+            if reference is not None:
+                update_meta(self.study, reference_point=reference)
+
+
+def _latency_attrs(m, measurement_id: int | None) -> dict[str, Any]:
+    return {
+        "measurement_id": measurement_id,
+        "median_ms": m.median_ms,
+        "p10_ms": m.p10_ms,
+        "p90_ms": m.p90_ms,
+        "mean_ms": m.mean_ms,
+        "std_ms": m.std_ms,
+        "cv": m.cv,
+        "runs": m.runs,
+    }
