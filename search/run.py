@@ -103,8 +103,8 @@ def run_search(
         >>> len(outcome.results.front) > 0  # doctest: +SKIP
         True
     """
-    from lce_nas.engine.devices import get_device
     from lce_nas.engine import measurement_key
+    from lce_nas.engine.devices import get_device
     from lce_nas.latency_db import LatencyStore
     from lce_nas.space import get_space
     from lce_nas.workers import Pool
