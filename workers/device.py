@@ -63,12 +63,14 @@ def time_candidate(
     fingerprint = space.fingerprint(config)
     with LatencyStore(store_url) as store:
         if not fresh:
-            cached = store.lookup_measurement(fingerprint, measurement_key(device))
-            if cached is not None:
+            row = store.lookup_measurement_row(fingerprint, measurement_key(device))
+            if row is not None:
+                from lce_nas.latency_db.records import measurement_from_row
+
                 return LatencyResult(
                     fingerprint,
-                    cached,
-                    getattr(cached, "id", None),
+                    measurement_from_row(row),
+                    row["id"],
                     True,
                     started=started,
                     finished=time.time(),

@@ -17,7 +17,14 @@ from lce_nas import __version__
 from lce_nas.errors import UserError
 
 # Modules whose commands the CLI lists; each must only list commands that work.
-COMMAND_MODULES = ("space_cmds", "db_cmds", "engine_cmds", "search_cmds", "dashboard_cmds")
+COMMAND_MODULES = (
+    "space_cmds",
+    "db_cmds",
+    "engine_cmds",
+    "workers_cmds",
+    "search_cmds",
+    "dashboard_cmds",
+)
 
 
 class _Group(click.Group):
