@@ -109,7 +109,9 @@ class Device:
         """The cores of this machine that timing on this device keeps for itself.
 
         Other work (proxy trainers) must stay off them. Remote devices reserve
-        nothing here.
+        nothing here. The default, the last ``threads`` cores of the machine
+        (or container), is the same in every process, however that process
+        itself is pinned.
 
         Example:
             >>> get_device("host").reserved_cpus  # doctest: +SKIP
@@ -119,7 +121,7 @@ class Device:
             return ()
         if self.cpus:
             return tuple(self.cpus)
-        available = sorted(os.sched_getaffinity(0))
+        available = machine_cpus()
         return tuple(available[-min(self.threads, len(available)) :])
 
     @property
@@ -146,6 +148,46 @@ class Device:
         if spec["cpus"] is not None:
             spec["cpus"] = list(spec["cpus"])
         return spec
+
+
+def _parse_cpu_list(text: str) -> list[int]:
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        if part:
+            low, _, high = part.partition("-")
+            cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def machine_cpus() -> list[int]:
+    """The cores this machine or container may use, whatever this process's own pinning.
+
+    Read from the cgroup's cpuset (v2, then v1), else the kernel's online list.
+
+    Example:
+        >>> machine_cpus()  # doctest: +SKIP
+        [0, 1]
+    """
+    candidates = []
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                candidates.append(Path("/sys/fs/cgroup", path.lstrip("/"), "cpuset.cpus.effective"))
+            elif "cpuset" in controllers.split(","):
+                base = Path("/sys/fs/cgroup/cpuset", path.lstrip("/"))
+                candidates.append(base / "cpuset.effective_cpus")
+    except (OSError, ValueError):
+        pass
+    candidates.append(Path("/sys/devices/system/cpu/online"))
+    for candidate in candidates:
+        try:
+            cpus = _parse_cpu_list(candidate.read_text())
+        except (OSError, ValueError):
+            continue
+        if cpus:
+            return cpus
+    return sorted(os.sched_getaffinity(0))
 
 
 _BUILTINS: dict[str, dict[str, Any]] = {

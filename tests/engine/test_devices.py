@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import pytest
 from engine_support import run_cli
-from lce_nas.engine.devices import get_device, list_devices, parse_device_host
+from lce_nas.engine.devices import get_device, list_devices, machine_cpus, parse_device_host
 
 from lce_nas.errors import UserError
 
@@ -38,11 +40,27 @@ def test_builtins(config_dirs):
 
 
 def test_host_reserves_the_last_core_by_default(config_dirs):
-    cores = sorted(os.sched_getaffinity(0))
+    cores = machine_cpus()
+    assert set(cores) >= set(os.sched_getaffinity(0))
     assert get_device("host").reserved_cpus == (cores[-1],)
     assert get_device("host", threads=len(cores)).reserved_cpus == tuple(cores)
     assert get_device("host", cpus=(0,)).reserved_cpus == (0,)
     assert get_device("rpi4", host="h", user="u").reserved_cpus == ()
+
+
+def test_reserved_cores_do_not_depend_on_the_callers_pinning(config_dirs):
+    # A process pinned off the reserved core (as Ray workers are) must still
+    # pin its timing worker to the reserved core, not to one of its own.
+    script = (
+        "import os\n"
+        "from lce_nas.engine.devices import get_device\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "print(get_device('host').reserved_cpus)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == str(get_device("host").reserved_cpus)
 
 
 def test_project_file_overrides_user_file_key_by_key(config_dirs):
