@@ -125,6 +125,10 @@ const KernelSet* avx512_kernels();  // nullptr when the CPU lacks AVX-512 F/BW/V
 // "portable", "avx2", "avx512" force one and throw if the CPU lacks it.
 const KernelSet& select_kernels(const std::string& request);
 
+// Binary MACs per second of one core measured with register-only xor-popcount chains
+// (AVX-512 VPOPCNTDQ; 0 when the CPU lacks it).
+double popcount_peak_macs_per_s();
+
 // Reference pieces shared by all kernel sets (portable C++).
 void bitpack_portable(const float* in, int rows, int channels, Word* out);
 void bgemm_portable(const BgemmArgs& args, int row_begin, int row_end);

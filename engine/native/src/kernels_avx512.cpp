@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <cstring>
 
@@ -181,7 +182,43 @@ LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
   }
 }
 
+// Independent xor-popcount-add chains on registers only: the core's binary-MAC peak.
+LCE_AVX512 double popcount_peak_avx512(long long iterations) {
+  constexpr int kChains = 12;
+  __m512i acc[kChains];
+  __m512i x[kChains];
+  for (int i = 0; i < kChains; ++i) {
+    acc[i] = _mm512_setzero_si512();
+    x[i] = _mm512_set1_epi32(0x5A5A5A5A + i);
+  }
+  const __m512i w = _mm512_set1_epi32(0x0F0F0F0F);
+  for (long long n = 0; n < iterations; ++n) {
+    for (int i = 0; i < kChains; ++i)
+      acc[i] = _mm512_add_epi32(acc[i], _mm512_popcnt_epi32(_mm512_xor_si512(x[i], w)));
+    // Keep the inputs opaque so the loop is not folded away.
+    __asm__ volatile("" : "+v"(x[0]), "+v"(x[1]), "+v"(x[2]), "+v"(x[3]), "+v"(x[4]),
+                     "+v"(x[5]));
+    __asm__ volatile("" : "+v"(x[6]), "+v"(x[7]), "+v"(x[8]), "+v"(x[9]), "+v"(x[10]),
+                     "+v"(x[11]));
+  }
+  __m512i sum = acc[0];
+  for (int i = 1; i < kChains; ++i) sum = _mm512_add_epi32(sum, acc[i]);
+  return static_cast<double>(_mm512_reduce_add_epi32(sum)) + 512.0 * kChains;
+}
+
 }  // namespace
+
+// Binary MACs per second of one core at the xor-popcount peak (0 without AVX-512).
+double popcount_peak_macs_per_s() {
+  if (avx512_kernels() == nullptr) return 0.0;
+  constexpr long long kIterations = 20000000;
+  popcount_peak_avx512(kIterations / 10);
+  const auto start = std::chrono::steady_clock::now();
+  const double sink = popcount_peak_avx512(kIterations);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return sink > 0 ? 12.0 * 512.0 * static_cast<double>(kIterations) / seconds : 0.0;
+}
 
 const KernelSet* avx512_kernels() {
   static const KernelSet set{"avx512", bitpack_avx512, bgemm_avx512, sgemm_avx512,

@@ -1,0 +1,19 @@
+"""Fixtures for the native engine: small LCE models converted once per session."""
+
+from __future__ import annotations
+
+import pytest
+from native_support import convert
+
+
+@pytest.fixture(scope="session")
+def tiny_quicknet() -> bytes:
+    """QuickNetSmall at 64x64x3 with 10 classes and without the softmax (logits compare
+    more strictly than saturated probabilities)."""
+    import tensorflow as tf
+    from lce_nas.space import get_space
+
+    space = get_space("quicknet")
+    model = space.build_deploy(space.preset("quicknet-small"), input_shape=(64, 64, 3), classes=10)
+    logits = tf.keras.Model(model.input, model.layers[-1].input)
+    return convert(logits, seed=3)

@@ -1,0 +1,98 @@
+"""Keras model builders for the native engine's single-op grids."""
+
+from __future__ import annotations
+
+import lce_nas  # noqa: F401  (Keras 2 before TensorFlow)
+
+# Each bconv branch: (filters, kernel, strides, padding, dilation, pad_values, activation, out)
+# out "bits" ends in a sign quantizer, so LCE writes bitpacked output (thresholds) and a
+# LceDequantize turns it into +-1 floats: equal floats mean bit-exact intermediates.
+BCONV_BRANCHES = [
+    (40, 3, 1, "same", 1, 1.0, None, "float"),
+    (40, 3, 1, "same", 1, 0.0, None, "float"),
+    (17, 3, 2, "valid", 1, 1.0, None, "float"),
+    (24, 3, 2, "same", 1, 1.0, None, "float"),
+    (9, 3, 2, "same", 1, 0.0, None, "float"),
+    (64, 3, 1, "same", 2, 1.0, None, "float"),
+    (33, 3, 1, "valid", 2, 1.0, None, "float"),
+    (40, 3, 1, "same", 1, 1.0, "relu", "float"),
+    (40, 3, 1, "same", 1, 1.0, "relu6", "float"),
+    (40, 3, 1, "same", 1, 1.0, "hardtanh", "float"),
+    (40, 3, 1, "same", 1, 1.0, None, "bits"),
+    (32, 1, 2, "same", 1, 1.0, None, "bits"),
+    (97, 5, 1, "valid", 1, 1.0, None, "bits"),
+    (8, 1, 1, "valid", 1, 1.0, None, "float"),
+]
+
+# Input shapes: odd spatial sizes and channels on both sides of multiples of 32.
+BCONV_INPUTS = [(11, 9, 33), (7, 7, 1), (8, 10, 32), (9, 6, 97)]
+
+
+def bconv_grid_model(input_shape):
+    """One input, one LceBconv2d branch per entry of BCONV_BRANCHES."""
+    import larq as lq
+    import tensorflow as tf
+
+    inp = tf.keras.Input(input_shape)
+    outs = []
+    for filters, kernel, strides, padding, dilation, pad_values, act, out in BCONV_BRANCHES:
+        y = lq.layers.QuantConv2D(
+            filters,
+            kernel,
+            strides=strides,
+            padding=padding,
+            dilation_rate=dilation,
+            pad_values=pad_values,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            kernel_constraint="weight_clip",
+            use_bias=False,
+        )(inp)
+        if act == "relu":
+            y = tf.keras.layers.ReLU()(y)
+        elif act == "relu6":
+            y = tf.keras.layers.ReLU(max_value=6.0)(y)
+        elif act == "hardtanh":
+            y = tf.keras.layers.Activation(lambda t: tf.clip_by_value(t, -1.0, 1.0))(y)
+        y = tf.keras.layers.BatchNormalization()(y)
+        if out == "bits":
+            y = lq.quantizers.SteSign()(y)
+        outs.append(y)
+    return tf.keras.Model(inp, outs)
+
+
+def float_ops_model(input_shape=(13, 11, 6)):
+    """The float glue of BNNs: convs, depthwise, pools, element-wise ops, concat, pad,
+    mean, dense, softmax and activations, each as its own output branch."""
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    inp = tf.keras.Input(input_shape)
+    c = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inp)
+    gate = L.Dense(6, activation="sigmoid")(L.GlobalAveragePooling2D()(inp))
+    outs = [
+        c,
+        L.Conv2D(20, 3, padding="valid", dilation_rate=2)(inp),
+        L.Conv2D(35, 1, use_bias=False)(inp),
+        L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(inp),
+        L.DepthwiseConv2D(3, padding="valid", depth_multiplier=2)(inp),
+        L.MaxPool2D(2, strides=1)(inp),
+        L.MaxPool2D(3, strides=2, padding="same")(inp),
+        L.AveragePooling2D(3, strides=2, padding="same")(inp),
+        L.AveragePooling2D(2)(inp),
+        L.Add()([inp, L.Conv2D(6, 1)(inp)]),
+        L.Multiply()([inp, L.Conv2D(6, 1)(inp)]),
+        L.Subtract()([inp, L.Conv2D(6, 1)(inp)]),
+        L.Concatenate()([inp, L.Conv2D(5, 1)(inp)]),
+        L.ZeroPadding2D(((1, 2), (0, 3)))(inp),
+        L.GlobalAveragePooling2D()(inp),
+        L.Dense(7, activation="softmax")(L.Flatten()(c)),
+        L.Activation("sigmoid")(inp),
+        L.Activation("tanh")(inp),
+        L.LeakyReLU(0.2)(inp),
+        L.ReLU(max_value=6.0)(inp),
+        # Real-to-Binary style gating: per-channel scale from a pooled branch.
+        L.Multiply()([inp, L.Reshape((1, 1, 6))(gate)]),
+        L.Reshape((-1, 6))(inp),
+    ]
+    return tf.keras.Model(inp, outs)

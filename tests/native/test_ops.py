@@ -1,0 +1,87 @@
+"""Single-op grids: every LceBconv2d option and the float glue ops against LCE's interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lce_nas.engine import native
+from lce_nas.engine.native.plan import read_plan
+from native_models import BCONV_INPUTS, bconv_grid_model, float_ops_model
+from native_support import assert_close, convert, inputs_for, lce_run, native_run
+
+_cache: dict[object, bytes] = {}
+
+
+def _bconv(shape) -> bytes:
+    if shape not in _cache:
+        _cache[shape] = convert(bconv_grid_model(shape), seed=sum(shape))
+    return _cache[shape]
+
+
+@pytest.fixture(scope="session")
+def float_ops() -> bytes:
+    return convert(float_ops_model(), seed=7)
+
+
+@pytest.mark.parametrize("shape", BCONV_INPUTS, ids=lambda s: "x".join(map(str, s)))
+def test_bconv_grid_matches_lce(shape):
+    tflite = _bconv(shape)
+    plan = read_plan(tflite)
+    bconvs = [op for op in plan.ops if op.type == "LceBconv2d"]
+    # The grid really covers what it claims (the converter could fuse differently).
+    assert {op.options["fused_activation_function"] for op in bconvs} == {0, 1, 2, 3}
+    assert {op.options["pad_values"] for op in bconvs} == {0, 1}
+    assert {op.options["padding"] for op in bconvs} == {0, 1}
+    assert {op.options["stride_height"] for op in bconvs} == {1, 2}
+    assert {op.options["dilation_height_factor"] for op in bconvs} == {1, 2}
+    assert any(plan.tensors[op.outputs[0]].dtype == "int32" for op in bconvs)
+    for seed in (1, 2):
+        x = inputs_for(tflite, seed)
+        assert_close(native_run(tflite, x), lce_run(tflite, x))
+
+
+@pytest.mark.parametrize("shape", BCONV_INPUTS[:2], ids=lambda s: "x".join(map(str, s)))
+def test_bconv_grid_identical_on_every_kernel_set(shape):
+    tflite = _bconv(shape)
+    x = inputs_for(tflite)
+    baseline = native_run(tflite, x, kernels="portable")
+    for kernels in native.available_kernels()[1:]:
+        for got, want in zip(native_run(tflite, x, kernels=kernels), baseline, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_bitpacked_intermediates_bit_exact_across_kernel_sets():
+    tflite = _bconv(BCONV_INPUTS[0])
+    plan = read_plan(tflite)
+    x = inputs_for(tflite)
+    models = {
+        k: native.load(tflite, kernels=k, keep_intermediates=True)
+        for k in native.available_kernels()
+    }
+    for m in models.values():
+        m.run(x)
+    packed = [t.name for t in plan.tensors if t.dtype == "int32" and t.data is None]
+    assert len(packed) >= 4
+    for name in packed:
+        want = models["portable"].tensor(name)
+        for m in models.values():
+            np.testing.assert_array_equal(m.tensor(name), want)
+
+
+def test_float_ops_match_lce(float_ops):
+    types = {op.type for op in read_plan(float_ops).ops}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN"} <= types
+    assert {"ADD", "MUL", "SUB", "CONCATENATION", "PAD", "SOFTMAX", "LOGISTIC"} <= types
+    x = inputs_for(float_ops)
+    expected = lce_run(float_ops, x)
+    for kernels in native.available_kernels():
+        assert_close(native_run(float_ops, x, kernels=kernels), expected)
+
+
+def test_two_threads_give_the_same_outputs(float_ops):
+    for tflite in (float_ops, _bconv(BCONV_INPUTS[2])):
+        x = inputs_for(tflite)
+        one = native_run(tflite, x, num_threads=1)
+        two = native_run(tflite, x, num_threads=2)
+        for a, b in zip(one, two, strict=True):
+            np.testing.assert_array_equal(a, b)

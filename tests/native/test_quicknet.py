@@ -1,0 +1,71 @@
+"""QuickNet-family models from the search space against LCE's interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lce_nas.engine import native
+from lce_nas.engine.native.plan import read_plan
+from native_support import assert_close, convert, inputs_for, lce_run, native_run
+
+
+def test_tiny_quicknet_matches_lce(tiny_quicknet):
+    types = {op.type for op in read_plan(tiny_quicknet).ops}
+    assert {"LceQuantize", "LceBconv2d", "ADD", "CONV_2D", "DEPTHWISE_CONV_2D"} <= types
+    for seed in (1, 2):
+        x = inputs_for(tiny_quicknet, seed)
+        expected = lce_run(tiny_quicknet, x)
+        assert_close(native_run(tiny_quicknet, x), expected)
+        assert_close(native_run(tiny_quicknet, x, num_threads=2), expected)
+
+
+def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):
+    plan = read_plan(tiny_quicknet)
+    x = inputs_for(tiny_quicknet)
+    models = {
+        k: native.load(tiny_quicknet, kernels=k, keep_intermediates=True)
+        for k in native.available_kernels()
+    }
+    for m in models.values():
+        m.run(x)
+    for op in plan.ops:
+        name = plan.tensors[op.outputs[0]].name
+        want = models["portable"].tensor(name)
+        for m in models.values():
+            got = m.tensor(name)
+            if want.dtype == np.int32:
+                np.testing.assert_array_equal(got, want, err_msg=f"{op.type} {name}")
+            else:
+                scale = max(1.0, float(np.abs(want).max()))
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * scale)
+
+
+def test_ten_sampled_configs_match_lce():
+    import optuna
+    from lce_nas.space import get_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = get_space("quicknet")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=11))
+    for index in range(10):
+        config = space.suggest(study.ask())
+        model = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
+        tflite = convert(model, seed=index)
+        x = inputs_for(tflite, seed=index)
+        assert_close(native_run(tflite, x), lce_run(tflite, x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["quicknet-small", "quicknet", "quicknet-large"])
+def test_presets_at_224_match_lce(preset):
+    import tensorflow as tf
+    from lce_nas.space import get_space
+
+    space = get_space("quicknet")
+    model = space.build_deploy(space.preset(preset))
+    logits = tf.keras.Model(model.input, model.layers[-1].input)
+    tflite = convert(logits, seed=5)
+    counts = native.load(tflite).op_types()
+    assert counts["LceBconv2d"] == sum(space.preset(preset).section_blocks)
+    x = inputs_for(tflite)
+    assert_close(native_run(tflite, x), lce_run(tflite, x))
