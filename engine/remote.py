@@ -239,7 +239,7 @@ def retrying(
             reason = str(err) or type(err).__name__
             if attempt == tries:
                 raise UserError(
-                    f"lost device '{device.name}' ({device.address}) during {what}: {reason} "
+                    f"lost device '{device.name}' ({device.address}) while {what}: {reason} "
                     f"(gave up after {tries} tries); check that it is up and reachable"
                 ) from None
             delay = device.retry_backoff_s * 2 ** (attempt - 1)

@@ -54,9 +54,10 @@ def _build_from_space(space_name: str, preset: str, console) -> tuple[bytes, str
     space = get_space(space_name)
     config = space.preset(preset)
     with console.status(f"building and converting {space_name}/{preset} (224x224x3, 1000 classes)"):
-        from lce_nas.engine.convert import convert_model
+        from lce_nas.engine.convert import convert_deploy
 
-        tflite = convert_model(space.build_deploy(config))
+        # The same seeded build as search and export, so the timed file is the exported one.
+        _, tflite = convert_deploy(space, config)
     return tflite, space.fingerprint(config), space, config
 
 
@@ -74,7 +75,9 @@ def _open_store(db: str | None, warn):
 def _latency_table(m, source: str):
     from rich.table import Table
 
-    table = Table(title=f"latency on {m.device} ({source})", title_justify="left")
+    table = Table(
+        title=f"latency on {m.device} ({source})", title_justify="left", show_header=False
+    )
     table.add_column("", style="bold")
     table.add_column("")
     options = ", ".join(f"{k}={v}" for k, v in sorted(m.kernel_options.items())) or "-"
@@ -156,7 +159,7 @@ def bench_cmd(
     console = Console(stderr=True)
 
     def warn(message: str) -> None:
-        console.print(f"warning: {message}", style="yellow", highlight=False)
+        console.print(f"warning: {message}", style="yellow", highlight=False, soft_wrap=True)
 
     if (model is None) == (space_name is None):
         raise UserError("give either MODEL.tflite or --space NAME --preset PRESET")
