@@ -33,7 +33,7 @@ class AdbTransport:
 
     Example:
         >>> t = AdbTransport(get_device("android", serial="R58M12345"))  # doctest: +SKIP
-        >>> t.run("getprop ro.product.model")
+        >>> t.run("getprop ro.product.model")  # doctest: +SKIP
         'Pixel 4\\n'
     """
 

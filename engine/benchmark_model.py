@@ -135,7 +135,14 @@ def run_benchmark_model(flags: BenchmarkFlags, echo: Callable[[str], None] = pri
 
 
 def echo_params(flags: BenchmarkFlags, threads: int, echo: Callable[[str], None]) -> None:
-    """The parameter log lines the tool prints before loading the model."""
+    """The parameter log lines the tool prints before loading the model.
+
+    Example:
+        >>> echo_params(BenchmarkFlags(graph="m.tflite"), 1, print)  # doctest: +ELLIPSIS
+        INFO: STARTING!
+        ...
+        INFO: Loaded model m.tflite
+    """
     echo("INFO: STARTING!")
     echo("INFO: Log parameter values verbosely: [0]")
     echo(f"INFO: Min num runs: [{flags.num_runs}]")

@@ -149,6 +149,11 @@ def format_op_tables(rows: list[OpRow], run_totals_us: list[float]) -> str:
 
     ``rows`` are in run order; ``run_totals_us`` the per-run totals of the
     profiled runs.
+
+    Example:
+        >>> row = OpRow("LceBconv2d", "[b]:0", avg_ms=1.5, first_ms=2.0)
+        >>> format_op_tables([row], [1500]).splitlines()[3].split()[0]
+        'LceBconv2d'
     """
     total_ms = sum(r.avg_ms * r.times_called for r in rows)
     out = [f"INFO: {REGULAR_PROFILE_TITLE}"]

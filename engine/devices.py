@@ -37,7 +37,12 @@ PROJECT_FILE = Path("lce-nas.toml")
 
 
 def user_config_file() -> Path:
-    """The per-user device file (``$XDG_CONFIG_HOME`` honoured)."""
+    """The per-user device file (``$XDG_CONFIG_HOME`` honoured).
+
+    Example:
+        >>> user_config_file().name
+        'devices.toml'
+    """
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "lce-nas" / "devices.toml"
 

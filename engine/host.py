@@ -35,7 +35,12 @@ Progress = Callable[[str], None]
 
 
 def lce_version() -> str:
-    """The installed LCE version, without importing TensorFlow."""
+    """The installed LCE version, without importing TensorFlow.
+
+    Example:
+        >>> lce_version()  # doctest: +SKIP
+        '0.16.0'
+    """
     try:
         return metadata.version("larq-compute-engine")
     except metadata.PackageNotFoundError:
@@ -174,7 +179,7 @@ def measure_host(
 
     Example:
         >>> m = measure_host(tflite, get_device("host"), policy=RunPolicy())  # doctest: +SKIP
-        >>> m.engine, m.runs > 0
+        >>> m.engine, m.runs > 0  # doctest: +SKIP
         ('lce-interpreter', True)
     """
     engine, version = host_engine(device)

@@ -37,6 +37,12 @@ PROGRESS_INTERVAL_S = 0.5
 
 
 def load_lce_wrapper():
+    """LCE's pybind interpreter module, loaded from its shared library (no TensorFlow).
+
+    Example:
+        >>> load_lce_wrapper().LiteInterpreter  # doctest: +SKIP
+        <class 'interpreter_wrapper_lite.LiteInterpreter'>
+    """
     spec = importlib.util.find_spec("larq_compute_engine")
     if spec is None or spec.origin is None:
         raise UserError("larq-compute-engine is not installed (pip install larq-compute-engine)")
@@ -81,7 +87,12 @@ class _NativeRunner:
 
 
 def import_native():
-    """``lce_nas.engine.native``, or a :class:`UserError` saying why it is unusable."""
+    """``lce_nas.engine.native``, or a :class:`UserError` saying why it is unusable.
+
+    Example:
+        >>> import_native().load  # doctest: +SKIP
+        <function load at 0x...>
+    """
     try:
         from lce_nas.engine import native
     except ImportError as err:
@@ -95,7 +106,12 @@ def import_native():
 
 
 def profile_rows(engine, x: np.ndarray) -> list[tuple[str, str, float, float]]:
-    """``engine.profile(x)`` as ``(op_type, name, microseconds, share)`` tuples."""
+    """``engine.profile(x)`` as ``(op_type, name, microseconds, share)`` tuples.
+
+    Example:
+        >>> profile_rows(native.load("m.tflite"), x)[0]  # doctest: +SKIP
+        ('CONV_2D', 'model/stem/Conv2D', 355.5, 0.15)
+    """
     rows = []
     for row in engine.profile(x):
         if isinstance(row, tuple | list):
@@ -107,7 +123,12 @@ def profile_rows(engine, x: np.ndarray) -> list[tuple[str, str, float, float]]:
 
 
 def make_inputs(model: bytes, seed: int = 0) -> list[np.ndarray]:
-    """Random inputs matching a model's input tensors (floats in [-1, 1])."""
+    """Random inputs matching a model's input tensors (floats in [-1, 1]).
+
+    Example:
+        >>> make_inputs(open("m.tflite", "rb").read())[0].shape  # doctest: +SKIP
+        (1, 224, 224, 3)
+    """
     rng = np.random.default_rng(seed)
     arrays = []
     for tensor in read_model_info(model).inputs:
@@ -126,7 +147,15 @@ def _profile(runner, inputs) -> list[list[Any]]:
 
 
 def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
-    """Time one model as the request says; ``emit`` receives progress dicts."""
+    """Time one model as the request says; ``emit`` receives progress dicts.
+
+    Example:
+        >>> run_request({"model_path": "m.tflite", "engine": "lce", "threads": 1,
+        ...              "cpus": [1], "use_indirect_bgemm": True, "use_xnnpack": True,
+        ...              "use_reference_bconv": False, "policy": {}}, print)["stop_reason"]
+        ... # doctest: +SKIP
+        'median stable'
+    """
     cpus = request.get("cpus")
     if cpus:
         os.sched_setaffinity(0, cpus)
@@ -181,7 +210,11 @@ def _send(stream: TextIO, payload: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    """Serve one request from stdin; the answer goes to the original stdout."""
+    """Serve one request from stdin; the answer goes to the original stdout.
+
+    Example:
+        >>> # echo '{"model_path": ...}' | python -m lce_nas.engine.host_worker
+    """
     # Interpreters may print to fd 1; keep the protocol stream clean by
     # pointing fd 1 at stderr and answering on a private copy of it.
     proto = os.fdopen(os.dup(1), "w")

@@ -20,7 +20,7 @@ def tflite_fingerprint(tflite: bytes) -> str:
     """The fingerprint of a bare ``.tflite`` (not built from a space): ``tflite:<sha256>``.
 
     Example:
-        >>> tflite_fingerprint(b"x")[:14]
+        >>> tflite_fingerprint(b"x")[:15]
         'tflite:2d711642'
     """
     return f"tflite:{model_sha256(tflite)}"
@@ -69,7 +69,7 @@ def measure(
 
     Example:
         >>> m = measure("quicknet_small.tflite", "host")  # doctest: +SKIP
-        >>> round(m.median_ms), m.runs, m.kernel_options["use_indirect_bgemm"]
+        >>> round(m.median_ms), m.runs, m.kernel_options["use_indirect_bgemm"]  # doctest: +SKIP
         (24, 180, True)
     """
     data = load_tflite(tflite)

@@ -71,6 +71,7 @@ def benchmark_argv(
     """The benchmark tool's argument vector (unquoted), flags named as LCE names them.
 
     Example:
+        >>> from lce_nas.engine.devices import get_device
         >>> benchmark_argv(get_device("host"), "m.tflite", num_runs=20, warmup_runs=5)[1:4]
         ['--graph=m.tflite', '--num_threads=1', '--warmup_runs=5']
     """
@@ -105,7 +106,12 @@ def quote_command(argv: list[str]) -> str:
 
 
 def parse_facts(text: str) -> dict[str, object]:
-    """Host facts from the output of :data:`FACTS_COMMAND`."""
+    """Host facts from the output of :data:`FACTS_COMMAND`.
+
+    Example:
+        >>> parse_facts("Linux 6.1.21-v8+ aarch64")
+        {'kernel': 'Linux 6.1.21-v8+', 'machine': 'aarch64'}
+    """
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     facts: dict[str, object] = {}
     if lines:

@@ -55,6 +55,7 @@ class SshTransport:
     """A paramiko connection to one device, reopened after drops.
 
     Example:
+        >>> from lce_nas.engine.devices import get_device
         >>> pi = get_device("rpi4", host="pi.local", user="pi")
         >>> with SshTransport(pi) as t:  # doctest: +SKIP
         ...     t.run("uname -m")

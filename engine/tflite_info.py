@@ -135,7 +135,7 @@ def read_model_info(tflite: bytes) -> ModelInfo:
 
     Example:
         >>> info = read_model_info(open("m.tflite", "rb").read())  # doctest: +SKIP
-        >>> info.inputs[0].shape, info.ops[:2]
+        >>> info.inputs[0].shape, info.ops[:2]  # doctest: +SKIP
         ((1, 224, 224, 3), ('CONV_2D', 'DEPTHWISE_CONV_2D'))
     """
     if len(tflite) < 8 or tflite[4:8] != b"TFL3":
