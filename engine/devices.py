@@ -83,6 +83,7 @@ class Device:
     adb: str = "adb"
     benchmark_binary: str = "lce_benchmark_model"
     remote_dir: str = "/tmp/lce-nas"
+    keep_models: bool = True
     engine_version: str | None = None
     connect_timeout_s: float = 10.0
     run_timeout_s: float = 900.0

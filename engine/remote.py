@@ -7,6 +7,8 @@ tool reports only their mean, so a measurement's samples are those per-call
 means, and calls repeat until their median is stable or the time cap is
 reached. The profile, when asked for, comes from one extra call with
 ``--enable_op_profiling=true``, so profiling overhead never enters the timing.
+Models stay on the device as a cache (the next measurement skips the copy)
+unless the profile says ``keep_models = false``.
 """
 
 from __future__ import annotations
@@ -190,6 +192,8 @@ def measure_remote(
         argv = benchmark_argv(device, graph, num_runs=batch, warmup_runs=1, profile=True)
         op_profile = _ops_to_timings(parse_benchmark_output(transport.run(quote_command(argv))))
     assert first is not None
+    if not device.keep_models:
+        transport.run(quote_command(["rm", "-f", graph]))
     facts.update(
         init_ms=round(first.init_us / 1e3, 3),
         first_inference_ms=round(first.first_us / 1e3, 3),

@@ -75,12 +75,19 @@ def test_unknown_host_key_is_refused_by_default(sshd, tiny_tflite, tmp_path):
 def test_trust_on_first_use_records_the_key(sshd, tiny_tflite, tmp_path):
     known = tmp_path / "fresh_known_hosts"
     (tmp_path / "lce-nas.toml").write_text(
-        ssh_profile(sshd, tmp_path / "remote", known_hosts=str(known), trust_on_first_use=True)
+        ssh_profile(
+            sshd,
+            tmp_path / "remote",
+            known_hosts=str(known),
+            trust_on_first_use=True,
+            keep_models=False,
+        )
     )
     proc = _bench(tmp_path, tiny_tflite, "--max-seconds", "5")
     assert proc.returncode == 0, proc.stderr
     key_b64 = sshd.host_key_line.split()[2]
     assert key_b64 in known.read_text()
+    assert list((tmp_path / "remote").iterdir()) == []  # keep_models = false cleans up
 
 
 def test_changed_host_key_is_refused_even_with_tofu(sshd, tiny_tflite, tmp_path):
