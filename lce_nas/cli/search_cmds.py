@@ -179,10 +179,12 @@ def search(
             raise SystemExit(130) from None
     if outcome.requeued:
         console.print(f"re-queued trials left running by an earlier run: {outcome.requeued}")
+    stats = outcome.stats
     console.print(
-        f"{outcome.stats.stop_reason}: {outcome.stats.completed} completed, "
-        f"{outcome.stats.failed} failed, {outcome.stats.cache_hits} answers from the "
-        "database"
+        f"{stats.stop_reason}: {stats.completed} completed ({stats.infeasible} infeasible), "
+        f"{stats.failed} failed; trained {stats.trained}, timed {stats.timed}, "
+        f"{stats.cache_hits} answers from the database",
+        soft_wrap=True,
     )
     _print_front(console, outcome.results)
     console.print(

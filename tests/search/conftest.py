@@ -1,0 +1,60 @@
+"""A working folder with a fast host profile and one database shared by the search tests.
+
+Sharing the database is deliberate: later searches find the presets' results
+from earlier ones, which is the cache behaviour under test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FAST_HOST = """
+[devices.fast-host]
+kind = "host"
+description = "the host, with short timing runs for tests"
+max_seconds = 2.0
+min_seconds = 0.3
+min_runs = 5
+warmup_runs = 1
+"""
+TINY_PROXY = ["--epochs", "1", "--subset", "256", "--width", "0.125"]
+
+
+class SearchWorkspace:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.db = f"sqlite:///{root / 'searches.db'}"
+        (root / "lce-nas.toml").write_text(FAST_HOST)
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "lce_nas.cli", *args, "--db", self.db]
+
+    def search_args(self, study: str, *extra: str) -> list[str]:
+        return self.command(
+            "search", "--device", "fast-host", "--study-name", study, *TINY_PROXY, *extra
+        )
+
+    def run(self, args: list[str], env: dict[str, str] | None = None, timeout: float = 1500):
+        return subprocess.run(
+            args,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "COLUMNS": "200", **(env or {})},
+        )
+
+    def study(self, name: str):
+        import optuna
+
+        return optuna.load_study(study_name=name, storage=self.db)
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> SearchWorkspace:
+    return SearchWorkspace(tmp_path_factory.mktemp("searches"))

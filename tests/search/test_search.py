@@ -1,0 +1,170 @@
+"""`lce-nas search` end to end: a real local Ray, real LCE timing, real training."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from lce_nas.latency_db import LatencyStore
+from optuna.trial import TrialState
+
+pytestmark = pytest.mark.slow
+
+
+def _counts(output: str) -> dict[str, int]:
+    match = re.search(r"trained (\d+), timed (\d+), (\d+) answers from the database", output)
+    assert match, output
+    trained, timed, hits = map(int, match.groups())
+    return {"trained": trained, "timed": timed, "hits": hits}
+
+
+def _completed(study) -> list:
+    return [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+
+
+def test_search_end_to_end_then_front_and_export(workspace, tmp_path):
+    result = workspace.run(workspace.search_args("e2e", "--trials", "6", "--parallel", "2"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    study = workspace.study("e2e")
+    completed = _completed(study)
+    assert len(completed) == 6
+    presets = {t.user_attrs.get("preset") for t in completed} - {None}
+    assert presets == {"quicknet-small", "quicknet", "quicknet-large"}
+    with LatencyStore(workspace.db) as store:
+        for trial in completed:
+            fingerprint = trial.user_attrs["fingerprint"]
+            assert trial.user_attrs["latency"]["median_ms"] == pytest.approx(trial.values[1])
+            assert trial.user_attrs["accuracy"]["top1"] == pytest.approx(trial.values[0])
+            assert store.measurements(fingerprint=fingerprint)
+            assert store.architecture(fingerprint)["space"] == "quicknet"
+
+    front = workspace.run(workspace.command("front", "--study", "e2e", "--json"))
+    assert front.returncode == 0, front.stderr
+    rows = json.loads(front.stdout)
+    assert rows and all(r["on_front"] and r["feasible"] for r in rows)
+    latencies = [r["median_ms"] for r in rows]
+    accuracies = [r["accuracy"] for r in rows]
+    assert latencies == sorted(latencies) and accuracies == sorted(accuracies)
+
+    out = tmp_path / "exports"
+    exported = workspace.run(
+        workspace.command(
+            "export", "--study", "e2e", "--trial", str(rows[0]["number"]), "-o", str(out)
+        ),
+    )
+    assert exported.returncode == 0, exported.stderr
+    (folder,) = list((out / "e2e").iterdir())
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["fingerprint"] == rows[0]["fingerprint"]
+    assert card["latency"]["median_ms"] == rows[0]["median_ms"]
+    # The exported flatbuffer is the one that was timed.
+    assert card["tflite_sha256"] == card["timed_model_sha256"]
+    assert (folder / "model.h5").stat().st_size > 0
+
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    tflite = (folder / "model.tflite").read_bytes()
+    probs = Interpreter(tflite).predict(np.random.rand(1, 224, 224, 3).astype(np.float32))
+    assert probs.shape == (1, 1000)
+    assert np.isclose(probs.sum(), 1.0, atol=1e-3)
+
+
+def test_duplicate_proposals_reuse_stored_results(workspace):
+    first = workspace.run(workspace.search_args("dup-a", "--trials", "3"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = workspace.run(workspace.search_args("dup-b", "--trials", "3"))
+    assert second.returncode == 0, second.stdout + second.stderr
+    counts = _counts(second.stdout)
+    assert counts["trained"] == 0 and counts["timed"] == 0
+    assert counts["hits"] == 6  # three presets, each latency and accuracy
+    values = lambda name: sorted(tuple(t.values) for t in _completed(workspace.study(name)))  # noqa: E731
+    assert values("dup-a") == values("dup-b")
+
+
+def test_resume_after_the_process_is_killed(workspace):
+    args = workspace.search_args("resume", "--trials", "5", "--parallel", "2")
+    process = subprocess.Popen(
+        args,
+        cwd=workspace.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 900
+    before: dict[int, tuple] = {}
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+            try:
+                done = _completed(workspace.study("resume"))
+            except KeyError:
+                continue
+            if len(done) >= 2:
+                before = {t.number: (tuple(t.values), t.user_attrs["fingerprint"]) for t in done}
+                break
+    finally:
+        # The whole process group: the search and the local Ray it started.
+        import os
+
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert len(before) >= 2, "the search never completed two trials"
+
+    result = workspace.run(args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    study = workspace.study("resume")
+    completed = _completed(study)
+    assert len(completed) == 5
+    after = {t.number: (tuple(t.values), t.user_attrs["fingerprint"]) for t in completed}
+    for number, kept in before.items():
+        assert after[number] == kept
+    counts = _counts(result.stdout)
+    remaining = 5 - len(before)
+    assert counts["trained"] <= remaining and counts["timed"] <= remaining
+    # Nothing completed before the kill was timed again.
+    with LatencyStore(workspace.db) as store:
+        for _, fingerprint in before.values():
+            assert len(store.measurements(fingerprint=fingerprint)) == 1
+    # Trials the kill left running were failed and their candidates queued again.
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        assert trial.user_attrs["failure"].startswith("interrupted")
+
+
+def test_failed_training_becomes_a_failed_trial_and_the_search_goes_on(workspace):
+    # A proxy setting nobody used yet, so every candidate really goes to a trainer.
+    args = workspace.search_args("failing", "--trials", "2", "--subset", "300")
+    result = workspace.run(args, env={"LCE_NAS_TEST_FAIL_TRAINING": "all"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    failed = workspace.study("failing").get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    assert len(failed) == 2
+    for trial in failed:
+        assert "training failed" in trial.user_attrs["failure"]
+        assert "InjectedTrainingFailure" in trial.user_attrs["failure"]
+
+
+def test_consecutive_failures_stop_the_search_with_a_summary(workspace):
+    args = workspace.search_args(
+        "stopping", "--trials", "5", "--subset", "300", "--max-failures", "2", "--parallel", "1"
+    )
+    result = workspace.run(args, env={"LCE_NAS_TEST_FAIL_TRAINING": "all"})
+    assert result.returncode == 1
+    assert "stopped after 2 failed trials in a row" in result.stdout
+    assert len(workspace.study("stopping").trials) == 2
+
+
+def test_latency_limit_below_every_preset_trains_nothing(workspace):
+    result = workspace.run(
+        workspace.search_args("too-fast", "--trials", "3", "--max-latency-ms", "0.001")
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _counts(result.stdout)["trained"] == 0
+    assert "the front of 'too-fast' is empty: no feasible trial under 0.001 ms" in result.stdout
+    for trial in _completed(workspace.study("too-fast")):
+        assert trial.user_attrs["feasible"] is False
+        assert "accuracy" not in trial.user_attrs
+        assert trial.constraints["latency"] > 0
