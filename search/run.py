@@ -19,8 +19,10 @@ from lce_nas.workers.trainer import ProxySettings
 
 from lce_nas.errors import UserError
 
-# A small budget that finishes in about a quarter of an hour on two cores.
+# The out-of-the-box budget (neither --trials nor --time-budget given): a first
+# front on two cores in about a quarter of an hour.
 DEFAULT_TRIALS = 10
+DEFAULT_TIME_BUDGET_S = 15 * 60.0
 DEFAULT_PARALLEL = 2
 DEFAULT_MAX_FAILURES = 5
 

@@ -64,9 +64,8 @@ class _RichReporter:
 @click.option(
     "--trials",
     type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Total trials in the study, QuickNet presets included.",
+    help="Total trials in the study, QuickNet presets included "
+    "(with neither budget given: 10 trials, 15 minutes).",
 )
 @click.option("--time-budget", help="Stop proposing after this long, e.g. 2h or 30m.")
 @click.option(
@@ -128,7 +127,12 @@ def search(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from lce_nas.search.run import SearchSettings, run_search
+    from lce_nas.search.run import (
+        DEFAULT_TIME_BUDGET_S,
+        DEFAULT_TRIALS,
+        SearchSettings,
+        run_search,
+    )
     from lce_nas.settings import resolve_db_url
 
     url = resolve_db_url(db)
@@ -139,6 +143,9 @@ def search(
 
         overrides = parse_device_host(device_host)
     name = study_name or f"{space_name}-{device_name}"
+    budget_s = parse_duration(time_budget)
+    if trials is None and budget_s is None:
+        trials, budget_s = DEFAULT_TRIALS, DEFAULT_TIME_BUDGET_S
     if resume:
         _require_study(url, name)
     settings = SearchSettings(
@@ -147,7 +154,7 @@ def search(
         device=device_name,
         sampler=sampler,
         trials=trials,
-        time_budget_s=parse_duration(time_budget),
+        time_budget_s=budget_s,
         parallel=parallel,
         max_latency_ms=max_latency_ms,
         max_size_mb=max_size_mb,
