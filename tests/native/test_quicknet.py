@@ -40,19 +40,29 @@ def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):
                 np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * scale)
 
 
-def test_ten_sampled_configs_match_lce():
+def _check_sampled_configs(count: int, seed: int) -> None:
     import optuna
     from lce_nas.space import get_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = get_space("quicknet")
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=11))
-    for index in range(10):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for index in range(count):
         config = space.suggest(study.ask())
         model = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
         tflite = convert(model, seed=index)
         x = inputs_for(tflite, seed=index)
         assert_close(native_run(tflite, x), lce_run(tflite, x))
+
+
+def test_two_sampled_configs_match_lce():
+    _check_sampled_configs(2, seed=5)
+
+
+@pytest.mark.slow
+def test_ten_sampled_configs_match_lce():
+    # Minutes on two cores: sampled configs have up to 48 blocks to convert.
+    _check_sampled_configs(10, seed=11)
 
 
 @pytest.mark.slow

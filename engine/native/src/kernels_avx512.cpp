@@ -211,13 +211,18 @@ LCE_AVX512 double popcount_peak_avx512(long long iterations) {
 // Binary MACs per second of one core at the xor-popcount peak (0 without AVX-512).
 double popcount_peak_macs_per_s() {
   if (avx512_kernels() == nullptr) return 0.0;
-  constexpr long long kIterations = 20000000;
-  popcount_peak_avx512(kIterations / 10);
-  const auto start = std::chrono::steady_clock::now();
-  const double sink = popcount_peak_avx512(kIterations);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return sink > 0 ? 12.0 * 512.0 * static_cast<double>(kIterations) / seconds : 0.0;
+  // Best of several short trials: on a shared machine the slowest trials measure the
+  // neighbours, not the core.
+  constexpr long long kIterations = 2000000;
+  double best = 0.0;
+  for (int trial = 0; trial < 15; ++trial) {
+    const auto start = std::chrono::steady_clock::now();
+    const double sink = popcount_peak_avx512(kIterations);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (sink > 0) best = std::max(best, 12.0 * 512.0 * static_cast<double>(kIterations) / seconds);
+  }
+  return best;
 }
 
 const KernelSet* avx512_kernels() {

@@ -109,56 +109,81 @@ const KernelSet& select_kernels(const std::string& request) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Thread pool: workers spin briefly on a generation counter (ops are short, a sleep/wake
-// round trip would cost as much as a small op), then sleep on a condition variable.
+// Thread pool. Work is cut into more chunks than threads and claimed from an atomic
+// counter, so the calling thread finishes every chunk no worker has started: on a busy
+// machine a descheduled worker delays nothing. Idle workers spin briefly (ops are short,
+// a sleep/wake round trip would cost as much as a small op), then sleep.
+
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
 
 struct ThreadPool::Impl {
+  struct Job {
+    const std::function<void(int, int)>* fn = nullptr;
+    int n = 0, grain = 1, chunks = 0;
+  };
   std::vector<std::thread> workers;
   std::mutex mutex;
   std::condition_variable wake;
-  std::atomic<std::uint64_t> generation{0};
-  std::atomic<int> pending{0};
+  // Job number in the high 32 bits, next unclaimed chunk in the low 32. A chunk is only
+  // run after a successful compare-exchange on this word, so a worker that wakes late
+  // and reads a newer job's slot never runs anything with it.
+  std::atomic<std::uint64_t> state{0};
+  std::atomic<int> done{0};
   std::atomic<bool> stop{false};
-  const std::function<void(int, int)>* fn = nullptr;
-  int n = 0;
-  int grain = 1;
-  int parts = 1;
+  Job jobs[2];
+  std::uint32_t job_number = 0;
 
-  void run_part(int part) {
-    const int units = (n + grain - 1) / grain;
-    const int begin = static_cast<int>(static_cast<long long>(units) * part / parts) * grain;
-    const int end =
-        std::min(n, static_cast<int>(static_cast<long long>(units) * (part + 1) / parts) * grain);
-    if (begin < end) (*fn)(begin, end);
+  void drain(std::uint32_t number) {
+    const Job job = jobs[number & 1];
+    const int units = (job.n + job.grain - 1) / job.grain;
+    std::uint64_t cur = state.load(std::memory_order_acquire);
+    for (;;) {
+      if (static_cast<std::uint32_t>(cur >> 32) != number) return;
+      const int c = static_cast<int>(cur & 0xFFFFFFFFu);
+      if (c >= job.chunks) return;
+      if (!state.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) continue;
+      const int begin = static_cast<int>(static_cast<long long>(units) * c / job.chunks) * job.grain;
+      const int end = std::min(
+          job.n, static_cast<int>(static_cast<long long>(units) * (c + 1) / job.chunks) * job.grain);
+      if (begin < end) (*job.fn)(begin, end);
+      done.fetch_add(1, std::memory_order_acq_rel);
+      cur = state.load(std::memory_order_acquire);
+    }
   }
 
-  void worker(int part) {
-    std::uint64_t seen = 0;
+  void worker() {
+    std::uint32_t seen = 0;
     for (;;) {
       int spins = 0;
-      while (generation.load(std::memory_order_acquire) == seen && !stop.load()) {
-        if (++spins < 20000) {
-#if defined(__x86_64__) || defined(__i386__)
-          __builtin_ia32_pause();
-#endif
+      std::uint32_t number;
+      while ((number = static_cast<std::uint32_t>(state.load(std::memory_order_acquire) >> 32)) ==
+                 seen &&
+             !stop.load()) {
+        if (++spins < 4000) {
+          cpu_relax();
+        } else if (spins < 4100) {
+          std::this_thread::yield();
         } else {
           std::unique_lock<std::mutex> lock(mutex);
-          wake.wait(lock, [&] { return generation.load() != seen || stop.load(); });
+          wake.wait(lock, [&] { return (state.load() >> 32) != seen || stop.load(); });
         }
       }
       if (stop.load()) return;
-      seen = generation.load(std::memory_order_acquire);
-      run_part(part);
-      pending.fetch_sub(1, std::memory_order_acq_rel);
+      seen = number;
+      drain(number);
     }
   }
 };
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
   impl_ = new Impl();
-  for (int t = 1; t < num_threads_; ++t) {
-    impl_->workers.emplace_back([this, t] { impl_->worker(t); });
-  }
+  for (int t = 1; t < num_threads_; ++t) impl_->workers.emplace_back([this] { impl_->worker(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -179,21 +204,27 @@ void ThreadPool::parallel_for(int n, int grain, const std::function<void(int, in
     return;
   }
   Impl& p = *impl_;
-  p.fn = &fn;
-  p.n = n;
-  p.grain = grain;
-  p.parts = num_threads_;
-  p.pending.store(num_threads_ - 1, std::memory_order_release);
+  const std::uint32_t number = ++p.job_number;
+  Impl::Job& job = p.jobs[number & 1];
+  job.fn = &fn;
+  job.n = n;
+  job.grain = grain;
+  job.chunks = std::min(units, 4 * num_threads_);
+  p.done.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(p.mutex);
-    p.generation.fetch_add(1, std::memory_order_acq_rel);
+    p.state.store(static_cast<std::uint64_t>(number) << 32, std::memory_order_release);
   }
   p.wake.notify_all();
-  p.run_part(0);
-  while (p.pending.load(std::memory_order_acquire) != 0) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+  p.drain(number);
+  // Every chunk is claimed now; wait for the ones workers are still running.
+  int spins = 0;
+  while (p.done.load(std::memory_order_acquire) < job.chunks) {
+    if (++spins < 4000) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
   }
 }
 
