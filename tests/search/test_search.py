@@ -13,7 +13,8 @@ import pytest
 from lce_nas.latency_db import LatencyStore
 from optuna.trial import TrialState
 
-pytestmark = pytest.mark.slow
+# Each search starts a local Ray and times real models: minutes, not seconds.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def _counts(output: str) -> dict[str, int]:
