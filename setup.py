@@ -19,6 +19,7 @@ SUBPACKAGES = {
     "lce_nas.latency_db": "latency_db",
     "lce_nas.workers": "workers",
     "lce_nas.search": "search",
+    "lce_nas.dashboard": "dashboard",
 }
 
 packages: list[str] = []

@@ -1,0 +1,1 @@
+"""The dashboard's own scripts and style sheet (a package so that installs ship them)."""
