@@ -96,3 +96,50 @@ def float_ops_model(input_shape=(13, 11, 6)):
         L.Reshape((-1, 6))(inp),
     ]
     return tf.keras.Model(inp, outs)
+
+
+def _qconv(filters, kernel, strides=1, padding="same", pad_values=1.0):
+    import larq as lq
+
+    return lq.layers.QuantConv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        pad_values=pad_values,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+        use_bias=False,
+    )
+
+
+def common_bnns_model(input_shape=(16, 16, 3)):
+    """Blocks of the common BNNs in one model: Bi-Real Net / BinaryResNetE18 (float
+    shortcuts with average-pool downsampling), BinaryDenseNet (concatenation, max-pool
+    transitions), Real-to-Binary (sigmoid gating of binary conv outputs), and a max-pool
+    on binarised activations (LceBMaxPool2d)."""
+    import larq as lq
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    inp = tf.keras.Input(input_shape)
+    x = L.BatchNormalization()(L.Conv2D(32, 3, padding="same", use_bias=False)(inp))
+    # Bi-Real Net block and downsampling block.
+    y = L.BatchNormalization()(_qconv(32, 3)(x))
+    x = L.Add()([x, y])
+    short = L.BatchNormalization()(L.Conv2D(64, 1, use_bias=False)(L.AveragePooling2D(2)(x)))
+    x = L.Add()([short, L.BatchNormalization()(_qconv(64, 3, strides=2)(x))])
+    # BinaryDenseNet: grow by concatenation, transition with max-pool, ReLU, 1x1 conv.
+    d = L.Concatenate()([x, L.BatchNormalization()(_qconv(32, 3)(x))])
+    d = L.Concatenate()([d, L.BatchNormalization()(_qconv(32, 3, pad_values=0.0)(d))])
+    d = L.Conv2D(48, 1)(L.ReLU()(L.MaxPool2D(2)(d)))
+    # Real-to-Binary: a pooled branch gates the binary conv's output per channel.
+    b = L.BatchNormalization()(_qconv(48, 3)(d))
+    gate = L.Dense(48, activation="sigmoid")(L.GlobalAveragePooling2D()(d))
+    r2b = L.Multiply()([b, L.Reshape((1, 1, 48))(gate)])
+    # Max-pool on binarised activations before a binary conv.
+    s = L.MaxPool2D(2, padding="same")(lq.quantizers.SteSign()(d))
+    bm = L.BatchNormalization()(_qconv(40, 3)(s))
+    head = L.Dense(10)(L.GlobalAveragePooling2D()(L.Add()([d, r2b])))
+    return tf.keras.Model(inp, [head, bm])

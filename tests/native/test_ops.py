@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
-from native_models import BCONV_INPUTS, bconv_grid_model, float_ops_model
+from native_models import BCONV_INPUTS, bconv_grid_model, common_bnns_model, float_ops_model
 from native_support import assert_close, convert, inputs_for, lce_run, native_run
 
 _cache: dict[object, bytes] = {}
@@ -85,3 +85,13 @@ def test_two_threads_give_the_same_outputs(float_ops):
         two = native_run(tflite, x, num_threads=2)
         for a, b in zip(one, two, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_common_bnn_blocks_match_lce():
+    tflite = convert(common_bnns_model(), seed=4)
+    types = {op.type for op in read_plan(tflite).ops}
+    assert {"LceBMaxPool2d", "LceDequantize", "CONCATENATION", "AVERAGE_POOL_2D", "MUL"} <= types
+    x = inputs_for(tflite)
+    expected = lce_run(tflite, x)
+    for kernels in native.available_kernels():
+        assert_close(native_run(tflite, x, kernels=kernels), expected)
