@@ -101,20 +101,23 @@ def _measure_with_spinner(tflite: bytes, device, cpus: list[int] | None, max_sec
             spinner.wait()
 
 
-def pinning_table(tflite: bytes, max_seconds: float, rounds: int) -> None:
+def pinning_table(tflite: bytes, max_seconds: float, rounds: int, priority: str) -> None:
     """Table 2: idle versus a CPU-bound neighbour, on and off the reserved core.
 
     Conditions alternate round by round, so background load that drifts over
     minutes affects them alike; the summary is the median over rounds.
     """
-    host = get_device("host")
+    host = get_device("host", priority=priority)
     reserved = list(host.reserved_cpus)
     others = [c for c in sorted(os.sched_getaffinity(0)) if c not in reserved]
     conditions: list[tuple[str, list[int] | None]] = [("idle", None)]
     if others:
         conditions.append((f"CPU-bound process on other core(s) {others}", others))
     conditions.append((f"CPU-bound process on the reserved core {reserved}", reserved))
-    print(f"\n## QuickNet, indirect BGEMM + XNNPACK, 1 thread, pinned to {reserved}")
+    print(
+        f"\n## QuickNet, indirect BGEMM + XNNPACK, 1 thread, pinned to {reserved}, "
+        f"priority {priority}"
+    )
     print(f"{'round / condition':<46} {'median':>9} {'p10':>9} {'p90':>9} {'CV':>7} {'runs':>6}")
     medians: dict[str, list[float]] = {label: [] for label, _ in conditions}
     for round_no in range(1, rounds + 1):
@@ -136,13 +139,16 @@ def main() -> None:
     parser.add_argument("--models", default="quicknet-small,quicknet,quicknet-large")
     parser.add_argument("--rounds", type=int, default=3, help="alternations in table 2")
     parser.add_argument("--only-pinning", action="store_true", help="skip table 1")
+    parser.add_argument(
+        "--priority", default="realtime", choices=["normal", "high", "realtime"], help="table 2"
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     models = build_models(["quicknet"] if args.only_pinning else names)
     if not args.only_pinning:
         kernel_table(models, args.max_seconds)
     quicknet = models.get("quicknet") or build_models(["quicknet"])["quicknet"]
-    pinning_table(quicknet, args.max_seconds, args.rounds)
+    pinning_table(quicknet, args.max_seconds, args.rounds, args.priority)
 
 
 if __name__ == "__main__":

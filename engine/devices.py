@@ -33,6 +33,7 @@ from lce_nas.errors import UserError
 
 KINDS = ("host", "ssh", "adb")
 HOST_ENGINES = ("lce", "native")
+PRIORITIES = ("normal", "high", "realtime")
 PROJECT_FILE = Path("lce-nas.toml")
 
 
@@ -70,8 +71,10 @@ class Device:
     use_xnnpack: bool = True
     use_reference_bconv: bool = False
     description: str = ""
-    # host: the cores the timing worker is pinned to (None: the last `threads` cores).
+    # host: the cores the timing worker is pinned to (None: the last `threads` cores),
+    # and its CPU priority: realtime (SCHED_FIFO), high (nice -10) or normal.
     cpus: tuple[int, ...] | None = None
+    priority: str = "realtime"
     # ssh and adb
     host: str | None = None
     user: str | None = None
@@ -297,6 +300,8 @@ def _build(name: str, entry: _Entry, overrides: dict[str, Any]) -> Device:
     engine = settings.get("engine", "lce")
     if kind == "host" and engine not in HOST_ENGINES:
         raise UserError(f"device '{name}': engine must be lce or native, got {engine!r}")
+    if settings.get("priority", "realtime") not in PRIORITIES:
+        raise UserError(f"device '{name}': priority must be one of {', '.join(PRIORITIES)}")
     if int(settings.get("threads", 1)) < 1:
         raise UserError(f"device '{name}': threads must be at least 1")
     return Device(name=name, origin=" + ".join(entry.origins), **settings)

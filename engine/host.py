@@ -105,6 +105,7 @@ def _request(device: Device, model_path: str, policy: RunPolicy, profile: bool) 
         "engine": device.engine,
         "threads": device.threads,
         "cpus": list(device.reserved_cpus),
+        "priority": device.priority,
         "use_indirect_bgemm": device.use_indirect_bgemm,
         "use_xnnpack": device.use_xnnpack,
         "use_reference_bconv": device.use_reference_bconv,
@@ -193,6 +194,7 @@ def measure_host(
         init_ms=round(result["init_ms"], 3),
         first_inference_ms=round(result["first_ms"], 3),
         stop_reason=result["stop_reason"],
+        scheduling=result["scheduling"],
         sampling="per-run wall clock of one inference (set input, invoke, read output)",
     )
     op_profile = None

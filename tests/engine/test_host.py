@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 from engine_support import run_cli
@@ -52,6 +53,17 @@ def test_quicknet_small_on_host_both_kernel_paths(quicknet_small_tflite):
 def test_worker_is_pinned_to_the_cores_asked_for(tiny_tflite):
     m = measure(tiny_tflite, get_device("host", cpus=(0,)), max_seconds=2)
     assert m.host_facts["pinned_cpus"] == [0]
+
+
+def test_worker_priority(tiny_tflite):
+    privileged = os.geteuid() == 0
+    denied = "normal (no permission to raise priority)"
+    m = measure(tiny_tflite, get_device("host"), max_seconds=1)
+    assert m.host_facts["scheduling"] == ("SCHED_FIFO" if privileged else denied)
+    m = measure(tiny_tflite, get_device("host", priority="high"), max_seconds=1)
+    assert m.host_facts["scheduling"] == ("nice -10" if privileged else denied)
+    m = measure(tiny_tflite, get_device("host", priority="normal"), max_seconds=1)
+    assert m.host_facts["scheduling"] == "normal"
 
 
 def test_profile_with_lce_engine_on_host_explains_itself(tiny_tflite):
