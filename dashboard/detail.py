@@ -21,27 +21,32 @@ CATEGORY_LABELS = {
     "last_layer": "last layer",
 }
 #: Files ``lce-nas export`` writes per model, as offered for download.
-EXPORT_FILES = ("model.tflite", "model_card.json", "model.keras")
+EXPORT_FILES = ("model.tflite", "model_card.json", "model.h5", "model.keras")
 
 
 def export_folder(
     exports: Path | None, study: str, number: int, fingerprint: str | None
 ) -> Path | None:
-    """``EXPORTS/<study>/<number>-<fingerprint[:12]>`` when ``lce-nas export`` wrote it.
+    """The folder ``lce-nas export`` wrote for a trial: ``EXPORTS/<study>/<number>-<fp[:12]>``.
 
-    A study name that would lead outside ``exports`` (``..``, slashes) finds nothing.
+    The number may be zero-padded (``0003-...``). A study name that would
+    lead outside ``exports`` (``..``, slashes) finds nothing.
 
     Example:
         >>> export_folder(Path("exports"), "s", 3, "ab" * 32)  # doctest: +SKIP
-        PosixPath('exports/s/3-abababababab')
+        PosixPath('/home/me/exports/s/0003-abababababab')
     """
     if exports is None or not fingerprint:
         return None
     root = exports.resolve()
-    folder = (root / study / f"{number}-{fingerprint[:12]}").resolve()
-    if folder.parent.parent != root or not folder.is_dir():
+    study_dir = (root / study).resolve()
+    if study_dir.parent != root or not study_dir.is_dir():
         return None
-    return folder
+    for name in (f"{number:04d}-{fingerprint[:12]}", f"{number}-{fingerprint[:12]}"):
+        folder = study_dir / name
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def exported_files(folder: Path | None) -> list[dict[str, Any]]:
@@ -122,11 +127,12 @@ def find_measurement(
 ) -> dict[str, Any] | None:
     """The trial's measurement: by its stored id, else by fingerprint and the study's key."""
     latency = trial.user_attrs.get("latency")
+    fingerprint = trial.user_attrs.get("fingerprint")
     if isinstance(latency, dict) and latency.get("measurement_id") is not None:
         row = data.measurement(int(latency["measurement_id"]))
-        if row is not None:
+        # Ids are per database: after an import the id may name another model's row.
+        if row is not None and (fingerprint is None or row["fingerprint"] == fingerprint):
             return row
-    fingerprint = trial.user_attrs.get("fingerprint")
     key = study_meta(study).get("measurement_key")
     if fingerprint and isinstance(key, dict):
         return data.best_measurement(fingerprint, key)

@@ -224,7 +224,7 @@ def test_pages_and_plotly_are_served_by_the_app(api, fixture_db):
 def test_exported_files_can_be_downloaded(fixture_db, tmp_path):
     name = fixture_db.main_study
     small = next(t for t in fixture_db.trials[name] if t.get("preset") == "quicknet-small")
-    folder = tmp_path / "exports" / name / f"{small['number']}-{small['fingerprint'][:12]}"
+    folder = tmp_path / "exports" / name / f"{small['number']:04d}-{small['fingerprint'][:12]}"
     folder.mkdir(parents=True)
     tflite = fixture_db.tflite[small["fingerprint"]]
     (folder / "model.tflite").write_bytes(tflite)

@@ -1,0 +1,90 @@
+"""The dashboard on PostgreSQL: the same studies, read through a read-only session."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy
+from dashboard_support import Api, DashboardProcess
+from lce_nas.latency_db import LatencyStore
+
+pytestmark = pytest.mark.postgres
+
+
+def _load_db_fixtures():
+    """The latency-database tests' PostgreSQL helpers (one server recipe for the suite)."""
+    path = Path(__file__).resolve().parents[1] / "db" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("lce_nas_db_test_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1 for this module."""
+    helpers = _load_db_fixtures()
+    bindir = helpers._postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (scripts/setup.sh --test installs them)")
+    base = Path(tempfile.mkdtemp(prefix="lce-nas-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(base, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    server = helpers.PostgresServer(bindir, base, as_user)
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def test_dashboard_reads_postgres_read_only(postgres, db_copy):
+    url = postgres.new_database()
+    with LatencyStore(url) as target, LatencyStore(db_copy.url) as source:
+        target.import_rows(source.export_rows())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in (db_copy.main_study, db_copy.other_study):
+        optuna.copy_study(from_study_name=name, from_storage=db_copy.url, to_storage=url)
+
+    process = DashboardProcess("--db", url, "--port", "0")
+    try:
+        api = Api(process.url)
+        studies = {s["name"]: s for s in api.get("/api/studies")}
+        assert set(studies) == {db_copy.main_study, db_copy.other_study}
+        told = db_copy.trials[db_copy.main_study]
+        assert studies[db_copy.main_study]["complete"] == sum(
+            t["state"] == "COMPLETE" for t in told
+        )
+        preset = next(t for t in told if t.get("preset") == "quicknet")
+        trial = api.get(f"/api/studies/{db_copy.main_study}/trials/{preset['number']}")
+        assert trial["measurement"]["fingerprint"] == preset["fingerprint"]
+        assert trial["measurement"]["breakdown"]["categories"][1]["ms"] > 0
+        footer = api.status("/")[2]
+        assert "postgres:***@" in footer and _load_db_fixtures().PASSWORD not in footer
+    finally:
+        process.stop()
+
+    from lce_nas.dashboard.data import DashboardData
+
+    data = DashboardData(url)
+    try:
+        with (
+            data.engine.connect() as conn,
+            pytest.raises(sqlalchemy.exc.InternalError, match="read-only transaction"),
+        ):
+            conn.execute(sqlalchemy.text("CREATE TABLE dashboard_probe (a INTEGER)"))
+    finally:
+        data.close()
