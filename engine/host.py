@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lce_nas.engine.adaptive import RunPolicy
-from lce_nas.engine.devices import Device
+from lce_nas.engine.devices import Device, machine_cpus
 from lce_nas.engine.measurement import Measurement, OpTiming
 
 from lce_nas.errors import UserError
@@ -100,12 +100,16 @@ def _cpu_model() -> str:
 
 
 def _request(device: Device, model_path: str, policy: RunPolicy, profile: bool) -> dict[str, Any]:
+    priority = device.priority
+    if priority == "realtime" and set(device.reserved_cpus) >= set(machine_cpus()):
+        # Never hold every core of the machine at real-time priority.
+        priority = "high"
     return {
         "model_path": model_path,
         "engine": device.engine,
         "threads": device.threads,
         "cpus": list(device.reserved_cpus),
-        "priority": device.priority,
+        "priority": priority,
         "use_indirect_bgemm": device.use_indirect_bgemm,
         "use_xnnpack": device.use_xnnpack,
         "use_reference_bconv": device.use_reference_bconv,
