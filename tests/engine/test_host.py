@@ -143,3 +143,14 @@ def test_bench_from_space_records_architecture(tmp_path):
     assert m["fingerprint"] == space.fingerprint(space.preset("quicknet-small"))
     arch = LatencyStore(db).architecture(m["fingerprint"])
     assert arch["space"] == "quicknet" and arch["parameters"] > 10_000_000
+
+
+def test_native_engine_missing_is_a_clear_error(monkeypatch):
+    import sys
+
+    from lce_nas.engine import measurement_key
+
+    # As on an installation whose native extension was not built.
+    monkeypatch.setitem(sys.modules, "lce_nas.engine.native", None)
+    with pytest.raises(UserError, match=r"the native engine is not available .*--engine lce"):
+        measurement_key(get_device("host", engine="native"))
