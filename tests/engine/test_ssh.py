@@ -181,3 +181,25 @@ def test_profile_over_ssh_gives_breakdown(sshd, tiny_tflite, tmp_path):
     assert m["op_profile"][-1]["category"] == "last_layer"
     assert set(m["breakdown_ms"]) == {"first_layer", "binary_conv", "glue", "last_layer"}
     assert m["breakdown_ms"]["binary_conv"] > 0
+
+
+def test_builtin_rpi4_completed_by_device_host(sshd, tiny_tflite, tmp_path):
+    # Keys and the device-side tool come from the file; host, user and port from the flag.
+    (tmp_path / "lce-nas.toml").write_text(
+        "[devices.rpi4]\n"
+        f'identity_file = "{sshd.client_key}"\n'
+        f'known_hosts = "{sshd.known_hosts}"\n'
+        f'benchmark_binary = "{LCE_NAS} benchmark-model"\n'
+        f'remote_dir = "{tmp_path / "pi"}"\n'
+        "batch_runs = 5\n"
+    )
+    proc = run_cli(
+        "bench", str(tiny_tflite), "--device", "rpi4", "--device-host",
+        f"{sshd.user}@127.0.0.1:{sshd.port}", "--threads", "2", "--json", "--max-seconds", "3",
+        "--db", f"sqlite:///{tmp_path}/t.db", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    assert (m["device"], m["threads"], m["engine_version"]) == ("rpi4", 2, "unknown")
+    # rpi4's own defaults: LCE's aarch64 kernels, not the x86 indirect BGEMM path.
+    assert m["kernel_options"]["use_indirect_bgemm"] is False
