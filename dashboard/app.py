@@ -129,8 +129,7 @@ def create_app(
     def api_trials(name: str) -> list[dict[str, Any]]:
         """All trials of a study as flat rows, by number."""
         _, trials = load(name)
-        on_front = set(views.front_numbers(trials))
-        return [views.trial_row(t, on_front=t.number in on_front) for t in trials]
+        return views.trial_rows(trials)
 
     @app.get("/api/studies/{name}/front")
     def api_front(name: str) -> dict[str, Any]:

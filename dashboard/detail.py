@@ -9,7 +9,7 @@ from typing import Any
 
 import optuna
 from lce_nas.dashboard.data import DashboardData
-from lce_nas.dashboard.views import study_meta, trial_row
+from lce_nas.dashboard.views import dominated_presets, study_meta, trial_row
 from optuna.trial import FrozenTrial
 
 #: The LCE paper's latency groups, in the order the stacked bar draws them.
@@ -163,7 +163,7 @@ def trial_detail(
     exports: Path | None,
 ) -> dict[str, Any]:
     """Everything the trial page shows, as JSON (``trials``: the study's, for its presets)."""
-    row = trial_row(trial, on_front=on_front)
+    row = trial_row(trial, on_front, dominated_presets(trials).get(trial.number))
     measurement = measurement_json(find_measurement(data, study, trial))
     folder = export_folder(exports, study.study_name, trial.number, row["fingerprint"])
     accuracy = trial.user_attrs.get("accuracy")

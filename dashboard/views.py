@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import optuna
-from lce_nas.search.pareto import hypervolume, hypervolume_history, pareto_front
+from lce_nas.search.pareto import dominates, hypervolume, hypervolume_history, pareto_front
 from optuna.trial import FrozenTrial, TrialState
 
 META_KEY = "lce_nas"
@@ -80,7 +80,9 @@ def _finite(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def trial_row(trial: FrozenTrial, on_front: bool = False) -> dict[str, Any]:
+def trial_row(
+    trial: FrozenTrial, on_front: bool = False, dominates_presets: list[str] | None = None
+) -> dict[str, Any]:
     """A trial as one flat JSON row (the trial table's and the scatter's data)."""
     attrs = trial.user_attrs
     latency = attrs.get("latency") if isinstance(attrs.get("latency"), dict) else {}
@@ -96,6 +98,7 @@ def trial_row(trial: FrozenTrial, on_front: bool = False) -> dict[str, Any]:
         "state": trial.state.name,
         "feasible": is_feasible(trial) if completed else None,
         "on_front": on_front,
+        "dominates_presets": dominates_presets or [],
         "trained": accuracy is not None,
         "accuracy": xy[0] if xy else _finite((accuracy or {}).get("top1")),
         "latency_ms": xy[1] if xy else _finite(latency.get("median_ms")),
@@ -118,6 +121,24 @@ def trial_row(trial: FrozenTrial, on_front: bool = False) -> dict[str, Any]:
         "completed_at": _iso(trial.datetime_complete),
         "duration_s": duration,
     }
+
+
+def dominated_presets(trials: list[FrozenTrial]) -> dict[int, list[str]]:
+    """For each completed, feasible trial, the presets of the study it dominates."""
+    presets = [
+        (t.user_attrs["preset"], point(t))
+        for t in trials
+        if t.user_attrs.get("preset") and point(t) is not None
+    ]
+    result: dict[int, list[str]] = {}
+    for t in trials:
+        mine = point(t)
+        if mine is None or not is_feasible(t):
+            continue
+        result[t.number] = sorted(
+            {name for name, p in presets if p is not None and dominates(mine, p)}
+        )
+    return result
 
 
 def front_numbers(trials: list[FrozenTrial]) -> list[int]:
@@ -161,9 +182,10 @@ def front(study: optuna.study.FrozenStudy, trials: list[FrozenTrial]) -> dict[st
     volume = None
     if ref["latency_ms"] is not None:
         volume = hypervolume(points, (ref["accuracy"], ref["latency_ms"]))  # type: ignore[arg-type]
+    beats = dominated_presets(trials)
     return {
         "study": study.study_name,
-        "trials": [trial_row(by_number[n], on_front=True) for n in numbers],
+        "trials": [trial_row(by_number[n], True, beats.get(n)) for n in numbers],
         "hypervolume": volume,
         "reference_point": ref,
     }
@@ -184,6 +206,13 @@ def hypervolume_over_trials(
         {"number": t.number, "completed_at": _iso(t.datetime_complete), "hypervolume": v}
         for t, v in zip(done, values, strict=True)
     ]
+
+
+def trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
+    """Every trial of a study as a row, with its place on the front and the presets it beats."""
+    on_front = set(front_numbers(trials))
+    beats = dominated_presets(trials)
+    return [trial_row(t, t.number in on_front, beats.get(t.number)) for t in trials]
 
 
 def study_summary(

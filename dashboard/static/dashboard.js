@@ -231,6 +231,8 @@ function lceStudyPage({ study, refresh }) {
       { key: "parameters", label: "parameters", num: true, html: (r) => fmt.mega(r.parameters) },
       { key: "binary_macs", label: "binary MACs", num: true, html: (r) => fmt.mega(r.binary_macs) },
       { key: "packed_bytes", label: "packed", num: true, html: (r) => fmt.mb(r.packed_bytes) },
+      { key: "dominates_presets", label: "beats", html: (r) => esc((r.dominates_presets || []).join(", ")),
+        sort: (r) => (r.dominates_presets || []).length },
       { key: "failure", label: "failure", html: (r) => `<span class="failure">${esc(r.failure || "")}</span>` },
     ], shown, tableState, (r) => (r.on_front ? "front" : ""));
   }
@@ -391,6 +393,7 @@ function lceTrialPage({ study, number, refresh }) {
       ["preset", esc(t.preset || "–")],
       ["fingerprint", `<span class="mono" title="${esc(t.fingerprint)}">${esc((t.fingerprint || "–").slice(0, 16))}</span>`],
       ["proxy training", acc.epochs != null ? `${acc.epochs} epochs, ${fmt.num(acc.train_seconds)} s` : "not trained"],
+      ["dominates", t.dominates_presets && t.dominates_presets.length ? esc(t.dominates_presets.join(", ")) : "–"],
       ["duration", t.duration_s == null ? "–" : `${t.duration_s.toFixed(1)} s`],
       ["failure", t.failure ? `<span class="failure">${esc(t.failure)}</span>` : undefined],
     ]);

@@ -78,6 +78,22 @@ def test_trials_are_what_the_search_told_optuna(api, fixture_db):
     assert timed_but_failed["latency_ms"] is not None and timed_but_failed["accuracy"] is None
     presets = {r["preset"]: r["fingerprint"] for r in rows if r["preset"]}
     assert presets == fixture_db.presets
+    preset_points = {
+        t["preset"]: (t["accuracy"], t["latency_ms"])
+        for t in told.values()
+        if t.get("preset") and t["state"] == "COMPLETE"
+    }
+    for row in rows:
+        if row["state"] != "COMPLETE" or not row["feasible"]:
+            assert row["dominates_presets"] == []
+            continue
+        acc, lat = row["accuracy"], row["latency_ms"]
+        beaten = [
+            name
+            for name, (a, la) in preset_points.items()
+            if acc >= a and lat <= la and (acc > a or lat < la)
+        ]
+        assert row["dominates_presets"] == sorted(beaten)
 
 
 def test_front_is_the_non_dominated_feasible_set_and_its_hypervolume(api, fixture_db):
