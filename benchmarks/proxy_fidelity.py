@@ -5,9 +5,11 @@ each proxy at the candidate default settings and at a reference setting with
 4x the epochs and 4x the training images, and prints each setting's accuracy,
 wall time and Kendall's tau against the reference's ranking.
 
-    python benchmarks/proxy_fidelity.py --configs 12 --seed 0 \\
-        --width 0.0625 --batch-size 16 --epochs 1 --subset 1000 --extra 2x1000 \\
+    python benchmarks/proxy_fidelity.py --configs 12 --seed 0 --extra 1x2000 \\
         --results /tmp/fidelity.jsonl
+
+The candidate default is ``ProxySettings``' defaults unless ``--epochs``,
+``--subset``, ``--batch-size``, ``--width``... say otherwise.
 
 Results are appended to ``--results`` as JSON lines as they come, and a rerun
 with the same file skips what is already there (so a long run can resume).

@@ -17,7 +17,8 @@ workers, and each worker process loads the pixels once and keeps them
   downloaded.
 
 Any spec may end with ``?size=N`` for N x N proxy images (default 32): smaller
-images are padded (centred), larger ones resized. Pixels are kept as uint8 and
+images are padded (centred), larger ones resized (an image folder's images are
+all resized to N x N as Keras reads them). Pixels are kept as uint8 and
 normalised to [-1, 1] when a subset is taken.
 
 The validation set is carved from the training set with a fixed seed
@@ -113,7 +114,7 @@ class Dataset:
     """Train, validation and test images (uint8, NHWC, proxy size) with int labels.
 
     Example:
-        >>> data = load_dataset("fashion-mnist")  # doctest: +SKIP
+        >>> data = load_dataset("fashion-mnist")
         >>> data.input_shape, data.classes
         ((32, 32, 1), 10)
     """
@@ -168,7 +169,7 @@ def load_dataset(spec: str | DatasetSpec, validation_images: int = 5000) -> Data
     Loaded once per process and spec; later calls return the same object.
 
     Example:
-        >>> data = load_dataset("fashion-mnist", validation_images=5000)  # doctest: +SKIP
+        >>> data = load_dataset("fashion-mnist", validation_images=5000)
         >>> len(data.y_train), len(data.y_val), len(data.y_test)
         (55000, 5000, 10000)
     """
