@@ -139,6 +139,23 @@ class DashboardData:
             row = conn.execute(query).first()
         return None if row is None else dict(row._mapping)
 
+    def profiled_measurement(self, fingerprint: str, device: str) -> dict[str, Any] | None:
+        """The newest measurement of this model on this device that has a per-op profile."""
+        if not has_tables(self.engine, _MEAS.name):
+            return None
+        query = (
+            select(_MEAS.c.id, _MEAS.c.breakdown_ms, _MEAS.c.op_profile)
+            .where(_MEAS.c.fingerprint == fingerprint, _MEAS.c.device == device)
+            .order_by(_MEAS.c.measured_at.desc(), _MEAS.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            # JSON null and SQL NULL both mean "no profile": test in Python.
+            found = next(
+                (row.id for row in conn.execute(query) if row.breakdown_ms or row.op_profile),
+                None,
+            )
+        return None if found is None else self.measurement(found)
+
     def measurements_by_id(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """Measurement rows (without their samples) for several ids at once."""
         if not ids or not has_tables(self.engine, _MEAS.name):

@@ -139,6 +139,35 @@ def find_measurement(
     return None
 
 
+def profile_for(
+    data: DashboardData, trial: FrozenTrial, measurement: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Where the trial's time goes: its own measurement's profile, else another one's.
+
+    A search times with the engine of its latency key, which may not profile
+    (LCE's interpreter on the host); a profiled measurement of the same model
+    on the same device (e.g. ``lce-nas bench --engine native --profile``)
+    still shows where the time goes, marked ``same_key: false``.
+    """
+    fingerprint = trial.user_attrs.get("fingerprint")
+    source = measurement if measurement and breakdown(measurement) else None
+    if source is None and fingerprint and measurement:
+        source = data.profiled_measurement(fingerprint, measurement["device"])
+    if source is None:
+        return None
+    same = measurement is not None and source["id"] == measurement["id"]
+    return {
+        "measurement_id": source["id"],
+        "same_key": same,
+        "engine": source["engine"],
+        "engine_version": source["engine_version"],
+        "threads": source["threads"],
+        "kernel_options": source["kernel_options"],
+        "breakdown": breakdown(source),
+        "op_profile": source.get("op_profile"),
+    }
+
+
 def preset_breakdowns(
     data: DashboardData, study: optuna.study.FrozenStudy, trials: list[FrozenTrial]
 ) -> list[dict[str, Any]]:
@@ -148,9 +177,14 @@ def preset_breakdowns(
         name = t.user_attrs.get("preset")
         if not name or name in found:
             continue
-        shown = breakdown(find_measurement(data, study, t))
-        if shown is not None:
-            found[name] = {"preset": name, "number": t.number, "breakdown": shown}
+        profile = profile_for(data, t, find_measurement(data, study, t))
+        if profile is not None and profile["breakdown"] is not None:
+            found[name] = {
+                "preset": name,
+                "number": t.number,
+                "breakdown": profile["breakdown"],
+                "same_key": profile["same_key"],
+            }
     return list(found.values())
 
 
@@ -164,7 +198,8 @@ def trial_detail(
 ) -> dict[str, Any]:
     """Everything the trial page shows, as JSON (``trials``: the study's, for its presets)."""
     row = trial_row(trial, on_front, dominated_presets(trials).get(trial.number))
-    measurement = measurement_json(find_measurement(data, study, trial))
+    row_found = find_measurement(data, study, trial)
+    measurement = measurement_json(row_found)
     folder = export_folder(exports, study.study_name, trial.number, row["fingerprint"])
     accuracy = trial.user_attrs.get("accuracy")
     return {
@@ -176,6 +211,7 @@ def trial_detail(
         "latency_detail": trial.user_attrs.get("latency"),
         "user_attrs": dict(trial.user_attrs),
         "measurement": measurement,
+        "profile": profile_for(data, trial, row_found),
         "preset_breakdowns": preset_breakdowns(data, study, trials),
         "exports": exported_files(folder),
         "export_command": (

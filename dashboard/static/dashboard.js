@@ -303,20 +303,30 @@ function lceStudyPage({ study, refresh }) {
 
 // ---------------------------------------------------------------- trial page
 
+function profileNote(p) {
+  if (!p || p.same_key) return "";
+  return `Profile from measurement #${esc(p.measurement_id)} of the same model on the same device with ` +
+    `${esc(keyText(p))}: not the latency key of this study's numbers, so compare shares, not milliseconds.`;
+}
+
 function drawBreakdown(t) {
+  const own = t.profile && t.profile.breakdown;
   const bars = [];
-  if (t.measurement && t.measurement.breakdown) bars.push({ label: `#${t.number}${t.preset ? " " + t.preset : " (this trial)"}`, b: t.measurement.breakdown });
+  if (own) bars.push({ label: `#${t.number}${t.preset ? " " + t.preset : " (this trial)"}`, b: own });
   for (const p of t.preset_breakdowns || []) {
     if (p.number !== t.number) bars.push({ label: `#${p.number} ${p.preset}`, b: p.breakdown });
   }
   const container = $("breakdown");
-  if (!bars.length || !(t.measurement && t.measurement.breakdown)) {
+  $("breakdown-note").innerHTML = profileNote(t.profile);
+  if (!own) {
     Plotly.purge(container);
     container.classList.remove("plot");
-    container.innerHTML = '<p class="hint">This measurement has no per-op profile, so there is no breakdown. ' +
-      "Profiles come from the native host engine or from lce_benchmark_model on a device.</p>";
+    container.innerHTML = '<p class="hint">No per-op profile of this model on this device, so there is no breakdown. ' +
+      "Profiles come from the native host engine (<code>lce-nas bench --engine native --profile</code>) " +
+      "or from lce_benchmark_model on a device.</p>";
     return;
   }
+  if (!container.data) container.innerHTML = ""; // drop the message, keep a live plot
   container.classList.add("plot");
   const categories = bars[0].b.categories.map((c) => c.category);
   const labels = Object.fromEntries(bars[0].b.categories.map((c) => [c.category, c.label]));
@@ -404,7 +414,7 @@ function lceTrialPage({ study, number, refresh }) {
         `<tr><th>${esc(k)}</th><td class="mono">${esc(Array.isArray(v) ? v.join(", ") : v)}</td></tr>`).join("") + "</table>"
       : '<p class="hint">No config stored for this trial.</p>';
     $("raw").textContent = JSON.stringify({ params: t.params, values: t.values, user_attrs: t.user_attrs }, compactArrays, 1);
-    const ops = (t.measurement && t.measurement.op_profile) || [];
+    const ops = (t.profile && t.profile.op_profile) || [];
     if (!ops.length) {
       $("op-table").innerHTML = '<p class="hint">Not profiled.</p>';
     } else {

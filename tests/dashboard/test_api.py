@@ -160,6 +160,10 @@ def test_trial_detail_has_its_measurement_breakdown_and_profile(api, fixture_db)
     assert trial["config"]["section_filters"] == [64, 128, 256, 512]
     assert trial["params"]["blocks_0"] == 4
     assert {p["preset"] for p in trial["preset_breakdowns"]} == set(fixture_db.presets)
+    assert all(p["same_key"] for p in trial["preset_breakdowns"])
+    profile = trial["profile"]
+    assert profile["same_key"] is True and profile["measurement_id"] == m["id"]
+    assert profile["breakdown"] == m["breakdown"] and profile["op_profile"] == m["op_profile"]
     assert trial["exports"] == [] and "--trial" in trial["export_command"]
 
 
@@ -170,6 +174,11 @@ def test_trial_without_profile_has_samples_but_no_breakdown(api, fixture_db):
     assert trial["measurement"]["engine"] == "lce-interpreter"
     assert trial["measurement"]["breakdown"] is None and trial["measurement"]["op_profile"] is None
     assert len(trial["measurement"]["samples_ms"]) == trial["measurement"]["runs"] > 0
+    # The same model was also profiled by the native engine on this device: shown, marked.
+    profile = trial["profile"]
+    assert profile["same_key"] is False and profile["engine"] == "native"
+    assert profile["measurement_id"] == fixture_db.measurement_ids[first["fingerprint"]]
+    assert profile["breakdown"]["categories"][1]["ms"] > 0
 
 
 def test_failed_trials_show_their_reason(api, fixture_db):

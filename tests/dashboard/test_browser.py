@@ -100,14 +100,15 @@ def test_trial_page_draws_the_latency_breakdown(page, server, fixture_db, tmp_pa
     detail = page.evaluate(
         f"async () => (await fetch('/api/studies/{study}/trials/{preset['number']}')).json()"
     )
-    expected = {c["label"]: c["ms"] for c in detail["measurement"]["breakdown"]["categories"]}
+    expected = {c["label"]: c["ms"] for c in detail["profile"]["breakdown"]["categories"]}
     assert bars[0]["y"][0].startswith(f"#{preset['number']}")
     for bar in bars:
         assert bar["x"][0] == expected[bar["name"]]
     # One stacked bar per preset (this trial is one of them), four segments each.
     assert len(bars[0]["y"]) == len(fixture_db.presets)
     assert page.locator("#breakdown .barlayer path").count() >= 4 * len(fixture_db.presets) - 3
-    assert page.locator("#op-table tbody tr").count() == len(detail["measurement"]["op_profile"])
+    assert page.locator("#op-table tbody tr").count() == len(detail["profile"]["op_profile"])
+    assert page.locator("#breakdown-note").inner_text() == ""  # the study's own key
     assert "section_filters" in page.locator("#config").inner_text()
 
     shot = tmp_path / "trial.png"
@@ -192,3 +193,14 @@ def test_a_running_search_shows_up_without_a_reload(page, db_copy):
         assert trial.number in next(t for t in front if t["name"] == "Pareto front")["numbers"]
     finally:
         process.stop()
+
+
+def test_trial_page_marks_a_profile_of_another_key(page, server, fixture_db):
+    study = fixture_db.other_study  # timed by LCE's interpreter, which does not profile
+    first = fixture_db.trials[study][0]
+    page.goto(f"{server.url}studies/{study}/trials/{first['number']}")
+    _wait_for_plot(page, "breakdown")
+    note = page.locator("#breakdown-note").inner_text()
+    measurement_id = fixture_db.measurement_ids[first["fingerprint"]]
+    assert f"measurement #{measurement_id}" in note and "native" in note
+    assert page.locator("#op-table tbody tr").count() > 16
