@@ -33,7 +33,8 @@ struct Window {
   int eff_w() const { return (k_w - 1) * dil_w + 1; }
 };
 
-// Depthwise convolution with multiplier 1 over NHWC rows; weights are [tap][channel].
+// Depthwise convolution with multiplier 1 over NHWC rows; weights are [tap][channel];
+// at most 64 taps.
 struct DepthwiseArgs {
   const float* in = nullptr;
   float* out = nullptr;
@@ -42,6 +43,9 @@ struct DepthwiseArgs {
   const float* weights = nullptr;
   const float* bias = nullptr;  // channels entries
   Clamp clamp{};
+  // Indirection table as in SgemmArgs (outside taps point at zeros): rows x taps.
+  const float* const* ind = nullptr;
+  int taps = 0;
 };
 
 // Max or average pooling (average divides by the taps inside the input).

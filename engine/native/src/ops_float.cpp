@@ -100,13 +100,17 @@ class DepthwiseConv2d : public Op {
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
     weights_.assign(filter.data<float>(), filter.data<float>() + filter.elements());
     bias_ = padded_bias(m, *this, 2, cout_);
+    zeros_.assign(cin_, 0.0f);
+    if (mult_ == 1)
+      ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, cin_, zeros_.data());
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
     float* out = m.tensor(outputs[0]).data<float>();
     const float* src = in.data<float>();
     const int rows = in.dim(0) * win_.out_h * win_.out_w;
-    if (mult_ == 1) {
+    // The vector kernels take up to 64 taps (8x8); larger windows use the plain loops.
+    if (mult_ == 1 && win_.k_h * win_.k_w <= 64) {
       DepthwiseArgs g;
       g.in = src;
       g.out = out;
@@ -115,6 +119,8 @@ class DepthwiseConv2d : public Op {
       g.weights = weights_.data();
       g.bias = bias_.data();
       g.clamp = clamp_;
+      g.ind = ind_.data();
+      g.taps = win_.k_h * win_.k_w;
       const auto kernel = m.kernels().depthwise;
       m.pool().parallel_for(rows, 8, [&](int b, int e) { kernel(g, b, e); });
       return;
@@ -151,7 +157,8 @@ class DepthwiseConv2d : public Op {
   Window win_;
   int cin_ = 0, cout_ = 0, mult_ = 1;
   Clamp clamp_{};
-  std::vector<float> weights_, bias_;
+  std::vector<float> weights_, bias_, zeros_;
+  std::vector<const float*> ind_;
 };
 
 class FullyConnected : public Op {
