@@ -148,9 +148,11 @@ def test_bench_from_space_records_architecture(tmp_path):
 def test_native_engine_missing_is_a_clear_error(monkeypatch):
     import sys
 
+    import lce_nas.engine
     from lce_nas.engine import measurement_key
 
     # As on an installation whose native extension was not built.
     monkeypatch.setitem(sys.modules, "lce_nas.engine.native", None)
+    monkeypatch.delattr(lce_nas.engine, "native", raising=False)
     with pytest.raises(UserError, match=r"the native engine is not available .*--engine lce"):
         measurement_key(get_device("host", engine="native"))
