@@ -192,6 +192,9 @@ class NativeModel:
     def profile(self, x: np.ndarray, runs: int = 10, warmup: int = 2) -> list[OpProfile]:
         """Mean time per op over ``runs`` inferences, in execution order.
 
+        One row per op of the flatbuffer; a residual ADD folded into the binary
+        convolution before it (its work happens there) reports 0 us.
+
         Example:
             >>> rows = model.profile(x)  # doctest: +SKIP
             >>> rows[0].op_type, round(sum(r.share for r in rows), 6)

@@ -81,7 +81,9 @@ def test_profile_has_one_row_per_op(tiny_quicknet):
     model = native.load(tiny_quicknet)
     rows = model.profile(inputs_for(tiny_quicknet), runs=3)
     assert [r.op_type for r in rows] == [op.type for op in model._plan.ops]
-    assert all(r.microseconds > 0 for r in rows)
+    # Residual ADDs folded into the binary convolution before them report zero time.
+    assert all(r.microseconds > 0 for r in rows if r.op_type != "ADD")
+    assert any(r.op_type == "ADD" and r.microseconds == 0 for r in rows)
     assert sum(r.share for r in rows) == pytest.approx(1.0)
     assert {r.name for r in rows} >= {model._plan.tensors[model._plan.outputs[0]].name}
     timing = rows[0].to_op_timing()

@@ -17,6 +17,9 @@ def test_tiny_quicknet_matches_lce(tiny_quicknet):
         expected = lce_run(tiny_quicknet, x)
         assert_close(native_run(tiny_quicknet, x), expected)
         assert_close(native_run(tiny_quicknet, x, num_threads=2), expected)
+        # Folding residual ADDs into the convolutions changes no bit.
+        unfused = native_run(tiny_quicknet, x, keep_intermediates=True)
+        np.testing.assert_array_equal(native_run(tiny_quicknet, x)[0], unfused[0])
 
 
 def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):

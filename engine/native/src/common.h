@@ -56,6 +56,11 @@ struct PoolArgs {
   int channels = 0;
   bool is_max = true;
   Clamp clamp{};
+  // Indirection table (rows x taps): outside taps point at -inf (max) or zeros (average);
+  // divisors[row] is the number of inside taps.
+  const float* const* ind = nullptr;
+  int taps = 0;
+  const float* divisors = nullptr;
 };
 
 // One output-channel-blocked weight matrix: block b holds k-major rows of 16 lanes.
@@ -87,6 +92,9 @@ struct BgemmArgs {
   std::int32_t clamp_min = 0;
   std::int32_t clamp_max = 0;
   float* out_float = nullptr;  // rows x channels_out
+  // Optional fused residual ADD after the transform: y = clamp(y + residual[r][o]).
+  const float* residual = nullptr;
+  Clamp residual_clamp{};
   // Bitpacked output: bit o = acc > thresholds[o].
   const std::int32_t* thresholds = nullptr;
   Word* out_packed = nullptr;  // rows x packed_words(channels_out)

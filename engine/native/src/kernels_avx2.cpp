@@ -101,10 +101,17 @@ LCE_AVX2 void bgemm_tile(const BgemmArgs& g, int r0, int b) {
     return;
   }
   for (int i = 0; i < MR; ++i) {
-    float* dst = g.out_float + static_cast<size_t>(r0 + i) * g.channels_out + o0;
+    const size_t at = static_cast<size_t>(r0 + i) * g.channels_out + o0;
+    float* dst = g.out_float + at;
     for (int l = 0; l < n; ++l) {
       const std::int32_t x = std::min(std::max(2 * acc[i][l], g.clamp_min), g.clamp_max);
-      dst[l] = static_cast<float>(x) * g.mul[o0 + l] + g.bias[o0 + l];
+      float y = static_cast<float>(x) * g.mul[o0 + l] + g.bias[o0 + l];
+      if (g.residual != nullptr) {
+        y = y + g.residual[at + l];
+        y = y < g.residual_clamp.lo ? g.residual_clamp.lo : y;
+        y = y > g.residual_clamp.hi ? g.residual_clamp.hi : y;
+      }
+      dst[l] = y;
     }
   }
 }

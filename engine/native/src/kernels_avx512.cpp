@@ -96,6 +96,8 @@ LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
   }
   const __m512i cmin = _mm512_set1_epi32(g.clamp_min);
   const __m512i cmax = _mm512_set1_epi32(g.clamp_max);
+  const __m512 rlo = _mm512_set1_ps(g.residual_clamp.lo);
+  const __m512 rhi = _mm512_set1_ps(g.residual_clamp.hi);
   for (int j = 0; j < NR; ++j) {
     const int o = (b0 + j) * kLanes;
     const __m512 mul = _mm512_loadu_ps(g.mul + o);
@@ -105,8 +107,13 @@ LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
       __m512i x = _mm512_slli_epi32(acc[i][j], 1);
       x = _mm512_max_epi32(_mm512_min_epi32(x, cmax), cmin);
       // Multiply then add (no FMA): the same two roundings as LCE's kernels.
-      const __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x), mul), bias);
-      _mm512_mask_storeu_ps(g.out_float + static_cast<size_t>(r0 + i) * g.channels_out + o, m, y);
+      __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x), mul), bias);
+      const size_t at = static_cast<size_t>(r0 + i) * g.channels_out + o;
+      if (g.residual != nullptr) {
+        y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, g.residual + at));
+        y = _mm512_min_ps(rhi, _mm512_max_ps(rlo, y));
+      }
+      _mm512_mask_storeu_ps(g.out_float + at, m, y);
     }
   }
 }
@@ -213,6 +220,48 @@ LCE_AVX512 void depthwise_avx512(const DepthwiseArgs& g, int row_begin, int row_
   for (; r < row_end; ++r) depthwise_tile<1>(g, r, lo, hi);
 }
 
+// Max / average pooling through the indirection table, four pixels per step.
+template <int MR, bool kMax>
+LCE_AVX512 void pool_tile(const PoolArgs& g, int r0, __m512 lo, __m512 hi) {
+  const int c = g.channels;
+  const float* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
+  for (int c0 = 0; c0 < c; c0 += kLanes) {
+    const __mmask16 m = lane_mask(c - c0);
+    __m512 acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = _mm512_maskz_loadu_ps(m, rows[i * g.taps] + c0);
+    for (int t = 1; t < g.taps; ++t) {
+      for (int i = 0; i < MR; ++i) {
+        const __m512 x = _mm512_maskz_loadu_ps(m, rows[i * g.taps + t] + c0);
+        // max(x, acc) keeps acc when x is NaN, as TFLite's max pooling does.
+        acc[i] = kMax ? _mm512_max_ps(x, acc[i]) : _mm512_add_ps(acc[i], x);
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      __m512 y = acc[i];
+      if (!kMax) y = _mm512_div_ps(y, _mm512_set1_ps(g.divisors[r0 + i]));
+      _mm512_mask_storeu_ps(g.out + static_cast<size_t>(r0 + i) * c + c0, m,
+                            _mm512_min_ps(hi, _mm512_max_ps(lo, y)));
+    }
+  }
+}
+
+template <bool kMax>
+LCE_AVX512 void pool_rows(const PoolArgs& g, int row_begin, int row_end) {
+  const __m512 lo = _mm512_set1_ps(g.clamp.lo);
+  const __m512 hi = _mm512_set1_ps(g.clamp.hi);
+  int r = row_begin;
+  for (; r + 4 <= row_end; r += 4) pool_tile<4, kMax>(g, r, lo, hi);
+  for (; r < row_end; ++r) pool_tile<1, kMax>(g, r, lo, hi);
+}
+
+LCE_AVX512 void pool_avx512(const PoolArgs& g, int row_begin, int row_end) {
+  if (g.is_max) {
+    pool_rows<true>(g, row_begin, row_end);
+  } else {
+    pool_rows<false>(g, row_begin, row_end);
+  }
+}
+
 // Independent xor-popcount-add chains: the core's binary-MAC peak. The one operand that
 // changes comes from a small L1-resident table, so nothing can be hoisted out of the loop.
 LCE_AVX512 double popcount_peak_avx512(long long iterations, const Word* table) {
@@ -258,7 +307,7 @@ double popcount_peak_macs_per_s() {
 
 const KernelSet* avx512_kernels() {
   static const KernelSet set{"avx512", bitpack_avx512, bgemm_avx512, sgemm_avx512,
-                               depthwise_avx512, pool_glue, add_glue};
+                               depthwise_avx512, pool_avx512, add_glue};
   __builtin_cpu_init();
   const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&

@@ -60,8 +60,14 @@ void bgemm_portable(const BgemmArgs& g, int row_begin, int row_end) {
         *dst |= static_cast<Word>(acc > g.thresholds[o]) << (o % kWordBits);
       } else {
         const std::int32_t x = std::min(std::max(2 * acc, g.clamp_min), g.clamp_max);
-        g.out_float[static_cast<size_t>(r) * g.channels_out + o] =
-            static_cast<float>(x) * g.mul[o] + g.bias[o];
+        const size_t at = static_cast<size_t>(r) * g.channels_out + o;
+        float y = static_cast<float>(x) * g.mul[o] + g.bias[o];
+        if (g.residual != nullptr) {
+          y = y + g.residual[at];
+          y = y < g.residual_clamp.lo ? g.residual_clamp.lo : y;
+          y = y > g.residual_clamp.hi ? g.residual_clamp.hi : y;
+        }
+        g.out_float[at] = y;
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace lce_native {
 
@@ -62,6 +63,7 @@ void Model::add_op(const std::string& type, const std::vector<int>& inputs,
   op->inputs = inputs;
   op->outputs = outputs;
   op->options = options;
+  op->name = tensors_[outputs[0]].name;
   ops_.push_back(std::move(op));
 }
 
@@ -74,8 +76,10 @@ void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& out
   for (int id : outputs)
     if (id < 0 || id >= static_cast<int>(tensors_.size()))
       throw std::invalid_argument("bad graph output");
+  if (!keep_intermediates_) fuse_residual_adds();
   plan_memory();
   for (auto& op : ops_) {
+    if (op->fused_away) continue;
     if (op->inputs.empty() || op->inputs[0] < 0) fail(*op, "missing first input");
     op->prepare(*this);
   }
@@ -139,9 +143,48 @@ void Model::plan_memory() {
   for (const auto& [id, offset] : offsets) tensors_[id].ptr = arena_.data() + shift + offset;
 }
 
+// A residual ADD right after a float-output binary convolution is folded into the
+// convolution's output transform: one pass over the activations instead of two.
+void Model::fuse_residual_adds() {
+  const int n = static_cast<int>(tensors_.size());
+  std::vector<int> producer(n, -1), readers(n, 0);
+  for (int i = 0; i < static_cast<int>(ops_.size()); ++i) {
+    for (int id : ops_[i]->outputs) producer[id] = i;
+    for (int id : ops_[i]->inputs)
+      if (id >= 0) ++readers[id];
+  }
+  for (int id : outputs_) ++readers[id];
+  for (auto& add : ops_) {
+    if (add->type != "ADD" || add->inputs.size() != 2) continue;
+    const int out = add->outputs[0];
+    const int a = add->inputs[0], b = add->inputs[1];
+    if (a < 0 || b < 0 || tensors_[a].shape != tensors_[out].shape ||
+        tensors_[b].shape != tensors_[out].shape)
+      continue;
+    Clamp clamp{-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+    const auto act = add->options.find("fused_activation_function");
+    const int code = act == add->options.end() ? 0 : static_cast<int>(act->second);
+    if (code == 1) clamp.lo = 0.0f;
+    if (code == 2) clamp = {-1.0f, 1.0f};
+    if (code == 3) clamp = {0.0f, 6.0f};
+    if (code < 0 || code > 3) continue;
+    for (const auto& [conv_out, residual] : {std::pair{a, b}, std::pair{b, a}}) {
+      const int i = producer[conv_out];
+      if (i < 0 || ops_[i]->type != "LceBconv2d" || readers[conv_out] != 1) continue;
+      // The residual must be ready before the convolution runs.
+      if (producer[residual] >= i) continue;
+      if (!ops_[i]->fuse_add(*this, residual, clamp)) continue;
+      ops_[i]->outputs[0] = out;
+      add->fused_away = true;
+      break;
+    }
+  }
+}
+
 void Model::invoke(std::vector<double>* op_us) {
   using Clock = std::chrono::steady_clock;
   for (size_t i = 0; i < ops_.size(); ++i) {
+    if (ops_[i]->fused_away) continue;
     if (op_us == nullptr) {
       ops_[i]->run(*this);
       continue;

@@ -50,8 +50,16 @@ class Op {
   // Validate shapes and types against the options; precompute packed weights etc.
   virtual void prepare(Model& model) = 0;
   virtual void run(Model& model) = 0;
+  // Take over a following ADD of this op's output and `residual` (same shape), writing
+  // clamp(output + residual) straight to the ADD's output. False when it cannot.
+  virtual bool fuse_add(Model& model, int residual, Clamp clamp) {
+    (void)model, (void)residual, (void)clamp;
+    return false;
+  }
 
   std::string type;
+  std::string name;  // the output tensor's name when loaded (kept if fusion rewires it)
+  bool fused_away = false;  // an ADD whose work another op does
   std::vector<int> inputs;  // -1 = optional input left out
   std::vector<int> outputs;
   Options options;
@@ -89,6 +97,7 @@ class Model {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   bool keep_intermediates_ = false;
+  void fuse_residual_adds();
   std::vector<std::uint8_t> arena_;
   void plan_memory();
 };

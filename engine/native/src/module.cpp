@@ -101,7 +101,7 @@ PYBIND11_MODULE(_native, mod) {
       .def_property_readonly("num_threads", [](Model& m) { return m.pool().size(); })
       .def("op_list", [](Model& m) {
         std::vector<std::pair<std::string, std::string>> rows;
-        for (const auto& op : m.ops()) rows.emplace_back(op->type, m.tensor(op->outputs[0]).name);
+        for (const auto& op : m.ops()) rows.emplace_back(op->type, op->name);
         return rows;
       })
       .def("tensor", [](Model& m, int id) {

@@ -166,6 +166,18 @@ class Bconv2d : public Op {
     }
   }
 
+  bool fuse_add(Model& m, int residual, Clamp clamp) override {
+    // Zero padding corrects the output after the transform, so the add cannot come first.
+    const bool zero_padding = opt_int(*this, "padding") == 0 && opt_int(*this, "pad_values") == 0;
+    const Tensor& filter = m.tensor(inputs.at(1));
+    const bool grouped =
+        filter.rank() == 4 && filter.dim(3) != packed_words(opt_int(*this, "channels_in"));
+    if (zero_padding || grouped || m.tensor(outputs.at(0)).type != DType::kFloat32) return false;
+    residual_ = residual;
+    residual_clamp_ = clamp;
+    return true;
+  }
+
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
     Tensor& out = m.tensor(outputs[0]);
@@ -186,6 +198,10 @@ class Bconv2d : public Op {
       g.clamp_min = clamp_min_;
       g.clamp_max = clamp_max_;
       g.out_float = out.data<float>();
+      if (residual_ >= 0) {
+        g.residual = m.tensor(residual_).data<float>();
+        g.residual_clamp = residual_clamp_;
+      }
     }
     const auto bgemm = m.kernels().bgemm;
     m.pool().parallel_for(rows_, 8, [&](int b, int e) { bgemm(g, b, e); });
@@ -269,6 +285,8 @@ class Bconv2d : public Op {
   std::int32_t clamp_min_ = 0, clamp_max_ = 0;
   std::vector<Word> zeros_;
   std::vector<const Word*> ind_;
+  int residual_ = -1;
+  Clamp residual_clamp_{};
 };
 
 class BMaxPool2d : public Op {

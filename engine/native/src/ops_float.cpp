@@ -216,10 +216,23 @@ class Pool2d : public Op {
                        opt_int(*this, "stride_w"), 1, 1, opt_int(*this, "padding"));
     expect_shape(*this, m.tensor(outputs.at(0)), {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+    const int c = in.dim(3);
+    fill_.assign(c, is_max_ ? -std::numeric_limits<float>::infinity() : 0.0f);
+    ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, c, fill_.data());
+    const int taps = win_.k_h * win_.k_w;
+    divisors_.resize(ind_.size() / taps);
+    for (size_t r = 0; r < divisors_.size(); ++r) {
+      int inside = 0;
+      for (int t = 0; t < taps; ++t) inside += ind_[r * taps + t] != fill_.data();
+      divisors_[r] = static_cast<float>(std::max(1, inside));
+    }
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
     PoolArgs g;
+    g.ind = ind_.data();
+    g.taps = win_.k_h * win_.k_w;
+    g.divisors = divisors_.data();
     g.in = in.data<float>();
     g.out = m.tensor(outputs[0]).data<float>();
     g.w = win_;
@@ -235,6 +248,8 @@ class Pool2d : public Op {
   bool is_max_;
   Window win_;
   Clamp clamp_{};
+  std::vector<float> fill_, divisors_;
+  std::vector<const float*> ind_;
 };
 
 }  // namespace
