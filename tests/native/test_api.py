@@ -94,3 +94,24 @@ def test_profile_has_one_row_per_op(tiny_quicknet):
 def test_time_runs_returns_one_sample_per_run(tiny_quicknet):
     samples = native.load(tiny_quicknet).time_runs(inputs_for(tiny_quicknet), 5)
     assert len(samples) == 5 and all(s > 0 for s in samples)
+
+
+def test_concurrent_runs_on_one_model_take_turns(tiny_quicknet):
+    import threading
+
+    model = native.load(tiny_quicknet)
+    xs = [inputs_for(tiny_quicknet, seed) for seed in range(3)]
+    expected = [model.run(x) for x in xs]
+    mismatches = []
+
+    def work(i):
+        for _ in range(10):
+            if not np.array_equal(model.run(xs[i]), expected[i]):
+                mismatches.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mismatches == []

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,6 +84,8 @@ class Model {
   void invoke(std::vector<double>* op_us);
 
   Tensor& tensor(int id) { return tensors_.at(static_cast<size_t>(id)); }
+  // Held for a whole inference: tensors are shared state, so calls take turns.
+  std::mutex run_mutex;
   const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
   const std::vector<int>& inputs() const { return inputs_; }
   const std::vector<int>& outputs() const { return outputs_; }

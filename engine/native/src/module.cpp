@@ -40,6 +40,15 @@ void set_inputs(Model& m, const std::vector<py::array>& xs) {
   }
 }
 
+// Take the model's run lock without holding the GIL, so a thread waiting for the lock
+// never blocks the thread that holds it from getting the GIL back.
+std::unique_lock<std::mutex> lock_model(Model& m) {
+  std::unique_lock<std::mutex> lock(m.run_mutex, std::defer_lock);
+  py::gil_scoped_release release;
+  lock.lock();
+  return lock;
+}
+
 py::list get_outputs(Model& m) {
   py::list out;
   for (int id : m.outputs()) {
@@ -123,6 +132,7 @@ PYBIND11_MODULE(_native, mod) {
         return py::array(a);
       })
       .def("run", [](Model& m, const std::vector<py::array>& xs) {
+        auto lock = lock_model(m);
         set_inputs(m, xs);
         {
           py::gil_scoped_release release;
@@ -132,6 +142,7 @@ PYBIND11_MODULE(_native, mod) {
       })
       .def("time_runs", [](Model& m, const std::vector<py::array>& xs, int runs) {
         // Wall time of each of `runs` invocations in milliseconds.
+        auto lock = lock_model(m);
         set_inputs(m, xs);
         std::vector<double> ms(std::max(0, runs));
         py::gil_scoped_release release;
@@ -145,6 +156,7 @@ PYBIND11_MODULE(_native, mod) {
       })
       .def("profile", [](Model& m, const std::vector<py::array>& xs, int runs) {
         // Mean microseconds per op over `runs` invocations.
+        auto lock = lock_model(m);
         set_inputs(m, xs);
         std::vector<double> us(m.ops().size(), 0.0);
         {
