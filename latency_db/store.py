@@ -253,6 +253,32 @@ class LatencyStore(AccuracyAndSearches):
         # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT.
         return self._write(lambda conn: conn.execute(stmt).first() is not None, idempotent=True)
 
+    def record_config(self, space: Any, config: Any) -> str:
+        """Store a search space's config as an architecture; returns its fingerprint.
+
+        ``space`` is a :class:`lce_nas.space.SearchSpace`: the fingerprint and
+        the summary (parameters, MACs, packed size) come from it.
+
+        Example:
+            >>> from lce_nas.space import get_space
+            >>> space = get_space("quicknet")
+            >>> LatencyStore("sqlite://").record_config(space, space.preset("quicknet"))[:12]
+            '640a3eac100c'
+        """
+        fingerprint = space.fingerprint(config)
+        summary = space.describe(config)
+        self.record_architecture(
+            fingerprint,
+            space.name,
+            space.version,
+            space.to_params(config),
+            summary.parameters,
+            summary.binary_macs,
+            summary.float_macs,
+            summary.packed_bytes,
+        )
+        return fingerprint
+
     def architecture(self, fingerprint: str) -> dict[str, Any] | None:
         """The architecture's row as a dict, or None."""
         query = select(_ARCHS).where(_ARCHS.c.fingerprint == fingerprint)

@@ -75,17 +75,7 @@ def time_candidate(
                     started=started,
                     finished=time.time(),
                 )
-        summary = space.describe(config)
-        store.record_architecture(
-            fingerprint,
-            space.name,
-            space.version,
-            space.to_params(config),
-            summary.parameters,
-            summary.binary_macs,
-            summary.float_macs,
-            summary.packed_bytes,
-        )
+        store.record_config(space, config)
         from lce_nas.engine.convert import convert_deploy
 
         t0 = time.perf_counter()

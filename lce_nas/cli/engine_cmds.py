@@ -216,17 +216,7 @@ def bench_cmd(
         if store is not None:
             store.record_device(device.name, device.kind, device.to_spec())
             if space is not None:
-                summary = space.describe(config)
-                store.record_architecture(
-                    fingerprint,
-                    space.name,
-                    space.version,
-                    space.to_params(config),
-                    summary.parameters,
-                    summary.binary_macs,
-                    summary.float_macs,
-                    summary.packed_bytes,
-                )
+                store.record_config(space, config)
             store.record_measurement(result)
             source += ", recorded in the database"
     if as_json:

@@ -151,3 +151,24 @@ def parse_duration(text: str | None) -> float | None:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise UserError(f"--time-budget {text!r}: use e.g. 90s, 15m, 2h or 1h30m")
     return float(sum(float(n) * _DURATION[u] for n, u in parts))
+
+
+def device_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--device NAME`` and ``--device-host USER@HOST[:PORT]``."""
+    func = click.option(
+        "--device-host", help="USER@HOST[:PORT] of an SSH device (completes rpi4)."
+    )(func)
+    return click.option(
+        "--device",
+        "device_name",
+        default="host",
+        show_default=True,
+        help="Device profile (see `lce-nas devices`).",
+    )(func)
+
+
+def device_host_overrides(device_host: str | None) -> dict[str, Any]:
+    """The device settings that ``--device-host`` stands for (none when not given)."""
+    from lce_nas.engine.devices import parse_device_host
+
+    return parse_device_host(device_host) if device_host else {}

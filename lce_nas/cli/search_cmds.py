@@ -9,6 +9,8 @@ import click
 
 from lce_nas.cli.options import (
     db_option,
+    device_host_overrides,
+    device_options,
     parse_duration,
     proxy_options,
     proxy_settings,
@@ -48,14 +50,7 @@ class _RichReporter:
 
 @click.command()
 @click.option("--space", "space_name", default="quicknet", show_default=True)
-@click.option(
-    "--device",
-    "device_name",
-    default="host",
-    show_default=True,
-    help="Device profile (see `lce-nas devices`).",
-)
-@click.option("--device-host", help="USER@HOST[:PORT] of an SSH device (completes rpi4).")
+@device_options
 @click.option("--study-name", help="Name of the study (default: SPACE-DEVICE); same name resumes.")
 @click.option("--resume", is_flag=True, help="Require an existing study of that name.")
 @click.option(
@@ -137,11 +132,13 @@ def search(
 
     url = resolve_db_url(db)
     _quiet_optuna()
-    overrides = {}
-    if device_host:
-        from lce_nas.engine.devices import parse_device_host
+    overrides = device_host_overrides(device_host)
+    # Bad names and incomplete profiles fail here, before Ray or the study start.
+    from lce_nas.engine.devices import get_device
+    from lce_nas.space import get_space
 
-        overrides = parse_device_host(device_host)
+    get_space(space_name)
+    get_device(device_name, **overrides)
     name = study_name or f"{space_name}-{device_name}"
     budget_s = parse_duration(time_budget)
     if trials is None and budget_s is None:

@@ -9,6 +9,8 @@ import click
 from lce_nas.cli.options import (
     architecture_options,
     db_option,
+    device_host_overrides,
+    device_options,
     proxy_options,
     proxy_settings,
     resolve_architecture,
@@ -22,14 +24,7 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @architecture_options()
-@click.option(
-    "--device",
-    "device_name",
-    default="host",
-    show_default=True,
-    help="Device profile (see `lce-nas devices`).",
-)
-@click.option("--device-host", help="USER@HOST[:PORT] of an SSH device (completes rpi4).")
+@device_options
 @click.option("--ray-address", help="Join an existing Ray cluster instead of a local one.")
 @proxy_options
 @db_option
@@ -57,12 +52,12 @@ def evaluate(
     """
     from rich.console import Console
 
-    from lce_nas.engine.devices import get_device, parse_device_host
+    from lce_nas.engine.devices import get_device
     from lce_nas.settings import resolve_db_url
     from lce_nas.workers import Pool
 
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
-    device = get_device(device_name, **(parse_device_host(device_host) if device_host else {}))
+    device = get_device(device_name, **device_host_overrides(device_host))
     settings = proxy_settings(epochs, subset, width, batch_size)
     url = resolve_db_url(db)
     params = space.to_params(config)

@@ -1,0 +1,43 @@
+"""Bad input to the search commands: one line, exit code 2, nothing started."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from lce_nas.cli import main
+from lce_nas.cli.options import parse_duration
+from lce_nas.errors import UserError
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--space", "resnet"], "unknown space 'resnet'"),
+        (["search", "--device", "tpu"], "unknown device 'tpu'"),
+        (["search", "--device", "rpi4"], "device 'rpi4' is incomplete"),
+        (["search", "--time-budget", "3x"], "--time-budget '3x'"),
+        (["search", "--study-name", "a b"], "--study-name 'a b'"),
+        (["front", "--study", "missing"], "no study 'missing'"),
+        (["export", "--study", "missing", "-o", "out"], "no study 'missing'"),
+        (["export", "--study", "s", "--front", "--trial", "1", "-o", "out"], "give one of"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(main, [*args, "--db", db])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_durations():
+    assert parse_duration("2h") == 7200
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("90s") == 90
+    assert parse_duration("45") == 45
+    with pytest.raises(UserError, match=r"use e\.g\."):
+        parse_duration("h2")
