@@ -7,6 +7,7 @@ known key is answered from the database without touching the device.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -43,9 +44,16 @@ def time_candidate(
     store_url: str,
     *,
     fresh: bool = False,
-    profile: bool = False,
+    profile: bool | None = None,
 ) -> LatencyResult:
     """Latency of one architecture on ``device``: from the cache, or built, converted and timed.
+
+    Every timed candidate also gets a per-op latency breakdown where one can be
+    had (``profile=None``): remote devices profile with ``lce_benchmark_model``
+    in one extra call, the native host engine profiles itself, and for LCE's
+    interpreter on the host (which has no per-op timers) the native engine
+    profiles the same flatbuffer on the same pinned core, stored as its own
+    measurement under the native engine's key.
 
     Example:
         >>> r = time_candidate("quicknet", {"section_blocks": [1, 1, 1, 1]},
@@ -81,10 +89,20 @@ def time_candidate(
         t0 = time.perf_counter()
         _, tflite = convert_deploy(space, config)
         t1 = time.perf_counter()
+        companion = None
+        if profile is None:
+            companion = _native_profiler(device)
+            profile = companion is None and not (device.kind == "host" and device.engine == "lce")
         measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
         t2 = time.perf_counter()
         store.record_device(device.name, device.kind, device.to_spec())
         measurement_id = store.record_measurement(measurement)
+        if companion is not None:
+            # Only a breakdown: a failure here must not lose the latency above.
+            with contextlib.suppress(Exception):
+                store.record_measurement(
+                    measure(tflite, companion, profile=True, fingerprint=fingerprint)
+                )
     return LatencyResult(
         fingerprint,
         measurement,
@@ -95,6 +113,22 @@ def time_candidate(
         started=started,
         finished=time.time(),
     )
+
+
+def _native_profiler(device: Device) -> Device | None:
+    """The host device on the native engine, for breakdowns of LCE-interpreter timings."""
+    if device.kind != "host" or device.engine != "lce":
+        return None
+    try:
+        from lce_nas.engine import native
+
+        native.load  # noqa: B018  (the extension may be missing from a source tree)
+    except (ImportError, AttributeError):
+        return None
+    import dataclasses
+
+    # A short run: the profile, not the median, is what this measurement is for.
+    return dataclasses.replace(device, engine="native", max_seconds=min(device.max_seconds, 5.0))
 
 
 class DeviceWorker:

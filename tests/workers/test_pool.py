@@ -62,9 +62,14 @@ def test_four_candidates_overlap_and_land_in_the_database(pool):
 
     with LatencyStore(pool.store_url) as store:
         counts = store.counts()
-        assert counts["latency_measurements"] == 4
         assert counts["accuracy_evaluations"] == 4
         assert counts["architectures"] == 4
+        timed_here = [m for m in store.measurements() if m.engine == "lce-interpreter"]
+        assert len(timed_here) == 4
+        # Each candidate also got a per-op breakdown from the native engine.
+        profiled = [m for m in store.measurements() if m.engine == "native"]
+        assert {m.fingerprint for m in profiled} == {m.fingerprint for m in timed_here}
+        assert all(m.breakdown_ms and m.breakdown_ms["binary_conv"] > 0 for m in profiled)
 
     # A second evaluation of a known candidate is answered from the database.
     again_acc = pool.submit_accuracy("quicknet", params[0]).result(timeout=300)
