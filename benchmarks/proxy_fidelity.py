@@ -190,6 +190,22 @@ def print_table(
         per = total / len(rows) if rows else float("nan")
         print(f"{name:>10} {len(rows):8d} {total:9.1f} {per:9.1f} {tau:7.3f}")
     print(f"(tau: Kendall's tau-b of the configs' top-1 against {reference_name})")
+    print("\nKendall's tau between every two settings (configs both have):")
+    print(" " * 10 + "".join(f"{n:>10}" for n in names))
+    for first in names:
+        cells = []
+        for second in names:
+            both = [i for i in range(len(configs)) if (first, i) in done and (second, i) in done]
+            tau = (
+                kendall_tau(
+                    [done[(first, i)]["top1"] for i in both],
+                    [done[(second, i)]["top1"] for i in both],
+                )
+                if len(both) >= 2
+                else float("nan")
+            )
+            cells.append(f"{tau:10.3f}")
+        print(f"{first:>10}" + "".join(cells))
 
 
 if __name__ == "__main__":

@@ -241,7 +241,7 @@ def configure_threads(cpus: int | None = None) -> int:
     cpus = cpus or allowed_cpus()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
-        tf.config.threading.set_inter_op_parallelism_threads(min(cpus, 2))
+        tf.config.threading.set_inter_op_parallelism_threads(cpus)
     except RuntimeError:
         return tf.config.threading.get_intra_op_parallelism_threads() or cpus
     return cpus

@@ -156,9 +156,10 @@ def test_thread_pools_follow_the_cpu_affinity():
         f"os.sched_setaffinity(0, {{{one_cpu}}})\n"
         "from lce_nas.workers.trainer import configure_threads\n"
         "import tensorflow as tf\n"
-        "print(configure_threads(), tf.config.threading.get_intra_op_parallelism_threads())\n"
+        "print(configure_threads(), tf.config.threading.get_intra_op_parallelism_threads(),\n"
+        "      tf.config.threading.get_inter_op_parallelism_threads())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
-    assert out.stdout.split() == ["1", "1"]
+    assert out.stdout.split() == ["1", "1", "1"]
