@@ -156,7 +156,9 @@ def test_consecutive_failures_stop_the_search_with_a_summary(workspace):
     result = workspace.run(args, env={"LCE_NAS_TEST_FAIL_TRAINING": "all"})
     assert result.returncode == 1
     assert "stopped after 2 failed trials in a row" in result.stdout
-    assert len(workspace.study("stopping").trials) == 2
+    study = workspace.study("stopping")
+    assert len(study.get_trials(states=(TrialState.FAIL,))) == 2
+    assert not study.get_trials(states=(TrialState.COMPLETE, TrialState.RUNNING))
 
 
 def test_latency_limit_below_every_preset_trains_nothing(workspace):
