@@ -118,7 +118,7 @@ def main() -> None:
 
     from lce_nas.engine import native
 
-    peak = native._ext().popcount_peak_macs_per_s()
+    peak = native.popcount_peak_macs_per_s()
     print(f"host: {platform.processor() or platform.machine()}, kernels: {native.engine_version()}")
     print(f"xor-popcount peak, one core: {peak / 1e9:.0f} G binary MAC/s")
     print()

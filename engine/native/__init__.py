@@ -29,6 +29,7 @@ __all__ = [
     "available_kernels",
     "engine_version",
     "load",
+    "popcount_peak_macs_per_s",
 ]
 
 ENGINE_NAME = "native"
@@ -53,6 +54,16 @@ def available_kernels() -> list[str]:
         'portable'
     """
     return list(_ext().available_kernels())
+
+
+def popcount_peak_macs_per_s() -> float:
+    """One core's binary-MAC peak (xor-popcount on registers, AVX-512), 0 without AVX-512.
+
+    Example:
+        >>> popcount_peak_macs_per_s() > 0  # doctest: +SKIP
+        True
+    """
+    return float(_ext().popcount_peak_macs_per_s())
 
 
 def _auto_kernels() -> str:
