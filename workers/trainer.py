@@ -181,17 +181,7 @@ def train_proxy(
         check_injected_failure(fingerprint)
         evaluation = _train(space, config, fingerprint, settings, dataset_spec)
         if store is not None:
-            summary = space.describe(config)
-            store.record_architecture(
-                fingerprint,
-                space.name,
-                space.version,
-                space.to_params(config),
-                summary.parameters,
-                summary.binary_macs,
-                summary.float_macs,
-                summary.packed_bytes,
-            )
+            store.record_config(space, config)
             evaluation = store.record_accuracy(evaluation)
     finally:
         if store is not None:
