@@ -68,7 +68,14 @@ def evaluate(
     ):
         accuracy_future = pool.submit_accuracy(space.name, params)
         latency_future = pool.submit_latency(space.name, params)
-        accuracy, latency = accuracy_future.result(), latency_future.result()
+        try:
+            accuracy, latency = accuracy_future.result(), latency_future.result()
+        except Exception as err:
+            # Whatever finished is in the database; say what failed in one line.
+            from lce_nas.workers import failure_reason
+
+            click.echo(f"error: evaluation failed: {failure_reason(err)}", err=True)
+            raise SystemExit(1) from None
     m = latency.measurement
     record = {
         "space": space.name,
