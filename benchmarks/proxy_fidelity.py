@@ -5,8 +5,8 @@ each proxy at the candidate default settings and at a reference setting with
 4x the epochs and 4x the training images, and prints each setting's accuracy,
 wall time and Kendall's tau against the reference's ranking.
 
-    python benchmarks/proxy_fidelity.py --configs 12 --seed 0 --extra 1x2000 \\
-        --results /tmp/fidelity.jsonl
+    python benchmarks/proxy_fidelity.py --configs 12 --seed 0 \\
+        --extra 1x1000 --extra 4x4000 --results fidelity.jsonl
 
 The candidate default is ``ProxySettings``' defaults unless ``--epochs``,
 ``--subset``, ``--batch-size``, ``--width``... say otherwise.

@@ -38,11 +38,11 @@ class ProxySettings:
     """How a proxy is trained; :meth:`to_dict` is hashed into the accuracy cache key.
 
     The defaults were chosen with ``benchmarks/proxy_fidelity.py`` (see the
-    README): 63 steps of 16 images at 1/16 of the candidate's widths rank 12
-    sampled architectures like a training with 4x the epochs and 4x the images
-    (Kendall's tau 0.76), at about 20-70 s per candidate on 2 busy cores.
-    The accuracies themselves are low (0.1-0.4 on Fashion-MNIST): they are for
-    ranking candidates, not for reporting a model's quality.
+    README): 125 steps of 16 images at 1/16 of the candidate's widths rank 12
+    sampled architectures like a training with 4x the epochs and 4x the
+    images (Kendall's tau 0.94), at 14-97 s per candidate on 2 busy cores.
+    The accuracies themselves are low (0.11-0.60 on Fashion-MNIST): they rank
+    candidates; they do not tell a model's quality.
 
     Attributes:
         epochs: passes over the training subset.
@@ -62,7 +62,7 @@ class ProxySettings:
     """
 
     epochs: int = 1
-    subset: int = 1000
+    subset: int = 2000
     batch_size: int = 16
     width: float = 0.0625
     seed: int = 0
