@@ -193,9 +193,9 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
 
         Mapping from the deploy model: the same blocks per section, kernel
         size, transition type and activation; every width (stem and sections)
-        times ``width``, rounded to a multiple of 8 (stem: of 4) and at least
-        that; the stem keeps its layers but drops stride-2 steps (first the
-        depthwise conv's, then the first conv's) until the last section is at
+        times ``width``, rounded to a multiple of 4 and at least 4; the stem
+        keeps its layers but drops stride-2 steps (first the depthwise
+        conv's, then the first conv's) until the last section is at
         least 4x4 where the input allows it, and never below 2x2 (28-32 px
         inputs keep no stride: 32 -> 32 -> 16 -> 8 -> 4).
         """
@@ -222,6 +222,8 @@ def scale_width(config: QuickNetConfig, width: float) -> QuickNetConfig:
     Example:
         >>> scale_width(PRESETS["quicknet-small"], 0.25).section_filters
         (8, 16, 64, 128)
+        >>> scale_width(PRESETS["quicknet"], 1 / 16).section_filters
+        (4, 8, 16, 32)
     """
     if width <= 0:
         raise UserError(f"width must be positive, got {width}")
@@ -229,9 +231,11 @@ def scale_width(config: QuickNetConfig, width: float) -> QuickNetConfig:
     def scaled(value: int, multiple: int) -> int:
         return max(multiple, round(value * width / multiple) * multiple)
 
+    # Multiples of 4, not 8: at the narrow proxy widths a coarser grid maps
+    # different sections (QuickNet's 64 and QuickNetSmall's 32) to one width.
     return dataclasses.replace(
         config,
-        section_filters=tuple(scaled(f, 8) for f in config.section_filters),
+        section_filters=tuple(scaled(f, 4) for f in config.section_filters),
         stem_filters=scaled(config.stem_filters, 4),
     )
 
