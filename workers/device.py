@@ -7,7 +7,7 @@ known key is answered from the database without touching the device.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -99,9 +99,13 @@ def time_candidate(
         measurement_id = store.record_measurement(measurement)
         if companion is not None:
             # Only a breakdown: a failure here must not lose the latency above.
-            with contextlib.suppress(Exception):
+            try:
                 store.record_measurement(
                     measure(tflite, companion, profile=True, fingerprint=fingerprint)
+                )
+            except Exception as err:
+                logging.getLogger(__name__).warning(
+                    "no latency breakdown for %s: %s", fingerprint[:12], err
                 )
     return LatencyResult(
         fingerprint,
@@ -148,7 +152,11 @@ class DeviceWorker:
                 os.sched_setaffinity(0, allowed)
 
     def latency(
-        self, space_name: str, params: dict[str, Any], fresh: bool = False, profile: bool = False
+        self,
+        space_name: str,
+        params: dict[str, Any],
+        fresh: bool = False,
+        profile: bool | None = None,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
         return time_candidate(

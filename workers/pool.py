@@ -141,7 +141,7 @@ class Pool:
         params: dict[str, Any],
         *,
         fresh: bool = False,
-        profile: bool = False,
+        profile: bool | None = None,
     ) -> Future:
         """Time the candidate on the pool's device; a future of its ``LatencyResult``."""
         return self.device_worker.latency.remote(space_name, params, fresh, profile).future()

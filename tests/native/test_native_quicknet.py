@@ -45,6 +45,7 @@ def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):
 
 def _check_sampled_configs(count: int, seed: int) -> None:
     import optuna
+    import tensorflow as tf
     from lce_nas.space import get_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -52,6 +53,8 @@ def _check_sampled_configs(count: int, seed: int) -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     for index in range(count):
         config = space.suggest(study.ask())
+        # Seeded weights: the same models whatever ran before in this process.
+        tf.keras.utils.set_random_seed(index)
         model = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
         tflite = convert(model, seed=index)
         x = inputs_for(tflite, seed=index)

@@ -81,9 +81,26 @@ def test_four_candidates_overlap_and_land_in_the_database(pool):
         assert store.counts() == counts
 
 
-def _pids_running(title: str) -> list[int]:
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as handle:
+        # The command name may contain spaces; the parent pid follows its ')'.
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def _ours_running(title: str) -> list[int]:
+    """Processes named ``title`` started by this test session's own Ray (never others')."""
     out = subprocess.run(["pgrep", "-f", title], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+    mine = []
+    for pid in map(int, out.stdout.split()):
+        ancestor = pid
+        try:
+            while ancestor > 1 and ancestor != os.getpid():
+                ancestor = _parent(ancestor)
+        except (OSError, ValueError, IndexError):
+            continue
+        if ancestor == os.getpid():
+            mine.append(pid)
+    return mine
 
 
 def test_a_killed_trainer_is_retried(pool):
@@ -92,7 +109,7 @@ def test_a_killed_trainer_is_retried(pool):
     victims: list[int] = []
     # Ray names a worker process after the task it is running.
     while not victims and time.monotonic() < deadline and not future.done():
-        victims = _pids_running("ray::_train_remote")
+        victims = _ours_running("ray::_train_remote")
         time.sleep(0.2)
     assert victims, "the training task never started"
     for pid in victims:
