@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from lce_nas.cli.options import device_host_overrides
 from lce_nas.errors import UserError
 
 
@@ -40,11 +41,8 @@ def devices_cmd() -> None:
 
 
 def _device_overrides(**options: Any) -> dict[str, Any]:
-    from lce_nas.engine.devices import parse_device_host
-
     overrides = {k: v for k, v in options.items() if k != "device_host" and v is not None}
-    if options.get("device_host"):
-        overrides.update(parse_device_host(options["device_host"]))
+    overrides.update(device_host_overrides(options.get("device_host")))
     return overrides
 
 

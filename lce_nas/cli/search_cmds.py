@@ -17,6 +17,7 @@ from lce_nas.cli.options import (
     writable_output,
 )
 from lce_nas.errors import UserError
+from lce_nas.latency_db.connect import display_url
 
 
 def register(group: click.Group) -> None:
@@ -163,7 +164,7 @@ def search(
         device_overrides=overrides,
     )
     console = Console()
-    console.print(f"study [bold]{name}[/] in {_display(url)}")
+    console.print(f"study [bold]{name}[/] in {display_url(url)}")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -192,7 +193,7 @@ def search(
     )
     _print_front(console, outcome.results)
     console.print(
-        f"\ndatabase: {_display(url)}\n"
+        f"\ndatabase: {display_url(url)}\n"
         f"dashboard: lce-nas dashboard --db {url}\n"
         f"export:    lce-nas export --db {url} --study {name} --front -o exports"
     )
@@ -284,12 +285,6 @@ def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _display(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _require_study(url: str, name: str):
     import optuna
 
@@ -300,10 +295,10 @@ def _require_study(url: str, name: str):
         storage = storage_for(url)
         names = [s.study_name for s in storage.get_all_studies()]
     except Exception as err:
-        raise UserError(f"cannot open the database {_display(url)}: {err}") from None
+        raise UserError(f"cannot open the database {display_url(url)}: {err}") from None
     if name not in names:
         known = ", ".join(names) or "none"
-        raise UserError(f"no study '{name}' in {_display(url)} (studies: {known})")
+        raise UserError(f"no study '{name}' in {display_url(url)} (studies: {known})")
     return optuna.load_study(study_name=name, storage=storage)
 
 
