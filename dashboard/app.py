@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from lce_nas.dashboard import views
+from lce_nas.dashboard.answers import Answers
 from lce_nas.dashboard.data import DashboardData, StudyNotFound
 from lce_nas.dashboard.detail import EXPORT_FILES, export_folder, trial_detail
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -72,19 +73,21 @@ def create_app(
     def page(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, template, context, status_code=code)
 
-    def load(name: str) -> tuple[Any, list[Any]]:
+    studies = data.studies
+    answers = Answers()
+
+    def find(name: str) -> Any:
         try:
-            study = data.study(name)
+            return studies.study(name)
         except StudyNotFound:
             raise HTTPException(404, f"no study named {name!r} in {data.display_url}") from None
-        return study, data.trials(study)
 
-    def load_trial(name: str, number: int) -> tuple[Any, list[Any], Any]:
-        study, trials = load(name)
-        for trial in trials:
-            if trial.number == number:
-                return study, trials, trial
-        raise HTTPException(404, f"study {name!r} has no trial {number}")
+    def find_trial(name: str, number: int) -> tuple[Any, Any]:
+        study = find(name)
+        try:
+            return study, studies.trial(study, number)
+        except StudyNotFound:
+            raise HTTPException(404, f"study {name!r} has no trial {number}") from None
 
     # -- errors: a page or JSON, never a stack trace ------------------------------
 
@@ -111,56 +114,93 @@ def create_app(
     # -- JSON API -----------------------------------------------------------------
 
     @app.get("/api/studies")
-    def api_studies() -> list[dict[str, Any]]:
+    def api_studies(request: Request) -> Response:
         """Every study with space, device, trial counts, front size, hypervolume."""
-        searches = data.searches()
-        return [
-            views.study_summary(s, data.trials(s), searches.get(s.study_name))
-            for s in data.studies()
-        ]
+        searches = data.measurements.searches()
+        found = studies.studies()
+        marker = "|".join(studies.marker(s) for s in found) + repr(
+            sorted(
+                (name, row.get("status"), str(row.get("updated_at")))
+                for name, row in searches.items()
+            )
+        )
+        return answers.reply(
+            request,
+            ("studies",),
+            marker,
+            lambda: [views.study_summary(s, studies.front(s), searches.get(s.name)) for s in found],
+        )
 
     @app.get("/api/studies/{name}")
-    def api_study(name: str) -> dict[str, Any]:
+    def api_study(request: Request, name: str) -> Response:
         """One study's summary, lce-nas metadata and presets."""
-        study, trials = load(name)
-        return views.study_detail(study, trials, data.searches().get(name))
+        study = find(name)
+        search = data.measurements.searches().get(name)
+        marker = studies.marker(study) + repr((search or {}).get("status"))
+        return answers.reply(
+            request,
+            ("study", name),
+            marker,
+            lambda: views.study_detail(study, studies.front(study), search),
+        )
 
     @app.get("/api/studies/{name}/trials")
-    def api_trials(name: str) -> list[dict[str, Any]]:
+    def api_trials(request: Request, name: str) -> Response:
         """All trials of a study as flat rows, by number."""
-        _, trials = load(name)
-        return views.trial_rows(trials)
+        study = find(name)
+        return answers.reply(
+            request,
+            ("trials", name),
+            studies.marker(study),
+            lambda: studies.front(study).rows(every_trial=True),
+        )
 
     @app.get("/api/studies/{name}/front")
-    def api_front(name: str) -> dict[str, Any]:
+    def api_front(request: Request, name: str) -> Response:
         """The feasible Pareto front (fastest first), its hypervolume and reference point."""
-        study, trials = load(name)
-        return views.front(study, trials)
+        study = find(name)
+        return answers.reply(
+            request, ("front", name), studies.marker(study), lambda: studies.front(study).to_json()
+        )
 
     @app.get("/api/studies/{name}/hypervolume")
-    def api_hypervolume(name: str) -> list[dict[str, Any]]:
-        """The hypervolume after each completed trial."""
-        study, trials = load(name)
-        return views.hypervolume_over_trials(study, trials)
+    def api_hypervolume(request: Request, name: str) -> Response:
+        """The hypervolume after each completed trial, in the order trials completed."""
+        study = find(name)
+        return answers.reply(
+            request,
+            ("hypervolume", name),
+            studies.marker(study),
+            lambda: studies.front(study).history,
+        )
 
     @app.get("/api/studies/{name}/trials/{number}")
-    def api_trial(name: str, number: int) -> dict[str, Any]:
+    def api_trial(request: Request, name: str, number: int) -> Response:
         """One trial with its config, measurement (samples, breakdown, per-op profile), exports."""
-        study, trials, trial = load_trial(name, number)
-        on_front = trial.number in views.front_numbers(trials)
-        return trial_detail(data, study, trial, trials, on_front, app.state.exports)
+        study, record = find_trial(name, number)
+        return answers.reply(
+            request,
+            ("trial", name, number),
+            studies.marker(study),
+            lambda: trial_detail(data, study, studies.front(study), record, app.state.exports),
+        )
 
     @app.get("/api/compare")
-    def api_compare(study: StudyNames = None) -> list[dict[str, Any]]:
+    def api_compare(request: Request, study: StudyNames = None) -> Response:
         """Fronts of several studies (``?study=a&study=b``; none: every study)."""
-        names = study or [s.study_name for s in data.studies()]
-        fronts = []
-        for name in names:
-            found, trials = load(name)
-            shown = views.front(found, trials)
-            shown["summary"] = views.study_summary(found, trials, None)
-            fronts.append(shown)
-        return fronts
+        chosen = [find(name) for name in study] if study else studies.studies()
+        marker = "|".join(f"{s.name}:{studies.marker(s)}" for s in chosen)
+
+        def build() -> list[dict[str, Any]]:
+            fronts = []
+            for found in chosen:
+                front = studies.front(found)
+                shown = front.to_json()
+                shown["summary"] = views.study_summary(found, front, None)
+                fronts.append(shown)
+            return fronts
+
+        return answers.reply(request, ("compare", *(s.name for s in chosen)), marker, build)
 
     # -- pages --------------------------------------------------------------------
 
@@ -172,28 +212,26 @@ def create_app(
     def compare_page(request: Request, study: StudyNames = None) -> HTMLResponse:
         study = study or []
         for name in study:
-            load(name)
+            find(name)
         return page(request, "compare.html", title="Compare", selected=study)
 
     @app.get("/studies/{name}", response_class=HTMLResponse)
     def study_page(request: Request, name: str) -> HTMLResponse:
-        load(name)
+        find(name)
         return page(request, "study.html", title=name, study=name)
 
     @app.get("/studies/{name}/trials/{number}", response_class=HTMLResponse)
     def trial_page(request: Request, name: str, number: int) -> HTMLResponse:
-        load_trial(name, number)
+        find_trial(name, number)
         return page(request, "trial.html", title=f"{name} #{number}", study=name, number=number)
 
     @app.get("/studies/{name}/trials/{number}/files/{filename}")
     def trial_file(name: str, number: int, filename: str) -> FileResponse:
         """A file ``lce-nas export`` wrote for this trial (model.tflite, model_card.json)."""
-        study, _, trial = load_trial(name, number)
+        study, record = find_trial(name, number)
         if filename not in EXPORT_FILES:
             raise HTTPException(404, f"no file {filename!r} for trial {number}")
-        folder = export_folder(
-            app.state.exports, study.study_name, number, trial.user_attrs.get("fingerprint")
-        )
+        folder = export_folder(app.state.exports, study.name, number, record.fingerprint)
         if folder is None or not (folder / filename).is_file():
             raise HTTPException(404, f"trial {number} of {name!r} was not exported")
         return FileResponse(folder / filename, filename=f"{number}-{filename}")

@@ -7,10 +7,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import optuna
 from lce_nas.dashboard.data import DashboardData
-from lce_nas.dashboard.views import dominated_presets, study_meta, trial_row
-from optuna.trial import FrozenTrial
+from lce_nas.latency_db.records import INTERNAL_MEASUREMENT_COLUMNS
+from lce_nas.search.front import StudyFront
+from lce_nas.search.reader import StudyInfo
+from lce_nas.search.record import TrialRecord
 
 #: The LCE paper's latency groups, in the order the stacked bar draws them.
 CATEGORIES = ("first_layer", "binary_conv", "glue", "last_layer")
@@ -90,57 +91,38 @@ def measurement_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
     """A measurement row as JSON for the trial page (the key, spread, samples, profile)."""
     if row is None:
         return None
-    keep = (
-        "id",
-        "fingerprint",
-        "device",
-        "engine",
-        "engine_version",
-        "threads",
-        "kernel_options",
-        "median_ms",
-        "p10_ms",
-        "p90_ms",
-        "mean_ms",
-        "std_ms",
-        "cv",
-        "runs",
-        "warmup_runs",
-        "samples_ms",
-        "op_profile",
-        "host_facts",
-        "model_sha256",
-    )
-    data = {name: row.get(name) for name in keep}
+    data = {name: value for name, value in row.items() if name not in INTERNAL_MEASUREMENT_COLUMNS}
+    data["id"] = row.get("id")
     for name in ("cv", "std_ms"):
         value = data.get(name)
         if isinstance(value, float) and not math.isfinite(value):
             data[name] = None
     moment = row.get("measured_at")
     data["measured_at"] = moment.isoformat() if moment is not None else None
+    data.pop("breakdown_ms", None)
     data["breakdown"] = breakdown(row)
     return data
 
 
 def find_measurement(
-    data: DashboardData, study: optuna.study.FrozenStudy, trial: FrozenTrial
+    data: DashboardData, study: StudyInfo, record: TrialRecord
 ) -> dict[str, Any] | None:
     """The trial's measurement: by its stored id, else by fingerprint and the study's key."""
-    latency = trial.user_attrs.get("latency")
-    fingerprint = trial.user_attrs.get("fingerprint")
-    if isinstance(latency, dict) and latency.get("measurement_id") is not None:
-        row = data.measurement(int(latency["measurement_id"]))
+    if record.measurement_id is not None:
+        row = data.measurements.measurement(record.measurement_id)
         # Ids are per database: after an import the id may name another model's row.
-        if row is not None and (fingerprint is None or row["fingerprint"] == fingerprint):
+        if row is not None and (
+            record.fingerprint is None or row["fingerprint"] == record.fingerprint
+        ):
             return row
-    key = study_meta(study).get("measurement_key")
-    if fingerprint and isinstance(key, dict):
-        return data.best_measurement(fingerprint, key)
+    key = study.meta.get("measurement_key")
+    if record.fingerprint and isinstance(key, dict):
+        return data.measurements.best_measurement(record.fingerprint, key)
     return None
 
 
 def profile_for(
-    data: DashboardData, trial: FrozenTrial, measurement: dict[str, Any] | None
+    data: DashboardData, record: TrialRecord, measurement: dict[str, Any] | None
 ) -> dict[str, Any] | None:
     """Where the trial's time goes: its own measurement's profile, else another one's.
 
@@ -149,10 +131,9 @@ def profile_for(
     on the same device (e.g. ``lce-nas bench --engine native --profile``)
     still shows where the time goes, marked ``same_key: false``.
     """
-    fingerprint = trial.user_attrs.get("fingerprint")
     source = measurement if measurement and breakdown(measurement) else None
-    if source is None and fingerprint and measurement:
-        source = data.profiled_measurement(fingerprint, measurement["device"])
+    if source is None and record.fingerprint and measurement:
+        source = data.measurements.profiled_measurement(record.fingerprint, measurement["device"])
     if source is None:
         return None
     same = measurement is not None and source["id"] == measurement["id"]
@@ -169,19 +150,19 @@ def profile_for(
 
 
 def preset_breakdowns(
-    data: DashboardData, study: optuna.study.FrozenStudy, trials: list[FrozenTrial]
+    data: DashboardData, study: StudyInfo, records: list[TrialRecord]
 ) -> list[dict[str, Any]]:
     """The latency breakdown of each preset of the study (its first measured trial)."""
     found: dict[str, dict[str, Any]] = {}
-    for t in trials:
-        name = t.user_attrs.get("preset")
+    for record in records:
+        name = record.preset
         if not name or name in found:
             continue
-        profile = profile_for(data, t, find_measurement(data, study, t))
+        profile = profile_for(data, record, find_measurement(data, study, record))
         if profile is not None and profile["breakdown"] is not None:
             found[name] = {
                 "preset": name,
-                "number": t.number,
+                "number": record.number,
                 "breakdown": profile["breakdown"],
                 "same_key": profile["same_key"],
             }
@@ -190,31 +171,29 @@ def preset_breakdowns(
 
 def trial_detail(
     data: DashboardData,
-    study: optuna.study.FrozenStudy,
-    trial: FrozenTrial,
-    trials: list[FrozenTrial],
-    on_front: bool,
+    study: StudyInfo,
+    front: StudyFront,
+    record: TrialRecord,
     exports: Path | None,
 ) -> dict[str, Any]:
-    """Everything the trial page shows, as JSON (``trials``: the study's, for its presets)."""
-    row = trial_row(trial, on_front, dominated_presets(trials).get(trial.number))
-    row_found = find_measurement(data, study, trial)
-    measurement = measurement_json(row_found)
-    folder = export_folder(exports, study.study_name, trial.number, row["fingerprint"])
-    accuracy = trial.user_attrs.get("accuracy")
+    """Everything the trial page shows, as JSON."""
+    row = record.to_json(record.number in front.front, front.dominates.get(record.number))
+    found = find_measurement(data, study, record)
+    folder = export_folder(exports, study.name, record.number, record.fingerprint)
+    raw = data.studies.trial_raw(study, record.number)
     return {
         **row,
-        "study": study.study_name,
-        "params": dict(trial.params),
-        "values": list(trial.values) if trial.values else None,
-        "accuracy_detail": accuracy if isinstance(accuracy, dict) else None,
-        "latency_detail": trial.user_attrs.get("latency"),
-        "user_attrs": dict(trial.user_attrs),
-        "measurement": measurement,
-        "profile": profile_for(data, trial, row_found),
-        "preset_breakdowns": preset_breakdowns(data, study, trials),
+        "study": study.name,
+        "params": raw["params"],
+        "values": list(record.values) if record.values else None,
+        "accuracy_detail": record.accuracy,
+        "latency_detail": record.latency,
+        "user_attrs": raw["user_attrs"],
+        "measurement": measurement_json(found),
+        "profile": profile_for(data, record, found),
+        "preset_breakdowns": preset_breakdowns(data, study, front.records),
         "exports": exported_files(folder),
         "export_command": (
-            f"lce-nas export --study {shlex.quote(study.study_name)} --trial {trial.number} -o DIR"
+            f"lce-nas export --study {shlex.quote(study.name)} --trial {record.number} -o DIR"
         ),
     }

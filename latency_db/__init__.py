@@ -9,6 +9,6 @@ Example:
 
 from lce_nas.latency_db.migrate import SchemaError, head_revision
 from lce_nas.latency_db.records import AccuracyEvaluation
-from lce_nas.latency_db.store import LatencyStore
+from lce_nas.latency_db.store import LatencyStore, open_store
 
-__all__ = ["AccuracyEvaluation", "LatencyStore", "SchemaError", "head_revision"]
+__all__ = ["AccuracyEvaluation", "LatencyStore", "SchemaError", "head_revision", "open_store"]

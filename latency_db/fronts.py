@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from lce_nas.engine.measurement import MeasurementKey
 from lce_nas.latency_db.models import AccuracyEvaluationRow, Architecture, LatencyMeasurement
-from lce_nas.latency_db.records import AccuracyEvaluation, json_safe
+from lce_nas.latency_db.records import (
+    SUMMARY_MEASUREMENT_COLUMNS,
+    AccuracyEvaluation,
+    best_rank,
+    json_safe,
+)
 from sqlalchemy import Connection, select
 
 from lce_nas.canonical import canonical_json
@@ -18,25 +23,6 @@ _ARCHS = Architecture.__table__
 _MEAS = LatencyMeasurement.__table__
 _ACC = AccuracyEvaluationRow.__table__
 
-# Measurement columns a front row carries (the bulky samples and profiles stay out).
-_MEASUREMENT_FIELDS = (
-    "device",
-    "engine",
-    "engine_version",
-    "threads",
-    "kernel_options",
-    "median_ms",
-    "p10_ms",
-    "p90_ms",
-    "mean_ms",
-    "std_ms",
-    "cv",
-    "runs",
-    "warmup_runs",
-    "measured_at",
-    "breakdown_ms",
-    "model_sha256",
-)
 _ACCURACY_FIELDS = (
     "dataset",
     "proxy_settings",
@@ -94,7 +80,10 @@ def front_rows(
                 continue
             for m in measured:
                 evaluations = accuracy.get(fingerprint) or [dict.fromkeys(_ACCURACY_FIELDS)]
-                measured_columns = {"measurement_id": m["id"], **_pick(m, _MEASUREMENT_FIELDS)}
+                measured_columns = {
+                    "measurement_id": m["id"],
+                    **_pick(m, SUMMARY_MEASUREMENT_COLUMNS),
+                }
                 rows.extend({**arch, **measured_columns, **ev} for ev in evaluations)
         rows.sort(key=lambda r: (r["median_ms"], r["fingerprint"], r["measurement_id"]))
         return rows
@@ -138,9 +127,8 @@ def _best_measurements(
         row = dict(r._mapping)
         if key is not None and canonical_json(row["kernel_options"]) != wanted_options:
             continue
-        rank = (row["runs"], row["measured_at"], row["id"])
         held = best.get(row["key_sha256"])
-        if held is None or rank > (held["runs"], held["measured_at"], held["id"]):
+        if held is None or best_rank(row) > best_rank(held):
             best[row["key_sha256"]] = row
     by_fingerprint: dict[str, list[dict[str, Any]]] = {}
     for row in best.values():

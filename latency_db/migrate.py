@@ -7,6 +7,7 @@ The schema's revision lives in its own version table
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -45,8 +46,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def script_directory() -> ScriptDirectory:
-    """The shipped migration scripts."""
+    """The shipped migration scripts (read once per process)."""
     return ScriptDirectory.from_config(alembic_config())
 
 

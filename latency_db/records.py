@@ -9,32 +9,37 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lce_nas.engine.measurement import Measurement, MeasurementKey
+from lce_nas.latency_db.models import LatencyMeasurement
 
 from lce_nas.canonical import sha256_hex
 
-# Measurement fields that have their own column; the rest go to ``extra``.
-MEASUREMENT_COLUMNS = (
-    "fingerprint",
-    "device",
-    "engine",
-    "engine_version",
-    "threads",
-    "kernel_options",
-    "median_ms",
-    "p10_ms",
-    "p90_ms",
-    "mean_ms",
-    "std_ms",
-    "cv",
-    "runs",
-    "warmup_runs",
-    "samples_ms",
-    "op_profile",
-    "breakdown_ms",
-    "host_facts",
-    "model_sha256",
-    "measured_at",
+#: Columns only the store itself reads: the row id, derived hashes, leftovers, write time.
+INTERNAL_MEASUREMENT_COLUMNS = ("id", "key_sha256", "sample_sha256", "extra", "recorded_at")
+#: Columns too bulky for lists and fronts: every sample, the per-op profile, host facts.
+BULKY_MEASUREMENT_COLUMNS = ("samples_ms", "op_profile", "host_facts")
+#: Measurement fields that have their own column (from the model); the rest go to ``extra``.
+MEASUREMENT_COLUMNS = tuple(
+    c.name for c in LatencyMeasurement.__table__.c if c.name not in INTERNAL_MEASUREMENT_COLUMNS
 )
+#: What a list or a front shows of a measurement: its key, spread, breakdown and model hash.
+SUMMARY_MEASUREMENT_COLUMNS = tuple(
+    name for name in MEASUREMENT_COLUMNS if name not in (*BULKY_MEASUREMENT_COLUMNS, "fingerprint")
+)
+
+
+def best_first(table: Any) -> tuple[Any, ...]:
+    """ORDER BY terms that put a key's best measurement first: most runs, then newest, then id.
+
+    The one rule every cache lookup, front and page uses (see :func:`best_rank`).
+    """
+    return (table.c.runs.desc(), table.c.measured_at.desc(), table.c.id.desc())
+
+
+def best_rank(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The sort key of :func:`best_first` for a row in Python: higher is better."""
+    return (row["runs"], utc(row["measured_at"]), row["id"])
+
+
 # Columns a sample's identity is made of (not the row id, hashes or recorded_at).
 _SAMPLE_IDENTITY = (*MEASUREMENT_COLUMNS, "extra")
 

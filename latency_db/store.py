@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -12,6 +14,7 @@ from lce_nas.latency_db import connect, migrate
 from lce_nas.latency_db.evaluations import AccuracyAndSearches
 from lce_nas.latency_db.models import TABLES, Architecture, Device, LatencyMeasurement
 from lce_nas.latency_db.records import (
+    best_first,
     json_safe,
     key_sha256,
     measurement_from_row,
@@ -332,7 +335,7 @@ class LatencyStore(AccuracyAndSearches):
         query = (
             select(_MEAS)
             .where(_MEAS.c.key_sha256 == key_sha256(fingerprint, key))
-            .order_by(_MEAS.c.runs.desc(), _MEAS.c.measured_at.desc(), _MEAS.c.id.desc())
+            .order_by(*best_first(_MEAS))
             .limit(1)
         )
         row = self._read(lambda conn: conn.execute(query).first())
@@ -405,10 +408,33 @@ class LatencyStore(AccuracyAndSearches):
         return import_rows(self, tables)
 
 
+_OPEN_STORES: dict[tuple[int, str], LatencyStore] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_store(url: str) -> LatencyStore:
+    """The process's store for ``url``: opened and migrated once per process, then shared.
+
+    Workers call this for every candidate; a Ray worker process runs many
+    tasks, and opening a store (checking the schema revision) once is enough.
+    The store is thread-safe and must not be closed by its callers.
+
+    Example:
+        >>> open_store("sqlite://") is open_store("sqlite://")
+        True
+    """
+    key = (os.getpid(), url)
+    with _OPEN_LOCK:
+        store = _OPEN_STORES.get(key)
+        if store is None:
+            store = _OPEN_STORES[key] = LatencyStore(url)
+        return store
+
+
 def _later(stmt: Any) -> Any:
     """SQL for ``max(existing last_seen, inserted last_seen)`` on both backends."""
     c = _DEVICES.c
     return case((stmt.excluded.last_seen > c.last_seen, stmt.excluded.last_seen), else_=c.last_seen)
 
 
-__all__ = ["LatencyStore"]
+__all__ = ["LatencyStore", "open_store"]

@@ -8,37 +8,44 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lce_nas.search.results import FrontRow, StudyResults
+from lce_nas.search.front import StudyFront
 
 from lce_nas import __version__
 from lce_nas.errors import UserError
 
 
 def select_rows(
-    results: StudyResults,
+    results: StudyFront,
     *,
     front: bool = False,
     trial: int | None = None,
     best_under_ms: float | None = None,
-) -> list[FrontRow]:
-    """The trials an export asks for (``--front`` is the default)."""
+) -> list[dict[str, Any]]:
+    """The trials an export asks for, as front rows (``--front`` is the default)."""
     if trial is not None:
-        rows = [r for r in results.rows if r.number == trial]
+        rows = [r for r in results.rows(every_trial=True) if r["number"] == trial]
         if not rows:
             raise UserError(f"study '{results.name}' has no trial {trial}")
-        if rows[0].state != "COMPLETE" or rows[0].median_ms is None:
-            raise UserError(f"trial {trial} of '{results.name}' did not complete ({rows[0].state})")
+        if rows[0]["state"] != "COMPLETE" or rows[0]["latency_ms"] is None:
+            raise UserError(
+                f"trial {trial} of '{results.name}' did not complete ({rows[0]['state']})"
+            )
         return rows
     if best_under_ms is not None:
-        under = [r for r in results.rows if r.feasible and r.median_ms <= best_under_ms]
+        under = [
+            r
+            for r in results.rows(every_trial=True)
+            if r["feasible"] and r["latency_ms"] <= best_under_ms
+        ]
         if not under:
             raise UserError(
                 f"no feasible trial of '{results.name}' is faster than {best_under_ms} ms"
             )
-        return [max(under, key=lambda r: (r.accuracy, -r.median_ms))]
-    if not results.front:
+        return [max(under, key=lambda r: (r["accuracy"], -r["latency_ms"]))]
+    rows = results.rows()
+    if not rows:
         raise UserError(f"study '{results.name}' has no feasible completed trial to export yet")
-    return results.front
+    return rows
 
 
 def _versions() -> dict[str, str]:
@@ -50,8 +57,8 @@ def _versions() -> dict[str, str]:
 
 
 def model_card(
-    results: StudyResults,
-    row: FrontRow,
+    results: StudyFront,
+    row: dict[str, Any],
     measurement: dict[str, Any] | None,
     accuracy: dict[str, Any] | None,
     tflite_sha256: str,
@@ -60,32 +67,32 @@ def model_card(
     meta = results.meta
     return {
         "study": results.name,
-        "trial": row.number,
-        "preset": row.preset,
+        "trial": row["number"],
+        "preset": row["preset"],
         "space": meta.get("space"),
         "space_version": meta.get("space_version"),
-        "fingerprint": row.fingerprint,
-        "config": row.config,
+        "fingerprint": row["fingerprint"],
+        "config": row["config"],
         "summary": {
-            "parameters": row.parameters,
-            "binary_macs": row.binary_macs,
-            "packed_bytes": row.packed_bytes,
+            "parameters": row["parameters"],
+            "binary_macs": row["binary_macs"],
+            "packed_bytes": row["packed_bytes"],
         },
         "latency": {
             "key": meta.get("measurement_key"),
-            "median_ms": row.median_ms,
-            "p10_ms": row.p10_ms,
-            "p90_ms": row.p90_ms,
+            "median_ms": row["latency_ms"],
+            "p10_ms": row["latency_p10_ms"],
+            "p90_ms": row["latency_p90_ms"],
             "measurement": measurement,
         },
         "proxy_accuracy": {
-            "top1": row.accuracy,
+            "top1": row["accuracy"],
             "dataset": meta.get("dataset"),
             "proxy_settings": meta.get("proxy_settings"),
             "evaluation": accuracy,
         },
-        "on_front": row.on_front,
-        "dominates_presets": row.dominates_presets,
+        "on_front": row["on_front"],
+        "dominates_presets": row["dominates_presets"],
         "tflite_sha256": tflite_sha256,
         "timed_model_sha256": (measurement or {}).get("model_sha256"),
         "weights_trained": False,
@@ -95,7 +102,9 @@ def model_card(
     }
 
 
-def export_rows(results: StudyResults, rows: list[FrontRow], out_dir: Path, store) -> list[Path]:
+def export_rows(
+    results: StudyFront, rows: list[dict[str, Any]], out_dir: Path, store
+) -> list[Path]:
     """Write ``OUT/STUDY/TRIAL-FINGERPRINT12/``: model.tflite, model.h5, model_card.json."""
     from lce_nas.engine.convert import convert_deploy, model_sha256
     from lce_nas.engine.measurement import MeasurementKey
@@ -105,15 +114,16 @@ def export_rows(results: StudyResults, rows: list[FrontRow], out_dir: Path, stor
     key = MeasurementKey(**results.meta["measurement_key"])
     written = []
     for row in rows:
-        folder = out_dir / results.name / f"{row.number:04d}-{(row.fingerprint or 'unknown')[:12]}"
+        fingerprint = row["fingerprint"] or "unknown"
+        folder = out_dir / results.name / f"{row['number']:04d}-{fingerprint[:12]}"
         folder.mkdir(parents=True, exist_ok=True)
-        config = space.config_from_params(row.config)
+        config = space.config_from_params(row["config"])
         model, tflite = convert_deploy(space, config)
         (folder / "model.tflite").write_bytes(tflite)
         model.save(folder / "model.h5")
-        measurement = store.lookup_measurement(row.fingerprint, key)
+        measurement = store.lookup_measurement(row["fingerprint"], key)
         accuracy = store.lookup_accuracy(
-            row.fingerprint, results.meta["dataset"], results.meta["proxy_settings"]
+            row["fingerprint"], results.meta["dataset"], results.meta["proxy_settings"]
         )
         card = model_card(
             results,

@@ -16,7 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import optuna
-from lce_nas.search.study import INTERRUPTED, counted_trials, requeue, update_meta
+from lce_nas.search.front import front_numbers, initial_reference_point
+from lce_nas.search.record import (
+    TrialRecord,
+    record_from_frozen,
+    write_candidate,
+    write_failure,
+    write_result,
+)
+from lce_nas.search.study import (
+    INTERRUPTED,
+    counted_trials,
+    requeue,
+    study_meta,
+    update_meta,
+)
 from lce_nas.workers.pool import failure_reason
 from optuna.trial import TrialState
 
@@ -77,6 +91,12 @@ class SearchLoop:
         self.stats = SearchStats()
         self.inflight: dict[int, Candidate] = {}
         self.started = time.monotonic()
+        # The study is read once; from then on the loop keeps its records itself,
+        # so a long search never re-reads thousands of trials per step.
+        self.records: dict[int, TrialRecord] = {
+            t.number: record_from_frozen(t) for t in study.get_trials(deepcopy=False)
+        }
+        self.counted = counted_trials(study)
 
     # -- budget ---------------------------------------------------------------
     def _time_left(self) -> bool:
@@ -90,7 +110,7 @@ class SearchLoop:
             self.stats.stop_reason = "time budget reached"
             return False
         target = self.settings.trials
-        return target is None or counted_trials(self.study) + len(self.inflight) < target
+        return target is None or self.counted + len(self.inflight) < target
 
     # -- main loop ------------------------------------------------------------
     def run(self) -> SearchStats:
@@ -128,9 +148,7 @@ class SearchLoop:
         params = self.space.to_params(config)
         fingerprint = self.space.fingerprint(config)
         summary = self.space.describe(config)
-        trial.set_user_attr("fingerprint", fingerprint)
-        trial.set_user_attr("config", params)
-        trial.set_user_attr("summary", summary.to_dict())
+        write_candidate(trial, fingerprint, params, summary)
         candidate = Candidate(trial, params, fingerprint)
         self.inflight[trial.number] = candidate
         max_mb = self.settings.max_size_mb
@@ -140,12 +158,19 @@ class SearchLoop:
                 # Too big to deploy: neither its latency nor its accuracy can matter.
                 self._finish_infeasible(candidate, latency_ms=math.inf)
                 return
-        measured = self.store.lookup_measurement(fingerprint, self.key)
+        # The one cache lookup per candidate and result kind; workers are told it missed.
+        self.store.record_config(self.space, config)
+        measured = self.store.lookup_measurement_row(fingerprint, self.key)
         if measured is not None:
-            candidate.latency, candidate.cached["latency"] = measured, True
+            from lce_nas.latency_db.records import measurement_from_row
+
+            candidate.latency, candidate.cached["latency"] = measurement_from_row(measured), True
+            candidate.measurement_id = measured["id"]
             self.stats.cache_hits += 1
         else:
-            candidate.latency_future = self.pool.submit_latency(self.space.name, params)
+            candidate.latency_future = self.pool.submit_latency(
+                self.space.name, params, lookup=False
+            )
         if self.settings.max_latency_ms is None or candidate.latency is not None:
             self._submit_training(candidate)
         self._advance(candidate)
@@ -158,7 +183,9 @@ class SearchLoop:
             candidate.accuracy, candidate.cached["accuracy"] = evaluation, True
             self.stats.cache_hits += 1
         else:
-            candidate.accuracy_future = self.pool.submit_accuracy(self.space.name, candidate.params)
+            candidate.accuracy_future = self.pool.submit_accuracy(
+                self.space.name, candidate.params, lookup=False
+            )
 
     def _advance(self, candidate: Candidate) -> None:
         """Collect finished futures; finish the trial when both results are in."""
@@ -207,20 +234,16 @@ class SearchLoop:
         trial, latency, accuracy = candidate.trial, candidate.latency, candidate.accuracy
         if self.settings.max_latency_ms is not None:
             trial.set_constraint("latency", latency.median_ms - self.settings.max_latency_ms)
-        trial.set_user_attr("latency", _latency_attrs(latency, candidate.measurement_id))
-        trial.set_user_attr(
-            "accuracy",
-            {
-                "top1": accuracy.top1,
-                "loss": accuracy.loss,
-                "epochs": accuracy.epochs,
-                "train_seconds": accuracy.train_seconds,
-            },
+        write_result(
+            trial,
+            feasible=True,
+            cached=candidate.cached,
+            measurement=latency,
+            measurement_id=candidate.measurement_id,
+            evaluation=accuracy,
         )
-        trial.set_user_attr("feasible", True)
-        trial.set_user_attr("cached", candidate.cached)
         self.study.tell(trial, [accuracy.top1, latency.median_ms])
-        self.inflight.pop(trial.number, None)
+        self._finished(trial)
         self.stats.completed += 1
         self.stats.consecutive_failures = 0
         if self.stats.best_accuracy is None or accuracy.top1 > self.stats.best_accuracy:
@@ -231,22 +254,24 @@ class SearchLoop:
         trial = candidate.trial
         if self.settings.max_latency_ms is not None and math.isfinite(latency_ms):
             trial.set_constraint("latency", latency_ms - self.settings.max_latency_ms)
-        if candidate.latency is not None:
-            trial.set_user_attr(
-                "latency", _latency_attrs(candidate.latency, candidate.measurement_id)
-            )
-        trial.set_user_attr("feasible", False)
-        trial.set_user_attr("cached", candidate.cached)
+        write_result(
+            trial,
+            feasible=False,
+            cached=candidate.cached,
+            measurement=candidate.latency,
+            measurement_id=candidate.measurement_id,
+        )
         self.study.tell(trial, [0.0, latency_ms])
-        self.inflight.pop(trial.number, None)
+        self._finished(trial)
         self.stats.completed += 1
         self.stats.infeasible += 1
         self.stats.consecutive_failures = 0
+        self._update_front()
 
     def _fail(self, trial: optuna.Trial, reason: str, candidate: Candidate | None = None) -> None:
-        trial.set_user_attr("failure", reason)
+        write_failure(self.study, trial, reason)
         self.study.tell(trial, state=TrialState.FAIL)
-        self.inflight.pop(trial.number, None)
+        self._finished(trial)
         if candidate is not None:
             for future in candidate.futures():
                 future.cancel()
@@ -259,39 +284,28 @@ class SearchLoop:
                 f"(last: {reason})"
             )
 
+    def _finished(self, trial: optuna.Trial) -> None:
+        """Keep the loop's own record of a trial Optuna was just told about."""
+        self.inflight.pop(trial.number, None)
+        frozen = self.study._storage.get_trial(trial._trial_id)
+        self.records[trial.number] = record_from_frozen(frozen)
+        self.counted += 1
+
     def _abandon_inflight(self) -> None:
         """On Ctrl-C: mark unfinished trials and queue them for the next run."""
         for candidate in list(self.inflight.values()):
             for future in candidate.futures():
                 future.cancel()
-            candidate.trial.set_user_attr("failure", INTERRUPTED)
+            write_failure(self.study, candidate.trial, INTERRUPTED)
             self.study.tell(candidate.trial, state=TrialState.FAIL, skip_if_finished=True)
             requeue(self.study, candidate.trial.params, candidate.trial.user_attrs)
         self.inflight.clear()
 
     def _update_front(self) -> None:
-        from lce_nas.search.pareto import pareto_front
-        from lce_nas.search.results import feasible_points, study_reference_point
-
-        points = feasible_points(self.study)
-        self.stats.front_size = len(pareto_front(points))
-        meta_ref = study_reference_point(self.study)
-        if meta_ref is None:
-            from lce_nas.search.results import initial_reference_point
-
-            reference = initial_reference_point(self.study)
+        records = list(self.records.values())
+        self.stats.front_size = len(front_numbers(records))
+        meta = study_meta(self.study)
+        if meta.get("reference_point") is None:
+            reference = initial_reference_point(meta, records)
             if reference is not None:
                 update_meta(self.study, reference_point=reference)
-
-
-def _latency_attrs(m, measurement_id: int | None) -> dict[str, Any]:
-    return {
-        "measurement_id": measurement_id,
-        "median_ms": m.median_ms,
-        "p10_ms": m.p10_ms,
-        "p90_ms": m.p90_ms,
-        "mean_ms": m.mean_ms,
-        "std_ms": m.std_ms,
-        "cv": m.cv,
-        "runs": m.runs,
-    }

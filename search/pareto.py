@@ -10,6 +10,7 @@ comparable as the search goes on.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -67,19 +68,64 @@ def hypervolume(points: Sequence[tuple[float, float]], reference: tuple[float, f
     return area
 
 
+class HypervolumeTracker:
+    """The hypervolume of a growing set of points, updated in O(log n) per point.
+
+    Keeps the front of the points inside the reference box sorted by latency
+    (accuracy then rises along it); a new point replaces the run of front
+    points it dominates, and only the strips next to it change area.
+
+    Example:
+        >>> tracker = HypervolumeTracker((0.0, 50.0))
+        >>> tracker.add((0.5, 10.0)), tracker.add((0.4, 20.0)), tracker.add((0.8, 30.0))
+        (20.0, 20.0, 26.0)
+    """
+
+    def __init__(self, reference: tuple[float, float]) -> None:
+        self.reference = reference
+        self._latency: list[float] = []
+        self._accuracy: list[float] = []
+        self.volume = 0.0
+
+    def _strip(self, index: int) -> float:
+        below = self._accuracy[index - 1] if index > 0 else self.reference[0]
+        return (self._accuracy[index] - below) * (self.reference[1] - self._latency[index])
+
+    def add(self, point: tuple[float, float]) -> float:
+        """Add one (accuracy, latency) point; returns the hypervolume after it."""
+        acc, lat = point
+        if not (acc > self.reference[0] and lat < self.reference[1]):
+            return self.volume
+        # Front points at least as fast as the new one: the fastest of them is
+        # the most accurate that could dominate it.
+        k = bisect.bisect_right(self._latency, lat)
+        if k > 0 and self._accuracy[k - 1] >= acc:
+            return self.volume
+        # The run it dominates: as slow or slower, and no more accurate.
+        end = k
+        while end < len(self._latency) and self._accuracy[end] <= acc:
+            end += 1
+        start = k - 1 if k > 0 and self._latency[k - 1] == lat else k
+        last = min(end, len(self._latency) - 1)
+        before = sum(self._strip(i) for i in range(start, last + 1)) if self._latency else 0.0
+        self._latency[start:end] = [lat]
+        self._accuracy[start:end] = [acc]
+        last = min(start + 1, len(self._latency) - 1)
+        after = sum(self._strip(i) for i in range(start, last + 1))
+        self.volume += after - before
+        return self.volume
+
+
 def hypervolume_history(
     points: Sequence[tuple[float, float] | None], reference: tuple[float, float]
 ) -> list[float]:
     """The hypervolume after each trial in order (``None`` for a trial with no point).
 
+    O(n log n) in the number of trials (see :class:`HypervolumeTracker`).
+
     Example:
         >>> hypervolume_history([(0.5, 10.0), None, (0.8, 30.0)], (0.0, 50.0))
         [20.0, 20.0, 26.0]
     """
-    seen: list[tuple[float, float]] = []
-    history = []
-    for point in points:
-        if point is not None:
-            seen.append(point)
-        history.append(hypervolume(seen, reference))
-    return history
+    tracker = HypervolumeTracker(reference)
+    return [tracker.volume if p is None else tracker.add(p) for p in points]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lce_nas.search.results import StudyResults
+from lce_nas.search.front import StudyFront
 
 
-def plot_front(results: StudyResults, path: Path) -> None:
+def plot_front(results: StudyFront, path: Path) -> None:
     """Scatter of every feasible trial, the front as a step line, presets labelled.
 
     The format follows the file name (PNG, PDF, SVG).
@@ -17,29 +17,29 @@ def plot_front(results: StudyResults, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    feasible = [r for r in results.rows if r.feasible]
+    feasible = [r for r in results.rows(every_trial=True) if r["feasible"]]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
     ax.scatter(
-        [r.median_ms for r in feasible],
-        [r.accuracy for r in feasible],
+        [r["latency_ms"] for r in feasible],
+        [r["accuracy"] for r in feasible],
         s=18,
         color="#9aa5b1",
         label="trials",
     )
-    front = results.front
+    front = results.rows()
     ax.step(
-        [r.median_ms for r in front],
-        [r.accuracy for r in front],
+        [r["latency_ms"] for r in front],
+        [r["accuracy"] for r in front],
         where="post",
         color="#d1495b",
         marker="o",
         label="Pareto front",
     )
     for row in feasible:
-        if row.preset:
+        if row["preset"]:
             ax.annotate(
-                row.preset,
-                (row.median_ms, row.accuracy),
+                row["preset"],
+                (row["latency_ms"], row["accuracy"]),
                 textcoords="offset points",
                 xytext=(4, -10),
                 fontsize=8,

@@ -6,8 +6,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lce_nas.search.front import StudyFront
 from lce_nas.search.loop import Reporter, SearchLoop, SearchStats
-from lce_nas.search.results import StudyResults, study_results
+from lce_nas.search.results import load_front
 from lce_nas.search.samplers import DEFAULT_SAMPLER, make_sampler
 from lce_nas.search.study import (
     StudyMeta,
@@ -80,7 +81,7 @@ class SearchOutcome:
     """How a search ended, with its results."""
 
     stats: SearchStats
-    results: StudyResults
+    results: StudyFront
     resumed: bool
     requeued: list[int]
     status: str
@@ -167,4 +168,4 @@ def run_search(
         store.set_search_status(settings.study_name, status)
         pool.shutdown()
         store.close()
-    return SearchOutcome(stats, study_results(study), resumed, requeued, status)
+    return SearchOutcome(stats, load_front(db_url, settings.study_name), resumed, requeued, status)

@@ -8,10 +8,12 @@ kept as JSON in user attributes (see the README's "What a search stores").
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
+from lce_nas.search.record import FAILURE, PRESET, write_failure
 from optuna.trial import TrialState
 
 from lce_nas import __version__
@@ -20,6 +22,8 @@ from lce_nas.errors import UserError
 META_KEY = "lce_nas"
 INTERRUPTED = "interrupted: the search stopped before this candidate finished"
 DIRECTIONS = ("maximize", "minimize")
+#: Objective names, so optuna-dashboard and ``Study.metric_names`` say what the values are.
+METRIC_NAMES = ("proxy_top1", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ def open_study(
     )
     if name not in existing:
         study.set_user_attr(META_KEY, meta.to_dict())
+        with warnings.catch_warnings():
+            # Optuna marks set_metric_names experimental; its storage format is stable.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(METRIC_NAMES))
         return study, False
     stored = study.user_attrs.get(META_KEY)
     if stored is None:
@@ -102,7 +110,7 @@ def update_meta(study: optuna.Study, **changes: Any) -> None:
 def enqueue_presets(study: optuna.Study, space, presets: dict[str, Any]) -> None:
     """Queue the named baselines first, so every front shows them."""
     for name, config in presets.items():
-        study.enqueue_trial(space.trial_params(config), user_attrs={"preset": name})
+        study.enqueue_trial(space.trial_params(config), user_attrs={PRESET: name})
 
 
 def recover_interrupted(study: optuna.Study) -> list[int]:
@@ -113,7 +121,7 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
     """
     requeued = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, "failure", INTERRUPTED)
+        write_failure(study, trial, INTERRUPTED)
         study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
         requeue(study, trial.params, trial.user_attrs)
         requeued.append(trial.number)
@@ -122,7 +130,7 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
 
 def requeue(study: optuna.Study, params: dict[str, Any], user_attrs: dict[str, Any]) -> None:
     """Queue a candidate again (after an interruption), keeping its preset label."""
-    attrs = {"preset": user_attrs["preset"]} if user_attrs.get("preset") else None
+    attrs = {PRESET: user_attrs[PRESET]} if user_attrs.get(PRESET) else None
     if params:
         study.enqueue_trial(params, user_attrs=attrs)
 
@@ -131,7 +139,7 @@ def counted_trials(study: optuna.Study) -> int:
     """Trials that count against ``--trials``: completed, and failed for a reason of their own."""
     done = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
-        if trial.state == TrialState.COMPLETE or trial.user_attrs.get("failure") != INTERRUPTED:
+        if trial.state == TrialState.COMPLETE or trial.user_attrs.get(FAILURE) != INTERRUPTED:
             done += 1
     return done
 

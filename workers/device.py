@@ -45,8 +45,13 @@ def time_candidate(
     *,
     fresh: bool = False,
     profile: bool | None = None,
+    lookup: bool = True,
 ) -> LatencyResult:
     """Latency of one architecture on ``device``: from the cache, or built, converted and timed.
+
+    ``lookup=False`` is for a caller that has looked the cache up already (a
+    miss) and stored the architecture: the worker then only measures and
+    records the measurement. ``fresh`` measures again even on a hit.
 
     Every timed candidate also gets a per-op latency breakdown where one can be
     had (``profile=None``): remote devices profile with ``lce_benchmark_model``
@@ -62,51 +67,51 @@ def time_candidate(
         (False, 9)
     """
     from lce_nas.engine import measure, measurement_key
-    from lce_nas.latency_db import LatencyStore
+    from lce_nas.latency_db import open_store
     from lce_nas.space import get_space
 
     started = time.time()
     space = get_space(space_name)
     config = space.config_from_params(params)
     fingerprint = space.fingerprint(config)
-    with LatencyStore(store_url) as store:
-        if not fresh:
-            row = store.lookup_measurement_row(fingerprint, measurement_key(device))
-            if row is not None:
-                from lce_nas.latency_db.records import measurement_from_row
+    store = open_store(store_url)
+    if lookup and not fresh:
+        row = store.lookup_measurement_row(fingerprint, measurement_key(device))
+        if row is not None:
+            from lce_nas.latency_db.records import measurement_from_row
 
-                return LatencyResult(
-                    fingerprint,
-                    measurement_from_row(row),
-                    row["id"],
-                    True,
-                    started=started,
-                    finished=time.time(),
-                )
+            return LatencyResult(
+                fingerprint,
+                measurement_from_row(row),
+                row["id"],
+                True,
+                started=started,
+                finished=time.time(),
+            )
+    if lookup:
         store.record_config(space, config)
-        from lce_nas.engine.convert import convert_deploy
+    from lce_nas.engine.convert import convert_deploy
 
-        t0 = time.perf_counter()
-        _, tflite = convert_deploy(space, config)
-        t1 = time.perf_counter()
-        companion = None
-        if profile is None:
-            companion = _native_profiler(device)
-            profile = companion is None and not (device.kind == "host" and device.engine == "lce")
-        measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
-        t2 = time.perf_counter()
-        store.record_device(device.name, device.kind, device.to_spec())
-        measurement_id = store.record_measurement(measurement)
-        if companion is not None:
-            # Only a breakdown: a failure here must not lose the latency above.
-            try:
-                store.record_measurement(
-                    measure(tflite, companion, profile=True, fingerprint=fingerprint)
-                )
-            except Exception as err:
-                logging.getLogger(__name__).warning(
-                    "no latency breakdown for %s: %s", fingerprint[:12], err
-                )
+    t0 = time.perf_counter()
+    _, tflite = convert_deploy(space, config)
+    t1 = time.perf_counter()
+    companion = None
+    if profile is None:
+        companion = _native_profiler(device)
+        profile = companion is None and not (device.kind == "host" and device.engine == "lce")
+    measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
+    t2 = time.perf_counter()
+    measurement_id = store.record_measurement(measurement)
+    if companion is not None:
+        # Only a breakdown: a failure here must not lose the latency above.
+        try:
+            store.record_measurement(
+                measure(tflite, companion, profile=True, fingerprint=fingerprint)
+            )
+        except Exception as err:
+            logging.getLogger(__name__).warning(
+                "no latency breakdown for %s: %s", fingerprint[:12], err
+            )
     return LatencyResult(
         fingerprint,
         measurement,
@@ -144,8 +149,12 @@ class DeviceWorker:
     """
 
     def __init__(self, device: Device, store_url: str, avoid_cpus: tuple[int, ...] = ()) -> None:
+        from lce_nas.latency_db import open_store
+
         self.device = device
         self.store_url = store_url
+        # Once per actor, not per candidate: the device's spec does not change under it.
+        open_store(store_url).record_device(device.name, device.kind, device.to_spec())
         if avoid_cpus:
             allowed = set(os.sched_getaffinity(0)) - set(avoid_cpus)
             if allowed:
@@ -157,10 +166,17 @@ class DeviceWorker:
         params: dict[str, Any],
         fresh: bool = False,
         profile: bool | None = None,
+        lookup: bool = True,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
         return time_candidate(
-            space_name, params, self.device, self.store_url, fresh=fresh, profile=profile
+            space_name,
+            params,
+            self.device,
+            self.store_url,
+            fresh=fresh,
+            profile=profile,
+            lookup=lookup,
         )
 
     def pid(self) -> int:

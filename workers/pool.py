@@ -63,6 +63,7 @@ def _train_remote(
     dataset: str,
     store_url: str,
     avoid_cpus: tuple[int, ...],
+    lookup: bool = True,
 ):
     # Keep the trainer off the cores reserved for timing, before TensorFlow
     # sizes its thread pools from the affinity mask.
@@ -75,7 +76,7 @@ def _train_remote(
     from lce_nas.workers.trainer import train_proxy
 
     started = time.time()
-    result = train_proxy(space_name, params, settings, dataset, store_url=store_url)
+    result = train_proxy(space_name, params, settings, dataset, store_url=store_url, lookup=lookup)
     return AccuracyResult(result.evaluation, result.cached, started, time.time())
 
 
@@ -128,10 +129,16 @@ class Pool:
             name=f"device:{device.name}", namespace=_NAMESPACE, get_if_exists=True
         ).remote(device, self.store_url, self.reserved_cpus)
 
-    def submit_accuracy(self, space_name: str, params: dict[str, Any]) -> Future:
-        """Train the candidate's proxy (or find it in the database): a future AccuracyResult."""
+    def submit_accuracy(
+        self, space_name: str, params: dict[str, Any], *, lookup: bool = True
+    ) -> Future:
+        """Train the candidate's proxy (or find it in the database): a future AccuracyResult.
+
+        ``lookup=False``: the caller looked the accuracy up already (a miss) and
+        stored the architecture, so the trainer only trains and records.
+        """
         ref = self._train.remote(
-            space_name, params, self.proxy, self.dataset, self.store_url, self.reserved_cpus
+            space_name, params, self.proxy, self.dataset, self.store_url, self.reserved_cpus, lookup
         )
         return ref.future()
 
@@ -142,9 +149,16 @@ class Pool:
         *,
         fresh: bool = False,
         profile: bool | None = None,
+        lookup: bool = True,
     ) -> Future:
-        """Time the candidate on the pool's device; a future of its ``LatencyResult``."""
-        return self.device_worker.latency.remote(space_name, params, fresh, profile).future()
+        """Time the candidate on the pool's device; a future of its ``LatencyResult``.
+
+        ``lookup=False``: as for :meth:`submit_accuracy`, the caller did the cache
+        lookup and stored the architecture.
+        """
+        return self.device_worker.latency.remote(
+            space_name, params, fresh or not lookup, profile, lookup
+        ).future()
 
     def shutdown(self) -> None:
         """Stop the local Ray this pool started (a joined cluster keeps running)."""

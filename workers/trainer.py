@@ -152,8 +152,12 @@ def train_proxy(
     settings: ProxySettings | None = None,
     dataset_spec: str = DEFAULT_DATASET,
     store_url: str | None = None,
+    lookup: bool = True,
 ) -> TrainingResult:
     """Train a candidate's proxy and return its validation accuracy (cached when known).
+
+    ``lookup=False`` is for a caller that has looked the cache up already (a
+    miss) and stored the architecture: the trainer only trains and records.
 
     Example:
         >>> r = train_proxy("quicknet", {"section_blocks": [1, 1, 1, 1]},
@@ -170,22 +174,18 @@ def train_proxy(
     dataset = dataset_name(dataset_spec)
     store = None
     if store_url is not None:
-        from lce_nas.latency_db import LatencyStore
+        from lce_nas.latency_db import open_store
 
-        store = LatencyStore(store_url)
-        known = store.lookup_accuracy(fingerprint, dataset, settings.to_dict())
+        store = open_store(store_url)
+        known = store.lookup_accuracy(fingerprint, dataset, settings.to_dict()) if lookup else None
         if known is not None:
-            store.close()
             return TrainingResult(known, cached=True)
-    try:
-        check_injected_failure(fingerprint)
-        evaluation = _train(space, config, fingerprint, settings, dataset_spec)
-        if store is not None:
+    check_injected_failure(fingerprint)
+    evaluation = _train(space, config, fingerprint, settings, dataset_spec)
+    if store is not None:
+        if lookup:
             store.record_config(space, config)
-            evaluation = store.record_accuracy(evaluation)
-    finally:
-        if store is not None:
-            store.close()
+        evaluation = store.record_accuracy(evaluation)
     return TrainingResult(evaluation, cached=False)
 
 

@@ -34,26 +34,55 @@ const fmt = {
   },
 };
 
+// Last answer and ETag per path: a poll sends If-None-Match, and the server
+// answers 304 without a body (or any work) when nothing changed.
+const answers = new Map();
+
 async function api(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const held = answers.get(path);
+  const headers = { Accept: "application/json" };
+  if (held) headers["If-None-Match"] = held.etag;
+  const response = await fetch(path, { headers, cache: "no-store" });
+  if (response.status === 304 && held) return held.data;
   if (!response.ok) {
     let detail = response.statusText;
     try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
     throw new Error(`${response.status}: ${detail}`);
   }
-  return response.json();
+  const data = await response.json();
+  const etag = response.headers.get("ETag");
+  if (etag) answers.set(path, { etag, data });
+  return data;
+}
+
+// One object for several answers, the same object while none of them changed
+// (so a poll of unchanged answers skips even the comparison).
+function combined() {
+  let parts = null;
+  let whole = null;
+  return (next) => {
+    if (!parts || Object.keys(next).some((k) => next[k] !== parts[k])) {
+      parts = next;
+      whole = { ...next };
+    }
+    return whole;
+  };
 }
 
 // Calls load(), then again every `refresh` seconds; render(data) runs only when the
 // data changed, so sorting, filters and zoom survive a poll that brought nothing new.
 function poll(refresh, load, render) {
   let last = null;
+  let lastData = null;
   const live = $("live");
   async function tick() {
     try {
       const data = await load();
-      const text = JSON.stringify(data);
-      if (text !== last) { last = text; render(data); }
+      if (data !== lastData) {
+        lastData = data;
+        const text = JSON.stringify(data);
+        if (text !== last) { last = text; render(data); }
+      }
       if (live) {
         live.className = refresh > 0 ? "live on" : "live";
         live.textContent = (refresh > 0 ? "live · " : "") + "updated " + new Date().toLocaleTimeString();
@@ -281,9 +310,10 @@ function lceStudyPage({ study, refresh }) {
   const gd = $("pareto");
   let clickBound = false;
 
+  const same = combined();
   poll(refresh, async () => {
     const [d, t, h] = await Promise.all([api(base), api(`${base}/trials`), api(`${base}/hypervolume`)]);
-    return { d, t, h };
+    return same({ d, t, h });
   }, ({ d, t, h }) => {
     detail = d;
     rows = t;
@@ -488,10 +518,11 @@ function lceComparePage({ selected, refresh }) {
   logBox.addEventListener("change", draw);
   const gd = $("compare");
   let clickBound = false;
+  const same = combined();
   poll(refresh, async () => {
     const list = await api("/api/studies");
     const all = await api("/api/compare");
-    return { list, all };
+    return same({ list, all });
   }, ({ list, all }) => {
     studies = list;
     fronts = all;

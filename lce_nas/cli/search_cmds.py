@@ -217,15 +217,15 @@ def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
     """Print a study's feasible Pareto front (accuracy vs latency)."""
     from rich.console import Console
 
-    from lce_nas.search.results import study_results
+    from lce_nas.search.results import load_front
     from lce_nas.settings import resolve_db_url
 
     url = resolve_db_url(db)
     for path in (csv_path, plot_path):
         if path is not None:
             writable_output(path)
-    results = study_results(_require_study(url, study_name))
-    rows = results.rows if all_trials else results.front
+    results = load_front(url, study_name)
+    rows = results.rows(every_trial=all_trials)
     if csv_path is not None:
         _write_csv(csv_path, rows)
     if plot_path is not None:
@@ -233,7 +233,8 @@ def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
 
         plot_front(results, plot_path)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        # The same object as the dashboard's /api/studies/NAME/front.
+        click.echo(json.dumps(results.to_json(every_trial=all_trials), indent=2))
         return
     console = Console()
     _print_front(console, results, rows)
@@ -259,14 +260,14 @@ def export(study_name, whole_front, trial, best_under_ms, output, db) -> None:
     """Export models of a study: .tflite (LCE), Keras .h5 and model_card.json."""
     from lce_nas.latency_db import LatencyStore
     from lce_nas.search.export import export_rows, select_rows
-    from lce_nas.search.results import study_results
+    from lce_nas.search.results import load_front
     from lce_nas.settings import resolve_db_url
 
     flags = {"--front": whole_front, "--trial": trial, "--best-under-ms": best_under_ms}
     if sum(value is not None and value is not False for value in flags.values()) > 1:
         raise UserError("give one of --front, --trial or --best-under-ms")
     url = resolve_db_url(db)
-    results = study_results(_require_study(url, study_name))
+    results = load_front(url, study_name)
     rows = select_rows(results, front=whole_front, trial=trial, best_under_ms=best_under_ms)
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -285,55 +286,45 @@ def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _require_study(url: str, name: str):
-    import optuna
+def _require_study(url: str, name: str) -> None:
+    from lce_nas.search.results import load_front
 
-    from lce_nas.search.study import storage_for
-
-    _quiet_optuna()
-    try:
-        storage = storage_for(url)
-        names = [s.study_name for s in storage.get_all_studies()]
-    except Exception as err:
-        raise UserError(f"cannot open the database {display_url(url)}: {err}") from None
-    if name not in names:
-        known = ", ".join(names) or "none"
-        raise UserError(f"no study '{name}' in {display_url(url)} (studies: {known})")
-    return optuna.load_study(study_name=name, storage=storage)
+    load_front(url, name)
 
 
-def _write_csv(path: Path, rows) -> None:
+#: Columns of ``lce-nas front --csv`` (keys of the front's JSON rows).
+CSV_COLUMNS = (
+    "number",
+    "preset",
+    "accuracy",
+    "latency_ms",
+    "latency_p10_ms",
+    "latency_p90_ms",
+    "parameters",
+    "binary_macs",
+    "packed_bytes",
+    "fingerprint",
+    "on_front",
+    "dominates_presets",
+    "state",
+    "failure",
+)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
     import csv
 
-    columns = [
-        "number",
-        "preset",
-        "accuracy",
-        "median_ms",
-        "p10_ms",
-        "p90_ms",
-        "parameters",
-        "binary_macs",
-        "packed_bytes",
-        "fingerprint",
-        "on_front",
-        "dominates_presets",
-        "state",
-        "failure",
-    ]
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            data = row.to_dict()
-            data["dominates_presets"] = " ".join(data["dominates_presets"])
-            writer.writerow(data)
+            writer.writerow({**row, "dominates_presets": " ".join(row["dominates_presets"])})
 
 
 def _print_front(console, results, rows=None) -> None:
     from rich.table import Table
 
-    rows = results.front if rows is None else rows
+    rows = results.rows() if rows is None else rows
     if not rows:
         limit = (results.meta.get("constraints") or {}).get("max_latency_ms")
         why = f" under {limit} ms" if limit else ""
@@ -353,19 +344,19 @@ def _print_front(console, results, rows=None) -> None:
     ):
         table.add_column(column, overflow="fold")
     for row in rows:
-        latency = (
-            "-"
-            if row.median_ms is None
-            else (f"{row.median_ms:.2f} ({row.p10_ms:.2f}-{row.p90_ms:.2f})")
-        )
+        latency = "-"
+        if row["latency_ms"] is not None:
+            latency = f"{row['latency_ms']:.2f}"
+            if row["latency_p10_ms"] is not None and row["latency_p90_ms"] is not None:
+                latency += f" ({row['latency_p10_ms']:.2f}-{row['latency_p90_ms']:.2f})"
         table.add_row(
-            f"{row.number}" + (f" ({row.preset})" if row.preset else ""),
-            "-" if row.accuracy is None else f"{row.accuracy:.3f}",
+            f"{row['number']}" + (f" ({row['preset']})" if row["preset"] else ""),
+            "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}",
             latency,
-            f"{row.parameters / 1e6:.2f}M" if row.parameters else "-",
-            f"{row.binary_macs / 1e9:.2f}G" if row.binary_macs else "-",
-            f"{row.packed_bytes / 1e6:.2f}" if row.packed_bytes else "-",
-            (row.fingerprint or "")[:12],
-            ", ".join(row.dominates_presets) or "-",
+            f"{row['parameters'] / 1e6:.2f}M" if row["parameters"] else "-",
+            f"{row['binary_macs'] / 1e9:.2f}G" if row["binary_macs"] else "-",
+            f"{row['packed_bytes'] / 1e6:.2f}" if row["packed_bytes"] else "-",
+            (row["fingerprint"] or "")[:12],
+            ", ".join(row["dominates_presets"]) or "-",
         )
     console.print(table)

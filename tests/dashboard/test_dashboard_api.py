@@ -78,10 +78,11 @@ def test_trials_are_what_the_search_told_optuna(api, fixture_db):
     assert timed_but_failed["latency_ms"] is not None and timed_but_failed["accuracy"] is None
     presets = {r["preset"]: r["fingerprint"] for r in rows if r["preset"]}
     assert presets == fixture_db.presets
+    # Only feasible presets can be dominated: an infeasible one was never trained.
     preset_points = {
         t["preset"]: (t["accuracy"], t["latency_ms"])
         for t in told.values()
-        if t.get("preset") and t["state"] == "COMPLETE"
+        if t.get("preset") and t["state"] == "COMPLETE" and t["feasible"]
     }
     for row in rows:
         if row["state"] != "COMPLETE" or not row["feasible"]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import optuna
 import pytest
 import sqlalchemy
 from click.testing import CliRunner
@@ -78,18 +77,24 @@ def test_the_dashboards_connection_cannot_write(fixture_db):
 
     data = DashboardData(fixture_db.url)
     try:
-        assert [s.study_name for s in data.studies()] == sorted(
+        assert [s.name for s in data.studies.studies()] == sorted(
             [fixture_db.main_study, fixture_db.other_study]
         )
+        assert data.studies.engine is data.measurements.engine is data.engine
         with (
             data.engine.connect() as conn,
             pytest.raises(sqlalchemy.exc.OperationalError, match="readonly"),
         ):
             conn.execute(sqlalchemy.text("CREATE TABLE dashboard_probe (a INTEGER)"))
-        storage = data.storage()
-        with pytest.raises(optuna.exceptions.StorageInternalError) as raised:
-            storage.set_study_user_attr(data.study(fixture_db.main_study)._study_id, "x", 1)
-        assert "readonly" in str(raised.value.__cause__)
+        study_id = data.studies.study(fixture_db.main_study).study_id
+        with (
+            data.engine.connect() as conn,
+            pytest.raises(sqlalchemy.exc.OperationalError, match="readonly"),
+        ):
+            conn.execute(
+                sqlalchemy.text("UPDATE studies SET study_name = 'x' WHERE study_id = :id"),
+                {"id": study_id},
+            )
     finally:
         data.close()
 

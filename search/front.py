@@ -1,0 +1,174 @@
+"""A study's front from its trial records: feasibility, dominance, reference point, hypervolume.
+
+Pure functions of a study's metadata and its :class:`TrialRecord` list, so
+``lce-nas front``, export, the search loop and the dashboard compute one
+front the same way. Everything here is O(n log n) in the number of trials.
+
+Example:
+    >>> from lce_nas.search.record import TrialRecord
+    >>> records = [TrialRecord(0, "COMPLETE", (0.6, 10.0), preset="quicknet"),
+    ...            TrialRecord(1, "COMPLETE", (0.7, 9.0))]
+    >>> front = study_front("s", {"presets": {"quicknet": "ab"}}, records)
+    >>> [r["number"] for r in front.rows()], front.reference_point
+    ([1], {'accuracy': 0.0, 'latency_ms': 20.0, 'stored': False})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lce_nas.search.pareto import dominates, hypervolume_history, pareto_front
+from lce_nas.search.record import TrialRecord, finite
+
+
+def front_numbers(records: Sequence[TrialRecord]) -> list[int]:
+    """Numbers of the trials on the feasible Pareto front, fastest first.
+
+    Equal points (the same architecture proposed twice) count once: the first trial.
+    """
+    feasible = [r for r in records if r.feasible]
+    return [feasible[i].number for i in pareto_front([r.point for r in feasible])]  # type: ignore[misc]
+
+
+def dominated_presets(records: Sequence[TrialRecord]) -> dict[int, list[str]]:
+    """For each feasible trial, the feasible presets of the study it dominates.
+
+    Only feasible presets count: a preset over a size or latency limit was
+    never trained, so beating its placeholder accuracy means nothing.
+    """
+    presets = [(r.preset, r.point) for r in records if r.preset and r.feasible]
+    return {
+        r.number: sorted({name for name, p in presets if dominates(r.point, p)})  # type: ignore[arg-type]
+        for r in records
+        if r.feasible
+    }
+
+
+def initial_reference_point(
+    meta: dict[str, Any], records: Sequence[TrialRecord]
+) -> dict[str, float] | None:
+    """The hypervolume reference a study fixes once, or None while it cannot be fixed yet.
+
+    Accuracy 0 (chance or worse adds nothing). Latency: the latency limit when
+    the search has one; else twice the slowest timed preset's median, once
+    every preset trial has finished. A preset ruled out untimed (over
+    ``--max-size-mb``, or failed) cannot delay the reference forever; with no
+    preset timed at all there is no reference, and no hypervolume.
+
+    Example:
+        >>> initial_reference_point({"constraints": {"max_latency_ms": 40}}, [])
+        {'accuracy': 0.0, 'latency_ms': 40.0}
+    """
+    limit = finite((meta.get("constraints") or {}).get("max_latency_ms"))
+    if limit is not None:
+        return {"accuracy": 0.0, "latency_ms": limit}
+    wanted = set(meta.get("presets") or {})
+    if not wanted:
+        return None
+    by_preset: dict[str, list[TrialRecord]] = {name: [] for name in wanted}
+    for record in records:
+        if record.preset in by_preset:
+            by_preset[record.preset].append(record)  # type: ignore[index]
+    timed: list[float] = []
+    for copies in by_preset.values():
+        complete = [r for r in copies if r.state == "COMPLETE"]
+        # An interrupted preset is queued again: it is settled only once a copy completes.
+        if not complete and (not copies or not all(r.finished for r in copies)):
+            return None
+        timed.extend(r.median_ms for r in complete if r.median_ms is not None)
+    if not timed:
+        return None
+    return {"accuracy": 0.0, "latency_ms": 2.0 * max(timed)}
+
+
+def reference_point(meta: dict[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:
+    """The study's reference point: the stored one, else the one the loop would store.
+
+    ``stored`` says which; None while no reference can be fixed (then there is
+    no hypervolume: a reference that moves would make values incomparable).
+    """
+    stored = meta.get("reference_point")
+    if isinstance(stored, dict) and finite(stored.get("latency_ms")) is not None:
+        accuracy = finite(stored.get("accuracy")) or 0.0
+        return {"accuracy": accuracy, "latency_ms": float(stored["latency_ms"]), "stored": True}
+    computed = initial_reference_point(meta, records)
+    return None if computed is None else {**computed, "stored": False}
+
+
+def completion_order(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """Completed trials in the order they completed (ties by number)."""
+    done = [r for r in records if r.state == "COMPLETE"]
+    done.sort(key=lambda r: (_naive(r.completed_at), r.number))
+    return done
+
+
+@dataclass
+class StudyFront:
+    """A study's records with their front, preset dominance, reference and hypervolume."""
+
+    name: str
+    meta: dict[str, Any]
+    records: list[TrialRecord]
+    front: list[int]
+    dominates: dict[int, list[str]]
+    reference_point: dict[str, Any] | None
+    hypervolume: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def rows(self, every_trial: bool = False) -> list[dict[str, Any]]:
+        """JSON rows of the front (fastest first), or of every trial by number."""
+        on_front = set(self.front)
+        if every_trial:
+            chosen = sorted(self.records, key=lambda r: r.number)
+        else:
+            by_number = {r.number: r for r in self.records}
+            chosen = [by_number[n] for n in self.front]
+        return [r.to_json(r.number in on_front, self.dominates.get(r.number)) for r in chosen]
+
+    def front_records(self) -> list[TrialRecord]:
+        """The records on the front, fastest first."""
+        by_number = {r.number: r for r in self.records}
+        return [by_number[n] for n in self.front]
+
+    def to_json(self, every_trial: bool = False) -> dict[str, Any]:
+        """What ``lce-nas front --json`` prints and the dashboard's front API returns."""
+        return {
+            "study": self.name,
+            "trials": self.rows(every_trial),
+            "hypervolume": self.hypervolume,
+            "reference_point": self.reference_point,
+        }
+
+
+def study_front(name: str, meta: dict[str, Any], records: Sequence[TrialRecord]) -> StudyFront:
+    """Front, dominance, reference point and hypervolume history of one study."""
+    records = sorted(records, key=lambda r: r.number)
+    numbers = front_numbers(records)
+    reference = reference_point(meta, records)
+    volume = None
+    history: list[dict[str, Any]] = []
+    if reference is not None:
+        box = (reference["accuracy"], reference["latency_ms"])
+        done = completion_order(records)
+        values = hypervolume_history([r.point if r.feasible else None for r in done], box)
+        history = [
+            {"number": r.number, "completed_at": _iso(r.completed_at), "hypervolume": v}
+            for r, v in zip(done, values, strict=True)
+        ]
+        volume = values[-1] if values else 0.0
+    return StudyFront(
+        name, dict(meta), records, numbers, dominated_presets(records), reference, volume, history
+    )
+
+
+def _naive(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.max
+    return moment.replace(tzinfo=None)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
