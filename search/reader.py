@@ -307,7 +307,7 @@ def _by_trial(conn, table, condition, *columns, extra=None) -> dict[int, list[tu
     if extra is not None:
         query = query.where(extra)
     grouped: dict[int, list[tuple[Any, ...]]] = {}
-    for row in conn.execute(query):
+    for row in conn.execute(query).all():
         grouped.setdefault(row[0], []).append(tuple(row[1:]))
     return grouped
 

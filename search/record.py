@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 # User-attribute names of a trial, in one place.
@@ -84,7 +85,7 @@ class TrialRecord:
         """Whether Optuna will never change this trial again."""
         return self.state in FINISHED_STATES
 
-    @property
+    @cached_property
     def point(self) -> tuple[float, float] | None:
         """(accuracy, latency ms) of a completed trial with two finite values, else None."""
         if self.state != "COMPLETE" or not self.values or len(self.values) < 2:
@@ -94,7 +95,7 @@ class TrialRecord:
             return None
         return (accuracy, latency)
 
-    @property
+    @cached_property
     def feasible(self) -> bool:
         """Completed with finite values, within every constraint, and not marked infeasible.
 

@@ -46,9 +46,11 @@ def test_search_end_to_end_then_front_and_export(workspace, tmp_path):
 
     front = workspace.run(workspace.command("front", "--study", "e2e", "--json"))
     assert front.returncode == 0, front.stderr
-    rows = json.loads(front.stdout)
+    shown = json.loads(front.stdout)
+    assert shown["study"] == "e2e" and shown["reference_point"]["stored"] is True
+    rows = shown["trials"]
     assert rows and all(r["on_front"] and r["feasible"] for r in rows)
-    latencies = [r["median_ms"] for r in rows]
+    latencies = [r["latency_ms"] for r in rows]
     accuracies = [r["accuracy"] for r in rows]
     assert latencies == sorted(latencies) and accuracies == sorted(accuracies)
 
@@ -62,7 +64,7 @@ def test_search_end_to_end_then_front_and_export(workspace, tmp_path):
     (folder,) = list((out / "e2e").iterdir())
     card = json.loads((folder / "model_card.json").read_text())
     assert card["fingerprint"] == rows[0]["fingerprint"]
-    assert card["latency"]["median_ms"] == rows[0]["median_ms"]
+    assert card["latency"]["median_ms"] == rows[0]["latency_ms"]
     # The exported flatbuffer is the one that was timed.
     assert card["tflite_sha256"] == card["timed_model_sha256"]
     assert (folder / "model.h5").stat().st_size > 0
