@@ -18,8 +18,8 @@ from lce_nas.errors import UserError
         (["search", "--device", "rpi4"], "device 'rpi4' is incomplete"),
         (["search", "--time-budget", "3x"], "--time-budget '3x'"),
         (["search", "--study-name", "a b"], "--study-name 'a b'"),
-        (["front", "--study", "missing"], "no study 'missing'"),
-        (["export", "--study", "missing", "-o", "out"], "no study 'missing'"),
+        (["front", "--study", "missing"], "no database at"),
+        (["export", "--study", "missing", "-o", "out"], "no database at"),
         (["export", "--study", "s", "--front", "--trial", "1", "-o", "out"], "give one of"),
     ],
 )
@@ -41,3 +41,24 @@ def test_durations():
     assert parse_duration("45") == 45
     with pytest.raises(UserError, match=r"use e\.g\."):
         parse_duration("h2")
+
+
+@pytest.mark.parametrize("command", [["front"], ["export", "-o", "out"]])
+def test_a_missing_study_is_named_with_the_studies_there(tmp_path, monkeypatch, command):
+    import optuna
+
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    optuna.create_study(study_name="other", storage=db)
+    result = CliRunner().invoke(main, [command[0], "--study", "missing", *command[1:], "--db", db])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: no study 'missing' in {db} (studies: other)"), (
+        result.output
+    )
+
+
+def test_reading_a_missing_database_does_not_create_it(tmp_path):
+    db = tmp_path / "absent.db"
+    result = CliRunner().invoke(main, ["front", "--study", "s", "--db", f"sqlite:///{db}"])
+    assert result.exit_code == 2 and "no database at" in result.output
+    assert not db.exists()
