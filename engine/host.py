@@ -27,7 +27,6 @@ from lce_nas.engine.measurement import Measurement, OpTiming
 from lce_nas.errors import UserError
 
 LCE_ENGINE = "lce-interpreter"
-NATIVE_ENGINE = "native"
 # Loading an interpreter and building inputs, beyond the timing cap itself.
 _START_ALLOWANCE_S = 120.0
 
@@ -55,14 +54,9 @@ def host_engine(device: Device) -> tuple[str, str]:
         ('lce-interpreter', '0.16.0')
     """
     if device.engine == "native":
-        from lce_nas.engine.host_worker import import_native
+        from lce_nas.engine import native
 
-        native = import_native()
-        if callable(getattr(native, "engine_version", None)):
-            version = native.engine_version()
-        else:
-            version = getattr(native, "__version__", "unknown")
-        return str(getattr(native, "ENGINE_NAME", NATIVE_ENGINE)), str(version)
+        return native.ENGINE_NAME, native.engine_version()
     return LCE_ENGINE, lce_version()
 
 

@@ -123,11 +123,9 @@ def _native_profiler(device: Device) -> Device | None:
     """The host device on the native engine, for breakdowns of LCE-interpreter timings."""
     if device.kind != "host" or device.engine != "lce":
         return None
-    try:
-        from lce_nas.engine import native
+    from lce_nas.engine import native
 
-        native.load  # noqa: B018  (the extension may be missing from a source tree)
-    except (ImportError, AttributeError):
+    if not native.is_available():
         return None
     import dataclasses
 
