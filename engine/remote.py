@@ -25,6 +25,7 @@ from lce_nas.engine.devices import Device
 from lce_nas.engine.measurement import Measurement, OpTiming
 
 from lce_nas.errors import UserError
+from lce_nas.retry import Backoff, retry
 
 REMOTE_ENGINE = "lce_benchmark_model"
 MIN_CALLS = 3
@@ -234,29 +235,38 @@ def retrying(
 ) -> str:
     """Run ``action``; on a transient error reconnect with exponential backoff, then give up.
 
+    The device's ``retries`` and ``retry_backoff_s`` set :func:`lce_nas.retry.retry`'s policy.
+
     Example:
         >>> retrying("copy", lambda: "ok", device=d, transient=(OSError,),
         ...          reconnect=lambda: None)  # doctest: +SKIP
         'ok'
     """
     tries = max(1, device.retries)
-    for attempt in range(1, tries + 1):
-        try:
-            if attempt > 1:
-                reconnect()
-            return action()
-        except transient as err:
-            reason = str(err) or type(err).__name__
-            if attempt == tries:
-                raise UserError(
-                    f"lost device '{device.name}' ({device.address}) while {what}: {reason} "
-                    f"(gave up after {tries} tries); check that it is up and reachable"
-                ) from None
-            delay = device.retry_backoff_s * 2 ** (attempt - 1)
-            if progress:
-                progress(
-                    f"{what} failed ({reason}); retrying in {delay:.1f} s "
-                    f"(try {attempt + 1} of {tries})"
-                )
-            sleep(delay)
-    raise AssertionError("unreachable")
+
+    def notice(err: Exception, delay: float, next_try: int) -> None:
+        if progress:
+            progress(
+                f"{what} failed ({_reason(err)}); retrying in {delay:.1f} s "
+                f"(try {next_try} of {tries})"
+            )
+
+    def lost(err: Exception, _tries: int) -> Exception:
+        return UserError(
+            f"lost device '{device.name}' ({device.address}) while {what}: {_reason(err)} "
+            f"(gave up after {tries} tries); check that it is up and reachable"
+        )
+
+    return retry(
+        action,
+        Backoff(first_s=device.retry_backoff_s, tries=tries),
+        transient=lambda err: isinstance(err, transient),
+        before_retry=reconnect,
+        on_retry=notice,
+        give_up=lost,
+        sleep=sleep,
+    )
+
+
+def _reason(err: BaseException) -> str:
+    return str(err) or type(err).__name__
