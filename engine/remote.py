@@ -21,7 +21,7 @@ from typing import Protocol
 
 from lce_nas.engine.adaptive import RunPolicy, StabilityTracker
 from lce_nas.engine.bm_output import BenchmarkOutput, parse_benchmark_output
-from lce_nas.engine.devices import Device
+from lce_nas.engine.devices import RemoteDevice
 from lce_nas.engine.measurement import Measurement, OpTiming
 
 from lce_nas.errors import UserError
@@ -50,7 +50,7 @@ class Transport(Protocol):
         """Release the connection."""
 
 
-def remote_model_path(device: Device, sha256: str) -> str:
+def remote_model_path(device: RemoteDevice, sha256: str) -> str:
     """The content-addressed path of a model on a device.
 
     A leading ``~/`` becomes a path relative to the login directory, which is
@@ -69,13 +69,13 @@ def remote_model_path(device: Device, sha256: str) -> str:
 
 
 def benchmark_argv(
-    device: Device, graph: str, *, num_runs: int, warmup_runs: int, profile: bool = False
+    device: RemoteDevice, graph: str, *, num_runs: int, warmup_runs: int, profile: bool = False
 ) -> list[str]:
     """The benchmark tool's argument vector (unquoted), flags named as LCE names them.
 
     Example:
         >>> from lce_nas.engine.devices import get_device
-        >>> benchmark_argv(get_device("host"), "m.tflite", num_runs=20, warmup_runs=5)[1:4]
+        >>> benchmark_argv(get_device("android"), "m.tflite", num_runs=20, warmup_runs=5)[1:4]
         ['--graph=m.tflite', '--num_threads=1', '--warmup_runs=5']
     """
 
@@ -151,7 +151,7 @@ def _ops_to_timings(output: BenchmarkOutput) -> list[OpTiming]:
 def measure_remote(
     tflite: bytes,
     sha256: str,
-    device: Device,
+    device: RemoteDevice,
     transport: Transport,
     *,
     policy: RunPolicy,
@@ -227,7 +227,7 @@ def retrying(
     what: str,
     action: Callable[[], str],
     *,
-    device: Device,
+    device: RemoteDevice,
     transient: tuple[type[BaseException], ...],
     reconnect: Callable[[], None],
     progress: Progress | None = None,
