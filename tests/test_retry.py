@@ -129,15 +129,14 @@ def test_device_retries_follow_the_profile_and_name_the_device():
     assert refused.calls == 1
 
 
-def test_database_retries_a_real_lock_until_the_writer_is_done(tmp_path):
-    path = tmp_path / "locked.db"
-    url = f"sqlite:///{path}"
+def _locked_database(path):
+    """A SQLite file whose write lock another connection holds, and an engine that never
+    waits for a lock (every try meets "database is locked" until the holder is done)."""
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("CREATE TABLE t (x INTEGER)")
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO t VALUES (1)")
-    # No busy timeout: every try meets "database is locked" until the holder commits.
-    engine = create_engine(url, connect_args={"timeout": 0})
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
     tries = []
 
     def write() -> int:
@@ -146,6 +145,12 @@ def test_database_retries_a_real_lock_until_the_writer_is_done(tmp_path):
             conn.execute(text("INSERT INTO t VALUES (2)"))
         return len(tries)
 
+    return holder, engine, write
+
+
+def test_database_retries_a_real_lock_until_the_writer_is_done(tmp_path):
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    holder, engine, write = _locked_database(tmp_path / "locked.db")
     release = threading.Timer(0.3, holder.execute, args=("COMMIT",))
     release.start()
     try:
@@ -171,14 +176,7 @@ def test_database_permanent_errors_and_the_deadline_are_one_clear_line(tmp_path)
         db_retrying(bad_sql, url=url)
     assert len(calls) == 1
 
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("CREATE TABLE t (x INTEGER)")
-    holder.execute("BEGIN IMMEDIATE")
-
-    def write() -> None:
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO t VALUES (2)"))
-
+    holder, _, write = _locked_database(tmp_path / "busy.db")
     with pytest.raises(UserError, match=r"stayed busy for 0 s \(database is locked\)"):
-        db_retrying(write, url=url, deadline_s=0.2)
+        db_retrying(write, url=f"sqlite:///{tmp_path / 'busy.db'}", deadline_s=0.2)
     holder.execute("ROLLBACK")
