@@ -21,13 +21,12 @@ from typing import Protocol
 
 from lce_nas.engine.adaptive import RunPolicy, StabilityTracker
 from lce_nas.engine.bm_output import BenchmarkOutput, parse_benchmark_output
-from lce_nas.engine.devices import RemoteDevice
+from lce_nas.engine.device_kinds import REMOTE_ENGINE, RemoteDevice
 from lce_nas.engine.measurement import Measurement, OpTiming
 
 from lce_nas.errors import UserError
 from lce_nas.retry import Backoff, retry
 
-REMOTE_ENGINE = "lce_benchmark_model"
 MIN_CALLS = 3
 FACTS_COMMAND = (
     "uname -srm; grep -m1 -E '^(model name|Model|Hardware)' /proc/cpuinfo; "
