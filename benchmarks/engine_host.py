@@ -24,7 +24,7 @@ import sys
 import time
 
 # Importing lce_nas (here via lce_nas.engine) sets up TensorFlow's environment first.
-from lce_nas.engine import get_device, measure
+from lce_nas.engine import get_device, measure, native
 
 # larq/compute-engine README, Raspberry Pi 4B at 1.5 GHz, 1 thread, ms.
 PUBLISHED_RPI4_MS = {"quicknet-small": 27.7, "quicknet": 45.0, "quicknet-large": 77.0}
@@ -53,15 +53,6 @@ def build_models(names: list[str]) -> dict[str, bytes]:
     return models
 
 
-def _native_available() -> bool:
-    try:
-        from lce_nas.engine import native
-
-        return hasattr(native, "load")
-    except ImportError:
-        return False
-
-
 def _row(label: str, m, published: str = "") -> str:
     return (
         f"{label:<46} {m.median_ms:9.2f} {m.p10_ms:9.2f} {m.p90_ms:9.2f} "
@@ -78,7 +69,7 @@ def kernel_table(models: dict[str, bytes], max_seconds: float) -> None:
     for name, tflite in models.items():
         print(f"{name} ({len(tflite) / 1e6:.1f} MB)")
         paths = list(KERNEL_PATHS)
-        if _native_available():
+        if native.is_available():
             paths.append(("native engine (lce-nas C++)", {"engine": "native"}))
         for label, options in paths:
             device = get_device("host", threads=1, **options)

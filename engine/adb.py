@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lce_nas.engine.devices import Device
+from lce_nas.engine.devices import AdbDevice
 from lce_nas.engine.remote import quote_command, remote_model_path, retrying
 
 from lce_nas.errors import UserError
@@ -37,7 +37,7 @@ class AdbTransport:
         'Pixel 4\\n'
     """
 
-    def __init__(self, device: Device, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, device: AdbDevice, warn: Callable[[str], None] | None = None) -> None:
         self.device = device
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
         self._base = [*shlex.split(device.adb)]

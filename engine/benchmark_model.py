@@ -24,7 +24,6 @@ from lce_nas.engine.bm_output import (
     format_summary,
 )
 from lce_nas.engine.host_worker import (
-    import_native,
     load_lce_wrapper,
     make_inputs,
     profile_rows,
@@ -94,7 +93,9 @@ def run_benchmark_model(flags: BenchmarkFlags, echo: Callable[[str], None] = pri
     inputs = make_inputs(model)
     t0 = time.perf_counter()
     if flags.engine == "native":
-        engine = import_native().load(flags.graph, num_threads=threads)
+        from lce_nas.engine import native
+
+        engine = native.load(flags.graph, num_threads=threads)
         run = lambda: engine.run(inputs[0])  # noqa: E731
     else:
         interp = load_lce_wrapper().LiteInterpreter(

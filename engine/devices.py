@@ -18,6 +18,8 @@ Both files use one table per device::
     host = "10.0.0.7"
     user = "pi"
     threads = 4
+
+Each profile becomes the typed config of its kind (:mod:`lce_nas.engine.device_kinds`).
 """
 
 from __future__ import annotations
@@ -29,11 +31,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lce_nas.engine.device_kinds import (
+    DEVICE_KINDS,
+    AdbDevice,
+    Device,
+    HostDevice,
+    RemoteDevice,
+    SshDevice,
+    machine_cpus,
+)
+
 from lce_nas.errors import UserError
 
-KINDS = ("host", "ssh", "adb")
-HOST_ENGINES = ("lce", "native")
-PRIORITIES = ("normal", "high", "realtime")
+__all__ = [
+    "KINDS",
+    "AdbDevice",
+    "Device",
+    "HostDevice",
+    "RemoteDevice",
+    "SshDevice",
+    "get_device",
+    "list_devices",
+    "machine_cpus",
+    "parse_device_host",
+    "user_config_file",
+]
+
+KINDS = tuple(DEVICE_KINDS)
 PROJECT_FILE = Path("lce-nas.toml")
 
 
@@ -46,157 +70,6 @@ def user_config_file() -> Path:
     """
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "lce-nas" / "devices.toml"
-
-
-@dataclass(frozen=True)
-class Device:
-    """One place to time models, with how to reach it and how to run there.
-
-    Kernel options (``use_indirect_bgemm``, ``use_xnnpack``,
-    ``use_reference_bconv``) and ``threads`` are part of every latency's key.
-    The run policy (warm-up, minimum runs, stability tolerance, time cap)
-    decides how long a measurement takes, not what it means.
-
-    Example:
-        >>> d = get_device("host", threads=1)
-        >>> d.kind, d.engine, d.kernel_options["use_xnnpack"]
-        ('host', 'lce', True)
-    """
-
-    name: str
-    kind: str
-    threads: int = 1
-    engine: str = "lce"
-    use_indirect_bgemm: bool = True
-    use_xnnpack: bool = True
-    use_reference_bconv: bool = False
-    description: str = ""
-    # host: the cores the timing worker is pinned to (None: the last `threads` cores),
-    # and its CPU priority: realtime (SCHED_FIFO), high (nice -10) or normal.
-    cpus: tuple[int, ...] | None = None
-    priority: str = "realtime"
-    # ssh and adb
-    host: str | None = None
-    user: str | None = None
-    port: int = 22
-    identity_file: str | None = None
-    known_hosts: str | None = None
-    trust_on_first_use: bool = False
-    serial: str | None = None
-    adb: str = "adb"
-    benchmark_binary: str = "lce_benchmark_model"
-    remote_dir: str = "/tmp/lce-nas"
-    keep_models: bool = True
-    engine_version: str | None = None
-    connect_timeout_s: float = 10.0
-    run_timeout_s: float = 900.0
-    retries: int = 3
-    retry_backoff_s: float = 1.0
-    # run policy
-    warmup_runs: int = 5
-    min_runs: int = 20
-    max_runs: int = 2000
-    batch_runs: int = 20
-    tolerance: float = 0.01
-    min_seconds: float = 1.0
-    max_seconds: float = 30.0
-    origin: str = "built-in"
-
-    @property
-    def kernel_options(self) -> dict[str, bool]:
-        """LCE kernel switches, as stored in a measurement's key."""
-        if self.kind == "host" and self.engine == "native":
-            return {}
-        return {
-            "use_indirect_bgemm": self.use_indirect_bgemm,
-            "use_reference_bconv": self.use_reference_bconv,
-            "use_xnnpack": self.use_xnnpack,
-        }
-
-    @property
-    def reserved_cpus(self) -> tuple[int, ...]:
-        """The cores of this machine that timing on this device keeps for itself.
-
-        Other work (proxy trainers) must stay off them. Remote devices reserve
-        nothing here. The default, the last ``threads`` cores of the machine
-        (or container), is the same in every process, however that process
-        itself is pinned.
-
-        Example:
-            >>> get_device("host").reserved_cpus  # doctest: +SKIP
-            (1,)
-        """
-        if self.kind != "host":
-            return ()
-        if self.cpus:
-            return tuple(self.cpus)
-        available = machine_cpus()
-        return tuple(available[-min(self.threads, len(available)) :])
-
-    @property
-    def address(self) -> str:
-        """Where the device is, for display."""
-        if self.kind == "ssh":
-            who = f"{self.user}@" if self.user else ""
-            return f"{who}{self.host or '?'}:{self.port}"
-        if self.kind == "adb":
-            return self.serial or "(default adb device)"
-        return "this machine"
-
-    def missing(self) -> list[str]:
-        """Settings a profile needs before it can be used."""
-        if self.kind == "ssh":
-            return [key for key in ("host", "user") if not getattr(self, key)]
-        return []
-
-    def to_spec(self) -> dict[str, Any]:
-        """A JSON-able description for the database (no secrets, no origin)."""
-        spec = dataclasses.asdict(self)
-        spec.pop("origin")
-        spec.pop("identity_file")
-        if spec["cpus"] is not None:
-            spec["cpus"] = list(spec["cpus"])
-        return spec
-
-
-def _parse_cpu_list(text: str) -> list[int]:
-    cpus: list[int] = []
-    for part in text.strip().split(","):
-        if part:
-            low, _, high = part.partition("-")
-            cpus.extend(range(int(low), int(high or low) + 1))
-    return cpus
-
-
-def machine_cpus() -> list[int]:
-    """The cores this machine or container may use, whatever this process's own pinning.
-
-    Read from the cgroup's cpuset (v2, then v1), else the kernel's online list.
-
-    Example:
-        >>> machine_cpus()  # doctest: +SKIP
-        [0, 1]
-    """
-    candidates = []
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if controllers == "":
-                candidates.append(Path("/sys/fs/cgroup", path.lstrip("/"), "cpuset.cpus.effective"))
-            elif "cpuset" in controllers.split(","):
-                base = Path("/sys/fs/cgroup/cpuset", path.lstrip("/"))
-                candidates.append(base / "cpuset.effective_cpus")
-    except (OSError, ValueError):
-        pass
-    candidates.append(Path("/sys/devices/system/cpu/online"))
-    for candidate in candidates:
-        try:
-            cpus = _parse_cpu_list(candidate.read_text())
-        except (OSError, ValueError):
-            continue
-        if cpus:
-            return cpus
-    return sorted(os.sched_getaffinity(0))
 
 
 _BUILTINS: dict[str, dict[str, Any]] = {
@@ -223,14 +96,23 @@ _BUILTINS: dict[str, dict[str, Any]] = {
     },
 }
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Device)}
-_SETTABLE = set(_FIELDS) - {"name", "origin"}
+# Every kind's settings; which of them a profile may use depends on its kind.
+_FIELDS = {f.name: f for cls in DEVICE_KINDS.values() for f in dataclasses.fields(cls)}
+_KIND_FIELDS = {
+    kind: {f.name for f in dataclasses.fields(cls)} - {"name", "origin"}
+    for kind, cls in DEVICE_KINDS.items()
+}
+_SETTABLE = (set(_FIELDS) - {"name", "origin"}) | {"kind"}
 
 
 def _check_value(name: str, key: str, value: Any, where: str) -> Any:
     if key not in _SETTABLE:
         known = ", ".join(sorted(_SETTABLE))
         raise UserError(f"unknown setting '{key}' for device '{name}' in {where} (known: {known})")
+    if key == "kind":
+        if not isinstance(value, str):
+            raise UserError(f"device '{name}' in {where}: kind must be a string, got {value!r}")
+        return value
     default = _FIELDS[key].default
     if key == "cpus":
         if not isinstance(value, list) or not all(isinstance(c, int) for c in value):
@@ -290,21 +172,18 @@ def _entries() -> dict[str, _Entry]:
 def _build(name: str, entry: _Entry, overrides: dict[str, Any]) -> Device:
     settings = dict(entry.settings)
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    kind = settings.get("kind")
-    if kind not in KINDS:
+    kind = settings.pop("kind", None)
+    origin = " + ".join(entry.origins)
+    if kind not in DEVICE_KINDS:
+        raise UserError(f"device '{name}' ({origin}) needs kind = one of {', '.join(KINDS)}")
+    foreign = sorted(set(settings) - _KIND_FIELDS[kind])
+    if foreign:
         raise UserError(
-            f"device '{name}' ({' + '.join(entry.origins)}) needs kind = one of {', '.join(KINDS)}"
+            f"device '{name}' ({origin}): {', '.join(foreign)} "
+            f"{'does' if len(foreign) == 1 else 'do'} not apply to {kind} devices "
+            f"(their settings: {', '.join(sorted(_KIND_FIELDS[kind]))})"
         )
-    if kind == "ssh" or kind == "adb":
-        settings.setdefault("engine", "lce_benchmark_model")
-    engine = settings.get("engine", "lce")
-    if kind == "host" and engine not in HOST_ENGINES:
-        raise UserError(f"device '{name}': engine must be lce or native, got {engine!r}")
-    if settings.get("priority", "realtime") not in PRIORITIES:
-        raise UserError(f"device '{name}': priority must be one of {', '.join(PRIORITIES)}")
-    if int(settings.get("threads", 1)) < 1:
-        raise UserError(f"device '{name}': threads must be at least 1")
-    return Device(name=name, origin=" + ".join(entry.origins), **settings)
+    return DEVICE_KINDS[kind](name=name, origin=origin, **settings)
 
 
 def list_devices() -> list[Device]:

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from lce_nas.engine.adaptive import RunPolicy
-from lce_nas.engine.devices import Device, machine_cpus
+from lce_nas.engine.devices import HostDevice, machine_cpus
 from lce_nas.engine.measurement import Measurement, OpTiming
 
 from lce_nas.errors import UserError
 
 LCE_ENGINE = "lce-interpreter"
-NATIVE_ENGINE = "native"
 # Loading an interpreter and building inputs, beyond the timing cap itself.
 _START_ALLOWANCE_S = 120.0
 
@@ -47,7 +46,7 @@ def lce_version() -> str:
         return "unknown"
 
 
-def host_engine(device: Device) -> tuple[str, str]:
+def host_engine(device: HostDevice) -> tuple[str, str]:
     """(engine name, engine version) for a host device: part of the latency key.
 
     Example:
@@ -55,14 +54,9 @@ def host_engine(device: Device) -> tuple[str, str]:
         ('lce-interpreter', '0.16.0')
     """
     if device.engine == "native":
-        from lce_nas.engine.host_worker import import_native
+        from lce_nas.engine import native
 
-        native = import_native()
-        if callable(getattr(native, "engine_version", None)):
-            version = native.engine_version()
-        else:
-            version = getattr(native, "__version__", "unknown")
-        return str(getattr(native, "ENGINE_NAME", NATIVE_ENGINE)), str(version)
+        return native.ENGINE_NAME, native.engine_version()
     return LCE_ENGINE, lce_version()
 
 
@@ -99,7 +93,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _request(device: Device, model_path: str, policy: RunPolicy, profile: bool) -> dict[str, Any]:
+def _request(
+    device: HostDevice, model_path: str, policy: RunPolicy, profile: bool
+) -> dict[str, Any]:
     priority = device.priority
     if priority == "realtime" and set(device.reserved_cpus) >= set(machine_cpus()):
         # Never hold every core of the machine at real-time priority.
@@ -174,7 +170,7 @@ def _run_worker(request: dict[str, Any], timeout_s: float, progress: Progress | 
 
 def measure_host(
     tflite: bytes,
-    device: Device,
+    device: HostDevice,
     *,
     policy: RunPolicy,
     profile: bool = False,

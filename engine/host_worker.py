@@ -13,8 +13,7 @@ Engines it can load (the seam the native engine plugs into):
   object with ``run(x)`` and ``profile(x)``; ``profile`` returns, in run
   order, one row per op with ``op_type, name, microseconds, share`` (tuples,
   or objects with those attributes), averaged over the runs it chose.
-  ``native.engine_version()`` (or ``native.__version__``) names the version
-  in latency keys.
+  ``native.engine_version()`` names the version in latency keys.
 """
 
 from __future__ import annotations
@@ -80,7 +79,8 @@ class _LceRunner:
 
 class _NativeRunner:
     def __init__(self, model_path: str, request: dict[str, Any]) -> None:
-        native = import_native()
+        from lce_nas.engine import native
+
         self._engine = native.load(model_path, num_threads=int(request["threads"]))
 
     def run(self, inputs: list[np.ndarray]) -> None:
@@ -88,25 +88,6 @@ class _NativeRunner:
 
     def profile(self, inputs: list[np.ndarray]):
         return profile_rows(self._engine, inputs[0])
-
-
-def import_native():
-    """``lce_nas.engine.native``, or a :class:`UserError` saying why it is unusable.
-
-    Example:
-        >>> import_native().load  # doctest: +SKIP
-        <function load at 0x...>
-    """
-    try:
-        from lce_nas.engine import native
-    except ImportError as err:
-        raise UserError(
-            f"the native engine is not available ({err}); use --engine lce "
-            "or build it with pip install -e ."
-        ) from None
-    if not hasattr(native, "load"):
-        raise UserError("the native engine is not available (no load()); use --engine lce")
-    return native
 
 
 def profile_rows(engine, x: np.ndarray) -> list[tuple[str, str, float, float]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from lce_nas.engine.adaptive import RunPolicy
 from lce_nas.engine.breakdown import classify
 from lce_nas.engine.convert import model_sha256
-from lce_nas.engine.devices import Device, get_device
+from lce_nas.engine.devices import Device, HostDevice, RemoteDevice, get_device
 from lce_nas.engine.measurement import Measurement, MeasurementKey
 from lce_nas.engine.tflite_info import load_tflite
 
@@ -38,13 +38,14 @@ def measurement_key(device: Device | str) -> MeasurementKey:
         'lce-interpreter'
     """
     device = _device(device)
-    if device.kind == "host":
+    if isinstance(device, HostDevice):
         from lce_nas.engine.host import host_engine
 
         engine, version = host_engine(device)
     else:
         from lce_nas.engine.remote import REMOTE_ENGINE
 
+        assert isinstance(device, RemoteDevice)
         engine, version = REMOTE_ENGINE, device.engine_version or "unknown"
     return MeasurementKey(device.name, engine, version, device.threads, device.kernel_options)
 
@@ -76,21 +77,15 @@ def measure(
     device = _device(device)
     sha = model_sha256(data)
     policy = RunPolicy.from_device(device, max_seconds=max_seconds)
-    if device.kind == "host":
+    if isinstance(device, HostDevice):
         from lce_nas.engine.host import measure_host
 
         result = measure_host(data, device, policy=policy, profile=profile, progress=progress)
     else:
         from lce_nas.engine.remote import measure_remote
 
-        if device.kind == "ssh":
-            from lce_nas.engine.ssh import SshTransport
-
-            transport = SshTransport(device, warn=warn)
-        else:
-            from lce_nas.engine.adb import AdbTransport
-
-            transport = AdbTransport(device, warn=warn)
+        assert isinstance(device, RemoteDevice)
+        transport = device.open_transport(warn=warn)
         try:
             result = measure_remote(
                 data, sha, device, transport, policy=policy, profile=profile, progress=progress

@@ -21,12 +21,12 @@ from typing import Protocol
 
 from lce_nas.engine.adaptive import RunPolicy, StabilityTracker
 from lce_nas.engine.bm_output import BenchmarkOutput, parse_benchmark_output
-from lce_nas.engine.devices import Device
+from lce_nas.engine.device_kinds import REMOTE_ENGINE, RemoteDevice
 from lce_nas.engine.measurement import Measurement, OpTiming
 
 from lce_nas.errors import UserError
+from lce_nas.retry import Backoff, retry
 
-REMOTE_ENGINE = "lce_benchmark_model"
 MIN_CALLS = 3
 FACTS_COMMAND = (
     "uname -srm; grep -m1 -E '^(model name|Model|Hardware)' /proc/cpuinfo; "
@@ -49,7 +49,7 @@ class Transport(Protocol):
         """Release the connection."""
 
 
-def remote_model_path(device: Device, sha256: str) -> str:
+def remote_model_path(device: RemoteDevice, sha256: str) -> str:
     """The content-addressed path of a model on a device.
 
     A leading ``~/`` becomes a path relative to the login directory, which is
@@ -68,13 +68,13 @@ def remote_model_path(device: Device, sha256: str) -> str:
 
 
 def benchmark_argv(
-    device: Device, graph: str, *, num_runs: int, warmup_runs: int, profile: bool = False
+    device: RemoteDevice, graph: str, *, num_runs: int, warmup_runs: int, profile: bool = False
 ) -> list[str]:
     """The benchmark tool's argument vector (unquoted), flags named as LCE names them.
 
     Example:
         >>> from lce_nas.engine.devices import get_device
-        >>> benchmark_argv(get_device("host"), "m.tflite", num_runs=20, warmup_runs=5)[1:4]
+        >>> benchmark_argv(get_device("android"), "m.tflite", num_runs=20, warmup_runs=5)[1:4]
         ['--graph=m.tflite', '--num_threads=1', '--warmup_runs=5']
     """
 
@@ -150,7 +150,7 @@ def _ops_to_timings(output: BenchmarkOutput) -> list[OpTiming]:
 def measure_remote(
     tflite: bytes,
     sha256: str,
-    device: Device,
+    device: RemoteDevice,
     transport: Transport,
     *,
     policy: RunPolicy,
@@ -226,7 +226,7 @@ def retrying(
     what: str,
     action: Callable[[], str],
     *,
-    device: Device,
+    device: RemoteDevice,
     transient: tuple[type[BaseException], ...],
     reconnect: Callable[[], None],
     progress: Progress | None = None,
@@ -234,29 +234,38 @@ def retrying(
 ) -> str:
     """Run ``action``; on a transient error reconnect with exponential backoff, then give up.
 
+    The device's ``retries`` and ``retry_backoff_s`` set :func:`lce_nas.retry.retry`'s policy.
+
     Example:
         >>> retrying("copy", lambda: "ok", device=d, transient=(OSError,),
         ...          reconnect=lambda: None)  # doctest: +SKIP
         'ok'
     """
     tries = max(1, device.retries)
-    for attempt in range(1, tries + 1):
-        try:
-            if attempt > 1:
-                reconnect()
-            return action()
-        except transient as err:
-            reason = str(err) or type(err).__name__
-            if attempt == tries:
-                raise UserError(
-                    f"lost device '{device.name}' ({device.address}) while {what}: {reason} "
-                    f"(gave up after {tries} tries); check that it is up and reachable"
-                ) from None
-            delay = device.retry_backoff_s * 2 ** (attempt - 1)
-            if progress:
-                progress(
-                    f"{what} failed ({reason}); retrying in {delay:.1f} s "
-                    f"(try {attempt + 1} of {tries})"
-                )
-            sleep(delay)
-    raise AssertionError("unreachable")
+
+    def notice(err: Exception, delay: float, next_try: int) -> None:
+        if progress:
+            progress(
+                f"{what} failed ({_reason(err)}); retrying in {delay:.1f} s "
+                f"(try {next_try} of {tries})"
+            )
+
+    def lost(err: Exception, _tries: int) -> Exception:
+        return UserError(
+            f"lost device '{device.name}' ({device.address}) while {what}: {_reason(err)} "
+            f"(gave up after {tries} tries); check that it is up and reachable"
+        )
+
+    return retry(
+        action,
+        Backoff(first_s=device.retry_backoff_s, tries=tries),
+        transient=lambda err: isinstance(err, transient),
+        before_retry=reconnect,
+        on_retry=notice,
+        give_up=lost,
+        sleep=sleep,
+    )
+
+
+def _reason(err: BaseException) -> str:
+    return str(err) or type(err).__name__

@@ -10,8 +10,6 @@ timeout. PostgreSQL goes through psycopg 3.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from lce_nas.canonical import canonical_json
 from lce_nas.errors import UserError
+from lce_nas.retry import Backoff, retry
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -208,30 +207,36 @@ def retrying(
 ) -> T:
     """Run ``work`` until it stops failing transiently; other errors become clear.
 
+    Conflicts are retried by :func:`lce_nas.retry.retry`, with jittered
+    backoff from 5 ms up to 0.5 s, until ``deadline_s``.
+
     Example:
         >>> retrying(lambda: 42, url="sqlite://")
         42
     """
-    started = time.monotonic()
-    delay = 0.005
-    while True:
-        try:
-            return work()
-        except Exception as err:
-            if not is_transient(err, unique_races):
-                clear = as_user_error(err, url)
-                if clear is err:
-                    raise
-                raise clear from err
-            if time.monotonic() - started > deadline_s:
-                raise UserError(
-                    f"database {display_url(url)} stayed busy for {deadline_s:.0f} s "
-                    f"({_first_line(err)}); try again when other writers finish"
-                ) from err
-            log.debug("retrying a transient conflict on %s: %s", display_url(url), _first_line(err))
-            # Jitter so that writers that collided do not collide again.
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.5)
+
+    def notice(err: Exception, _delay: float, _next_try: int) -> None:
+        log.debug("retrying a transient conflict on %s: %s", display_url(url), _first_line(err))
+
+    def busy(err: Exception, _tries: int) -> Exception:
+        return UserError(
+            f"database {display_url(url)} stayed busy for {deadline_s:.0f} s "
+            f"({_first_line(err)}); try again when other writers finish"
+        )
+
+    try:
+        return retry(
+            work,
+            Backoff(first_s=0.005, max_s=0.5, deadline_s=deadline_s, jitter=True),
+            transient=lambda err: is_transient(err, unique_races),
+            on_retry=notice,
+            give_up=busy,
+        )
+    except Exception as err:
+        clear = as_user_error(err, url)
+        if clear is err:
+            raise
+        raise clear from err
 
 
 def as_user_error(error: Exception, url: URL | str) -> Exception:

@@ -3,7 +3,9 @@
 The import package gathers the domain folders as subpackages:
 ``lce_nas.space`` (search spaces), ``lce_nas.engine`` (conversion and latency
 measurement), ``lce_nas.latency_db`` (the measurement store), ``lce_nas.workers``
-(Ray workers) and ``lce_nas.search`` (the study loop, fronts, export).
+(Ray workers) and ``lce_nas.search`` (the study loop, fronts, export). Beside
+the CLI and settings, this folder holds what they all share: errors, canonical
+JSON and the one retry policy (``lce_nas.retry``).
 """
 
 import os as _os

@@ -49,10 +49,12 @@ fi
 extras=""
 (( want_test )) && extras="[test]"
 stamp=.venv/.lce-nas-installed
-digest="$( { cat pyproject.toml setup.py; find engine -name '*.cc' -o -name '*.h' -o -name CMakeLists.txt | sort | xargs -r cat; } | sha256sum | cut -c1-16)$extras"
+# Every file of the native engine's build (src/ holds *.cpp, *.h, *.inc), names included.
+digest="$( { cat pyproject.toml setup.py MANIFEST.in; find engine/native/src engine/native/build_info.cpp engine/native/source_digest.py -type f | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)$extras"
 if ! grep -qx "$digest" "$stamp" 2>/dev/null; then
   echo "==> pip install -e .$extras"
-  .venv/bin/python -m pip install -q --upgrade pip
+  # The build requirements too, so that a rebuild with --no-build-isolation works.
+  .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel "pybind11>=3"
   .venv/bin/python -m pip install -q -e ".$extras"
   echo "$digest" >> "$stamp"
   echo "${digest%\[test\]}" >> "$stamp"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lce_nas.engine.devices import Device
+from lce_nas.engine.devices import Device, HostDevice
 from lce_nas.engine.measurement import Measurement
 
 
@@ -98,7 +98,7 @@ def time_candidate(
     companion = None
     if profile is None:
         companion = _native_profiler(device)
-        profile = companion is None and not (device.kind == "host" and device.engine == "lce")
+        profile = companion is None and device.times_ops
     measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
     t2 = time.perf_counter()
     measurement_id = store.record_measurement(measurement)
@@ -126,13 +126,11 @@ def time_candidate(
 
 def _native_profiler(device: Device) -> Device | None:
     """The host device on the native engine, for breakdowns of LCE-interpreter timings."""
-    if device.kind != "host" or device.engine != "lce":
+    if not isinstance(device, HostDevice) or device.engine != "lce":
         return None
-    try:
-        from lce_nas.engine import native
+    from lce_nas.engine import native
 
-        native.load  # noqa: B018  (the extension may be missing from a source tree)
-    except (ImportError, AttributeError):
+    if not native.is_available():
         return None
     import dataclasses
 

@@ -5,11 +5,6 @@ It builds ``space.build_proxy(config)`` at the dataset's input size, trains it
 with larq/Keras for :class:`ProxySettings` and returns the validation top-1.
 With a database URL it first looks the result up by (fingerprint, dataset,
 settings hash) and records what it trains.
-
-Failure injection, for tests only: when ``LCE_NAS_TEST_FAIL_TRAINING`` is
-``all`` or a comma-separated list of fingerprint prefixes, training a matching
-candidate raises :class:`InjectedTrainingFailure` (cached results are still
-returned). It exists so that tests can exercise how failures are reported.
 """
 
 from __future__ import annotations
@@ -26,7 +21,6 @@ from lce_nas.workers.datasets import DEFAULT_DATASET, dataset_name, load_dataset
 
 from lce_nas.errors import UserError
 
-FAIL_TRAINING_ENV = "LCE_NAS_TEST_FAIL_TRAINING"
 OPTIMIZERS = ("adam", "bop")
 # Bumped when a change to the training recipe makes old results incomparable;
 # it is part of the settings' hash, so such results are no longer cache hits.
@@ -142,10 +136,6 @@ class TrainingResult:
         }
 
 
-class InjectedTrainingFailure(RuntimeError):
-    """Raised on purpose when ``LCE_NAS_TEST_FAIL_TRAINING`` matches (tests only)."""
-
-
 def train_proxy(
     space_name: str,
     config_params: dict[str, Any],
@@ -180,31 +170,12 @@ def train_proxy(
         known = store.lookup_accuracy(fingerprint, dataset, settings.to_dict()) if lookup else None
         if known is not None:
             return TrainingResult(known, cached=True)
-    check_injected_failure(fingerprint)
     evaluation = _train(space, config, fingerprint, settings, dataset_spec)
     if store is not None:
         if lookup:
             store.record_config(space, config)
         evaluation = store.record_accuracy(evaluation)
     return TrainingResult(evaluation, cached=False)
-
-
-def check_injected_failure(fingerprint: str) -> None:
-    """Raise :class:`InjectedTrainingFailure` if the test-only variable selects this candidate.
-
-    Example:
-        >>> _ = os.environ.pop(FAIL_TRAINING_ENV, None)
-        >>> check_injected_failure("ab" * 32) is None
-        True
-    """
-    wanted = os.environ.get(FAIL_TRAINING_ENV, "").strip()
-    if not wanted:
-        return
-    prefixes = [p.strip().lower() for p in wanted.split(",") if p.strip()]
-    if "all" in prefixes or any(fingerprint.startswith(p) for p in prefixes):
-        raise InjectedTrainingFailure(
-            f"training of {fingerprint[:12]} failed on purpose ({FAIL_TRAINING_ENV}={wanted})"
-        )
 
 
 def allowed_cpus() -> int:

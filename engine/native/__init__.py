@@ -4,6 +4,11 @@ It runs the same ``.tflite`` files as LCE's interpreter and gives the same outpu
 x86-64 kernels (AVX-512 VPOPCNTDQ, AVX2, portable C++) chosen at run time by CPU
 features; ``LCE_NAS_NATIVE_PORTABLE=1`` forces the portable kernels.
 
+Whether the engine is usable is decided in one place, :func:`extension`
+(:func:`is_available` for a yes/no). Its version in latency keys,
+:func:`engine_version`, carries the kernel set and the digest of the sources
+the extension was compiled from, so a changed kernel never reuses old latencies.
+
 Example:
     >>> from lce_nas.engine import native
     >>> model = native.load("quicknet_small.tflite", num_threads=1)  # doctest: +SKIP
@@ -13,37 +18,90 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from lce_nas.engine.native.plan import NativeModelError, Plan, read_plan
+
+from lce_nas.errors import UserError
 
 __all__ = [
     "ENGINE_NAME",
     "NativeModel",
     "NativeModelError",
+    "NativeUnavailable",
     "OpProfile",
     "available_kernels",
+    "compiled_source_digest",
     "engine_version",
+    "extension",
+    "is_available",
     "load",
     "popcount_peak_macs_per_s",
 ]
 
 ENGINE_NAME = "native"
 __version__ = "0.1.0"
+# Hex digits of the source digest shown in a version: collisions are out of reach.
+DIGEST_CHARS = 12
 
 
-def _ext():
+class NativeUnavailable(UserError):
+    """The compiled extension is missing or broken on this installation."""
+
+
+def extension() -> ModuleType:
+    """The compiled extension, or :class:`NativeUnavailable` saying why it is unusable.
+
+    Example:
+        >>> extension().available_kernels()[0]  # doctest: +SKIP
+        'portable'
+    """
     try:
-        from lce_nas.engine.native import _native
-    except ImportError as exc:  # pragma: no cover - only on a broken install
-        raise NativeModelError(
-            f"the native engine is not built ({exc}); reinstall with `pip install -e .`"
-        ) from exc
+        # Through sys.modules, so a module known to be missing there counts as missing.
+        _native = importlib.import_module(f"{__name__}._native")
+        _build_info = importlib.import_module(f"{__name__}._build_info")
+    except ImportError as exc:
+        raise NativeUnavailable(
+            f"the native engine is not available ({exc}); use --engine lce "
+            "or build it with pip install -e ."
+        ) from None
+    if not getattr(_build_info, "source_digest", ""):
+        raise NativeUnavailable(
+            "the native engine was built without its source digest; "
+            "rebuild it with pip install -e ."
+        )
     return _native
+
+
+def is_available() -> bool:
+    """Whether :func:`extension` would succeed (for optional native features).
+
+    Example:
+        >>> is_available()  # doctest: +SKIP
+        True
+    """
+    try:
+        extension()
+    except NativeUnavailable:
+        return False
+    return True
+
+
+def compiled_source_digest() -> str:
+    """sha256 of every file under ``engine/native/src`` when the extension was compiled.
+
+    Example:
+        >>> len(compiled_source_digest())  # doctest: +SKIP
+        64
+    """
+    extension()
+    return str(importlib.import_module(f"{__name__}._build_info").source_digest)
 
 
 def available_kernels() -> list[str]:
@@ -53,7 +111,7 @@ def available_kernels() -> list[str]:
         >>> available_kernels()[0]
         'portable'
     """
-    return list(_ext().available_kernels())
+    return list(extension().available_kernels())
 
 
 def popcount_peak_macs_per_s() -> float:
@@ -63,7 +121,7 @@ def popcount_peak_macs_per_s() -> float:
         >>> popcount_peak_macs_per_s() > 0  # doctest: +SKIP
         True
     """
-    return float(_ext().popcount_peak_macs_per_s())
+    return float(extension().popcount_peak_macs_per_s())
 
 
 def _auto_kernels() -> str:
@@ -72,15 +130,19 @@ def _auto_kernels() -> str:
     return available_kernels()[-1]
 
 
-def engine_version(kernels: str = "auto") -> str:
-    """Version string for the measurement key: runtime version plus kernel set.
+def engine_version(kernels: str = "auto", source_digest: str | None = None) -> str:
+    """Version for the latency key: runtime version, kernel set, digest of the compiled sources.
+
+    ``source_digest`` defaults to :func:`compiled_source_digest`; this is the
+    only place the version string is formed.
 
     Example:
-        >>> engine_version("portable")
-        'native-0.1.0+portable'
+        >>> engine_version("portable", "0123456789abcdef" * 4)
+        'native-0.1.0+portable.0123456789ab'
     """
     chosen = _auto_kernels() if kernels == "auto" else kernels
-    return f"{ENGINE_NAME}-{__version__}+{chosen}"
+    digest = source_digest if source_digest is not None else compiled_source_digest()
+    return f"{ENGINE_NAME}-{__version__}+{chosen}.{digest[:DIGEST_CHARS]}"
 
 
 @dataclass(frozen=True)
@@ -114,7 +176,7 @@ class NativeModel:
         kernels: str = "auto",
         keep_intermediates: bool = False,
     ) -> None:
-        ext = _ext()
+        ext = extension()
         if num_threads < 1:
             raise NativeModelError("num_threads must be >= 1")
         unsupported = Counter(op.type for op in plan.ops if not ext.is_supported(op.type))
@@ -146,7 +208,7 @@ class NativeModel:
 
     @property
     def engine_version(self) -> str:
-        """``native-<version>+<kernels>``, for the measurement key."""
+        """``native-<version>+<kernels>.<source digest>``, for the measurement key."""
         return engine_version(self.kernels)
 
     def op_types(self) -> Counter:

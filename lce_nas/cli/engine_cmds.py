@@ -150,7 +150,7 @@ def bench_cmd(
     """
     from rich.console import Console
 
-    from lce_nas.engine.devices import get_device
+    from lce_nas.engine.devices import HostDevice, get_device
     from lce_nas.engine.measuring import measure, measurement_key, tflite_fingerprint
     from lce_nas.engine.tflite_info import load_tflite
 
@@ -174,11 +174,9 @@ def bench_cmd(
             device_host=device_host,
         ),
     )
-    if engine and device.kind != "host":
+    if engine and not isinstance(device, HostDevice):
         raise UserError(f"--engine applies to host devices; '{device.name}' runs {device.engine}")
-    if device_host and device.kind != "ssh":
-        raise UserError(f"--device-host applies to SSH devices; '{device.name}' is {device.kind}")
-    if profile and device.kind == "host" and device.engine != "native":
+    if profile and not device.times_ops:
         raise UserError(
             "per-op profiles on the host need --engine native (LCE's Python interpreter has "
             "no per-op timers), or a device that runs lce_benchmark_model"

@@ -10,7 +10,16 @@ import tomllib
 
 import pytest
 from engine_support import run_cli
-from lce_nas.engine.devices import get_device, list_devices, machine_cpus, parse_device_host
+from lce_nas.engine.devices import (
+    AdbDevice,
+    HostDevice,
+    RemoteDevice,
+    SshDevice,
+    get_device,
+    list_devices,
+    machine_cpus,
+    parse_device_host,
+)
 
 from lce_nas.errors import UserError
 
@@ -127,3 +136,51 @@ def test_bad_files_and_settings(config_dirs):
 def test_unknown_device(config_dirs):
     with pytest.raises(UserError, match=r"unknown device 'nope' \(known: host, rpi4, android\)"):
         get_device("nope")
+
+
+def test_each_kind_is_its_own_typed_config(config_dirs):
+    host = get_device("host", engine="native")
+    pi = get_device("rpi4", host="10.0.0.7", user="pi")
+    phone = get_device("android", serial="R58M12345")
+    assert (type(host), type(pi), type(phone)) == (HostDevice, SshDevice, AdbDevice)
+    assert isinstance(pi, RemoteDevice) and isinstance(phone, RemoteDevice)
+    assert not isinstance(host, RemoteDevice)
+    # Settings of one kind are not attributes of another.
+    assert not hasattr(host, "port") and not hasattr(phone, "host") and not hasattr(pi, "cpus")
+    assert host.kernel_options == {} and host.times_ops
+    assert not get_device("host").times_ops and pi.times_ops
+    assert (pi.engine, phone.engine) == ("lce_benchmark_model", "lce_benchmark_model")
+    assert phone.address == "R58M12345"
+    spec = pi.to_spec()
+    assert spec["kind"] == "ssh" and spec["host"] == "10.0.0.7" and "cpus" not in spec
+    assert get_device("host", cpus=(1,)).to_spec()["cpus"] == [1]
+    keyed = get_device("rpi4", host="h", user="u", identity_file="~/.ssh/lab")
+    assert "identity_file" not in keyed.to_spec()
+
+
+def test_settings_of_another_kind_are_refused(config_dirs):
+    project, _ = config_dirs
+    project.write_text("[devices.host]\nport = 2222\n")
+    with pytest.raises(UserError, match=r"device 'host' .*: port does not apply to host devices"):
+        get_device("host")
+    with pytest.raises(UserError, match=r"host, user do not apply to adb devices"):
+        get_device("android", host="h", user="u")
+
+
+@pytest.mark.parametrize("port", [0, 65536, 99999, -1])
+def test_ssh_port_out_of_range_is_refused(config_dirs, port):
+    with pytest.raises(UserError, match=rf"port must be in 1\.\.65535, got {port}"):
+        get_device("rpi4", host="h", user="u", port=port)
+    assert get_device("rpi4", host="h", user="u", port=65535).port == 65535
+
+
+def test_ssh_port_out_of_range_is_one_line_on_the_command_line(config_dirs, tiny_tflite):
+    project, _ = config_dirs
+    args = ("bench", str(tiny_tflite), "--device", "rpi4", "--device-host", "pi@10.0.0.7:99999")
+    proc = run_cli(*args, cwd=project.parent)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "error: device 'rpi4': port must be in 1..65535, got 99999"
+    project.write_text('[devices.lab]\nkind = "ssh"\nhost = "h"\nuser = "u"\nport = 99999\n')
+    proc = run_cli("devices", cwd=project.parent)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: device 'lab': port must be in 1..65535, got 99999"

@@ -148,11 +148,12 @@ def test_bench_from_space_records_architecture(tmp_path):
 def test_native_engine_missing_is_a_clear_error(monkeypatch):
     import sys
 
-    import lce_nas.engine
-    from lce_nas.engine import measurement_key
+    from lce_nas.engine import measurement_key, native
 
     # As on an installation whose native extension was not built.
-    monkeypatch.setitem(sys.modules, "lce_nas.engine.native", None)
-    monkeypatch.delattr(lce_nas.engine, "native", raising=False)
+    monkeypatch.setitem(sys.modules, "lce_nas.engine.native._native", None)
+    assert not native.is_available()
     with pytest.raises(UserError, match=r"the native engine is not available .*--engine lce"):
         measurement_key(get_device("host", engine="native"))
+    with pytest.raises(UserError, match=r"the native engine is not available"):
+        native.available_kernels()

@@ -68,7 +68,8 @@ def test_portable_env_var_forces_portable_kernels(tiny_quicknet, monkeypatch):
     monkeypatch.setenv("LCE_NAS_NATIVE_PORTABLE", "1")
     model = native.load(tiny_quicknet)
     assert model.kernels == "portable"
-    assert model.engine_version == f"native-{native.__version__}+portable"
+    assert model.engine_version == native.engine_version("portable")
+    assert model.engine_version.startswith(f"native-{native.__version__}+portable.")
     assert native.engine_version() == model.engine_version
 
 

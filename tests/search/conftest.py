@@ -39,20 +39,40 @@ class SearchWorkspace:
             "search", "--device", "fast-host", "--study-name", study, *TINY_PROXY, *extra
         )
 
-    def run(self, args: list[str], env: dict[str, str] | None = None, timeout: float = 1500):
+    def run(
+        self,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 1500,
+        fail_training: str | None = None,
+    ):
+        """Run a command here; ``fail_training`` (``all`` or fingerprint prefixes) makes
+        the real trainer fail on purpose, through the test plug-in in tests/plugins."""
+        env = dict(env or {})
+        if fail_training:
+            env.update(_failure_env(fail_training))
         return subprocess.run(
             args,
             cwd=self.root,
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "COLUMNS": "200", **(env or {})},
+            env={**os.environ, "COLUMNS": "200", **env},
         )
 
     def study(self, name: str):
         import optuna
 
         return optuna.load_study(study_name=name, storage=self.db)
+
+
+def _failure_env(wanted: str) -> dict[str, str]:
+    plugins = str(Path(__file__).resolve().parents[1] / "plugins")
+    if plugins not in sys.path:
+        sys.path.insert(0, plugins)
+    from training_failures import subprocess_env
+
+    return subprocess_env(wanted)
 
 
 @pytest.fixture(scope="session")

@@ -142,7 +142,7 @@ def test_resume_after_the_process_is_killed(workspace):
 def test_failed_training_becomes_a_failed_trial_and_the_search_goes_on(workspace):
     # A proxy setting nobody used yet, so every candidate really goes to a trainer.
     args = workspace.search_args("failing", "--trials", "2", "--subset", "300")
-    result = workspace.run(args, env={"LCE_NAS_TEST_FAIL_TRAINING": "all"})
+    result = workspace.run(args, fail_training="all")
     assert result.returncode == 0, result.stdout + result.stderr
     failed = workspace.study("failing").get_trials(deepcopy=False, states=(TrialState.FAIL,))
     assert len(failed) == 2
@@ -155,7 +155,7 @@ def test_consecutive_failures_stop_the_search_with_a_summary(workspace):
     args = workspace.search_args(
         "stopping", "--trials", "5", "--subset", "300", "--max-failures", "2", "--parallel", "1"
     )
-    result = workspace.run(args, env={"LCE_NAS_TEST_FAIL_TRAINING": "all"})
+    result = workspace.run(args, fail_training="all")
     assert result.returncode == 1
     assert "stopped after 2 failed trials in a row" in result.stdout
     study = workspace.study("stopping")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from lce_nas.workers import datasets
+
+# The test-only plug-in that fails training on purpose (tests/plugins/training_failures.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The proxy trainer: real training on Fashion-MNIST, the accuracy cache, failure injection."""
+"""The proxy trainer: real training on Fashion-MNIST, the accuracy cache, failed training."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from lce_nas.latency_db import LatencyStore
 from lce_nas.space import get_space
 from lce_nas.workers import trainer
-from lce_nas.workers.trainer import (
-    FAIL_TRAINING_ENV,
-    InjectedTrainingFailure,
-    ProxySettings,
-    check_injected_failure,
-    train_proxy,
-)
+from lce_nas.workers.trainer import ProxySettings, train_proxy
+from training_failures import InjectedTrainingFailure, failing
 
 from lce_nas.errors import UserError
 
@@ -76,7 +72,6 @@ def test_result_is_recorded_and_returned_from_cache_without_training(
         raise AssertionError("a cached candidate was trained again")
 
     monkeypatch.setattr(trainer, "_train", no_training)
-    monkeypatch.setenv(FAIL_TRAINING_ENV, "all")  # a hit must not even reach the injection
     again = train_proxy("quicknet", small_params, TINY, "fashion-mnist", store_url)
     assert again.cached
     assert again.top1 == pytest.approx(trained.top1)
@@ -86,24 +81,44 @@ def test_result_is_recorded_and_returned_from_cache_without_training(
 def test_other_settings_or_dataset_are_not_a_cache_hit(
     trained, small_params, store_url, monkeypatch
 ):
-    monkeypatch.setenv(FAIL_TRAINING_ENV, "all")
+    monkeypatch.setattr(trainer, "_train", failing(trainer._train, "all"))
     with pytest.raises(InjectedTrainingFailure):
         train_proxy("quicknet", small_params, TINY.replace(seed=1), "fashion-mnist", store_url)
     with pytest.raises(InjectedTrainingFailure):
         train_proxy("quicknet", small_params, TINY, "fashion-mnist?size=28", store_url)
 
 
-def test_failure_injection_by_fingerprint_prefix(small_params, monkeypatch):
+def test_the_test_plugin_fails_training_in_a_child_process_by_fingerprint(small_params):
+    # What the search tests rely on: a child with the plug-in folder on its
+    # path fails the selected candidates' training, and only theirs.
+    from training_failures import subprocess_env
+
     fingerprint = get_space("quicknet").fingerprint(
         get_space("quicknet").config_from_params(small_params)
     )
-    monkeypatch.setenv(FAIL_TRAINING_ENV, f"ffff, {fingerprint[:8]}")
-    with pytest.raises(InjectedTrainingFailure, match=fingerprint[:12]):
-        train_proxy("quicknet", small_params, TINY)
-    monkeypatch.setenv(FAIL_TRAINING_ENV, "0" * 64 if fingerprint[0] != "0" else "f" * 64)
-    check_injected_failure(fingerprint)  # another prefix: no failure
-    monkeypatch.delenv(FAIL_TRAINING_ENV)
-    check_injected_failure(fingerprint)
+    other = "0" * 12 if fingerprint[0] != "0" else "f" * 12
+    script = (
+        "from lce_nas.workers import trainer\n"
+        "class ReachedTraining(Exception): pass\n"
+        "def stop(): raise ReachedTraining('the real training started')\n"
+        "trainer.configure_threads = stop  # the first step of the real training\n"
+        "try:\n"
+        f"    trainer._train(None, None, {fingerprint!r}, None, 'fashion-mnist')\n"
+        "except Exception as err:\n"
+        "    print(type(err).__name__, err)\n"
+    )
+    for wanted, failed in ((f"ffff, {fingerprint[:8]}", True), ("all", True), (other, False)):
+        env = {**os.environ, **subprocess_env(wanted)}
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        expected = "InjectedTrainingFailure" if failed else "ReachedTraining"
+        assert out.startswith(expected), (wanted, out)
+        if failed:
+            assert fingerprint[:12] in out
+    # Without the plug-in, the trainer has no such hook.
+    assert not hasattr(trainer, "InjectedTrainingFailure")
+    assert "LCE_NAS_TEST" not in Path(trainer.__file__).read_text()
 
 
 def test_bop_flips_the_binary_kernels_and_adam_trains_the_rest():
