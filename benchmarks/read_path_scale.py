@@ -21,7 +21,6 @@ import os
 import platform
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -224,12 +223,6 @@ def time_front(url: str, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, etag: str | None = None) -> tuple[int, float, int, str | None]:
     request = urllib.request.Request(url, headers={"If-None-Match": etag} if etag else {})
     start = time.perf_counter()
@@ -244,22 +237,22 @@ def _get(url: str, etag: str | None = None) -> tuple[int, float, int, str | None
 
 def time_dashboard(url: str, repeat: int) -> list[dict[str, Any]]:
     """Every API call of a real dashboard server: cold, warm and not-modified polls."""
-    port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "lce_nas.cli", "dashboard", "--db", url, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "lce_nas.cli", "dashboard", "--db", url, "--port", "0"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{base}/api/studies", timeout=120).read()
+        assert server.stdout is not None
+        base = ""
+        for line in server.stdout:  # the server prints where it listens once it does
+            if "Dashboard at " in line:
+                base = line.split("Dashboard at ", 1)[1].split()[0].rstrip("/")
                 break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        else:
+        if not base:
             raise SystemExit("the dashboard did not start")
+        urllib.request.urlopen(f"{base}/api/studies", timeout=120).read()
         # A fresh server for the cold figures would cost a start per call:
         # the first call above warmed the study list only.
         paths = [

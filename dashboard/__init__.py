@@ -12,8 +12,7 @@ the CLI's.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lce_nas.lazy import lazy_exports
 
 _EXPORTS = {
     "create_app": "lce_nas.dashboard.app",
@@ -22,11 +21,5 @@ _EXPORTS = {
     "is_loopback": "lce_nas.dashboard.server",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so that `import lce_nas.dashboard` does not load FastAPI.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'lce_nas.dashboard' has no attribute {name!r}")
+# Lazy, so that importing the package loads nothing heavy.
+__getattr__, __all__ = lazy_exports("lce_nas.dashboard", _EXPORTS)

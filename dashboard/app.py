@@ -144,35 +144,25 @@ def create_app(
             lambda: views.study_detail(study, studies.front(study), search),
         )
 
+    def front_answer(request: Request, name: str, route: str, build: Any) -> Response:
+        study = find(name)
+        marker = studies.marker(study)
+        return answers.reply(request, (route, name), marker, lambda: build(studies.front(study)))
+
     @app.get("/api/studies/{name}/trials")
     def api_trials(request: Request, name: str) -> Response:
         """All trials of a study as flat rows, by number."""
-        study = find(name)
-        return answers.reply(
-            request,
-            ("trials", name),
-            studies.marker(study),
-            lambda: studies.front(study).rows(every_trial=True),
-        )
+        return front_answer(request, name, "trials", lambda f: f.rows(every_trial=True))
 
     @app.get("/api/studies/{name}/front")
     def api_front(request: Request, name: str) -> Response:
         """The feasible Pareto front (fastest first), its hypervolume and reference point."""
-        study = find(name)
-        return answers.reply(
-            request, ("front", name), studies.marker(study), lambda: studies.front(study).to_json()
-        )
+        return front_answer(request, name, "front", lambda f: f.to_json())
 
     @app.get("/api/studies/{name}/hypervolume")
     def api_hypervolume(request: Request, name: str) -> Response:
         """The hypervolume after each completed trial, in the order trials completed."""
-        study = find(name)
-        return answers.reply(
-            request,
-            ("hypervolume", name),
-            studies.marker(study),
-            lambda: studies.front(study).history,
-        )
+        return front_answer(request, name, "hypervolume", lambda f: f.history)
 
     @app.get("/api/studies/{name}/trials/{number}")
     def api_trial(request: Request, name: str, number: int) -> Response:

@@ -8,8 +8,7 @@ The public names load lazily, so ``import lce_nas.engine`` stays cheap:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lce_nas.lazy import lazy_exports
 
 _EXPORTS = {
     "measure": "lce_nas.engine.measuring",
@@ -26,10 +25,5 @@ _EXPORTS = {
     "OpTiming": "lce_nas.engine.measurement",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'lce_nas.engine' has no attribute {name!r}")
+# Lazy, so that importing the package loads nothing heavy.
+__getattr__, __all__ = lazy_exports("lce_nas.engine", _EXPORTS)

@@ -14,8 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lce_nas.lazy import lazy_exports
 
 _EXPORTS = {
     "AccuracyEvaluation": "lce_nas.latency_db.records",
@@ -25,11 +24,5 @@ _EXPORTS = {
     "head_revision": "lce_nas.latency_db.migrate",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so that readers (``lce-nas front``, the dashboard) never load Alembic.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'lce_nas.latency_db' has no attribute {name!r}")
+# Lazy, so that importing the package loads nothing heavy.
+__getattr__, __all__ = lazy_exports("lce_nas.latency_db", _EXPORTS)
