@@ -50,8 +50,8 @@ class DashboardData:
         self._storage: RDBStorage | None = None
         self._lock = threading.Lock()
         try:
-            with self.engine.connect():
-                pass
+            # A real read: SQLite opens any file lazily and fails only on first use.
+            has_tables(self.engine, *_OPTUNA_TABLES)
         except SQLAlchemyError as err:
             self.engine.dispose()
             raise UserError(f"cannot read database {self.display_url}: {_first_line(err)}") from err

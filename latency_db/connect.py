@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,20 @@ def display_url(url: str | URL) -> str:
     """
     parsed = url if isinstance(url, URL) else parse_url(url)
     return parsed.render_as_string(hide_password=True)
+
+
+# "scheme://user:password@": the password part of any URL in a message.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it hidden, for errors and logs.
+
+    Example:
+        >>> redact_urls("cannot open postgresql://me:secret@db/lce: refused")
+        'cannot open postgresql://me:***@db/lce: refused'
+    """
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def sqlite_path(url: URL) -> Path | None:

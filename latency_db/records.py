@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lce_nas.engine.measurement import Measurement, MeasurementKey
+from lce_nas.latency_db.models import LatencyMeasurement
+from sqlalchemy import case
 
 from lce_nas.canonical import sha256_hex
 
@@ -133,6 +135,23 @@ def finish_measurement_row(row: dict[str, Any], recorded_at: datetime) -> dict[s
     row["sample_sha256"] = sample_sha256(row)
     row.setdefault("recorded_at", recorded_at)
     return row
+
+
+def local_first() -> tuple[Any, ...]:
+    """ORDER BY terms that put this installation's measurements before imported ones.
+
+    An imported row never outranks a local one of the same key, whatever its
+    run count: a file from elsewhere cannot silently replace what was
+    measured here. Among imported rows the usual order (most runs) applies.
+
+    Example:
+        >>> from sqlalchemy import select
+        >>> from lce_nas.latency_db.models import LatencyMeasurement
+        >>> print(select(LatencyMeasurement.id).order_by(*local_first()))  # doctest: +ELLIPSIS
+        SELECT ... ORDER BY CASE WHEN (latency_measurements.origin IS NULL) THEN ... END
+    """
+    origin = LatencyMeasurement.__table__.c.origin
+    return (case((origin.is_(None), 0), else_=1),)
 
 
 def measurement_from_row(row: Any) -> Measurement:
