@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from lce_nas.cli.options import device_host_overrides
-from lce_nas.cli.validate import ThreadCount, writable_output
+from lce_nas.cli.validate import FiniteFloatRange, ThreadCount, writable_output
 from lce_nas.errors import UserError
 
 
@@ -122,7 +122,7 @@ def _breakdown_table(m):
 @click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops.")
 @click.option("--reference-bconv/--no-reference-bconv", default=None, help="Reference bconv.")
 @click.option("--profile", is_flag=True, help="Per-op profile and latency breakdown.")
-@click.option("--max-seconds", type=click.FloatRange(min=0.1), help="Cap on timing time.")
+@click.option("--max-seconds", type=FiniteFloatRange(min=0.1), help="Cap on timing time.")
 @click.option("--fresh", is_flag=True, help="Measure even if the database has this key.")
 @click.option("--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
@@ -240,11 +240,11 @@ _BOOL = click.BOOL
 @click.option("--graph", required=True, help="Path to the .tflite model.")
 @click.option("--num_threads", type=ThreadCount(), default=-1, show_default=True)
 @click.option("--warmup_runs", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--warmup_min_secs", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--warmup_min_secs", type=FiniteFloatRange(min=0), default=0.5, show_default=True)
 @click.option("--num_runs", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--min_secs", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--min_secs", type=FiniteFloatRange(min=0), default=1.0, show_default=True)
 @click.option(
-    "--max_secs", type=click.FloatRange(min=0, min_open=True), default=150.0, show_default=True
+    "--max_secs", type=FiniteFloatRange(min=0, min_open=True), default=150.0, show_default=True
 )
 @click.option("--run_delay", type=float, default=-1.0, show_default=True)
 @click.option("--use_xnnpack", type=_BOOL, default=False, show_default=True)

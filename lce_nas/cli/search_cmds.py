@@ -256,8 +256,12 @@ def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
 @click.command()
 @click.option("--study", "study_name", required=True, help="Study name.")
 @click.option("--front", "whole_front", is_flag=True, help="Every model of the front (default).")
-@click.option("--trial", type=int, help="One trial, by number.")
-@click.option("--best-under-ms", type=float, help="The most accurate model under this latency.")
+@click.option("--trial", type=click.IntRange(min=0), help="One trial, by number.")
+@click.option(
+    "--best-under-ms",
+    type=validate.FiniteFloatRange(min=0, min_open=True),
+    help="The most accurate model under this latency.",
+)
 @click.option(
     "-o",
     "--output",

@@ -7,6 +7,7 @@ what is wrong and how to fix it, so the CLI prints ``error: ...`` and exits 2.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,19 @@ class ThreadCount(click.ParamType):
         if count == 0 or count < -1:
             self.fail(f"{count} threads (use 1 or more, or -1 for the default)", param, ctx)
         return count
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float range that also refuses ``nan`` and ``inf`` (click's range lets NaN through).
+
+    Example:
+        >>> FiniteFloatRange(min=0).convert("1.5", None, None)
+        1.5
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The number, or a usage error when it is not finite or out of range."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number

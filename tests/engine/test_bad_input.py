@@ -75,6 +75,7 @@ def test_engine_option_only_for_host(workdir, tiny_tflite):
         ("--num_threads=0", "'--num_threads': 0 threads (use 1 or more, or -1"),
         ("--num_threads=-3", "'--num_threads': -3 threads"),
         ("--max_secs=-1", "'--max_secs': -1.0 is not in the range x>0"),
+        ("--max_secs=nan", "'--max_secs': 'nan' is not a finite number"),
         ("--warmup_runs=-2", "'--warmup_runs': -2 is not in the range x>=0"),
         ("--min_secs=-1", "'--min_secs': -1.0 is not in the range x>=0"),
     ],
