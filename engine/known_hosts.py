@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+from lce_nas.engine.devices import user_config_file
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from lce_nas.errors import UserError
@@ -38,8 +39,7 @@ def own_file() -> Path:
         >>> own_file().name
         'known_hosts'
     """
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "lce-nas" / "known_hosts"
+    return user_config_file().with_name("known_hosts")
 
 
 def host_name(host: str, port: int) -> str:
