@@ -135,7 +135,11 @@ def measurements(
     fingerprint: str | None,
     as_json: bool,
 ) -> None:
-    """List every stored latency sample, oldest first."""
+    """List every stored latency sample, oldest first, and where it came from.
+
+    The last column names the file an imported sample came from ("here" for
+    one measured by this installation).
+    """
     with open_store(db_url, create=False) as store:
         rows = store.measurement_rows(fingerprint=fingerprint, device=device, space=space)
     if as_json:
@@ -150,7 +154,7 @@ def measurements(
         return
     table = Table(
         "id", "fingerprint", "space", "device", "engine", "version", "threads",
-        "kernel options", "median ms", "p10-p90 ms", "cv", "runs", "measured (UTC)",
+        "kernel options", "median ms", "p10-p90 ms", "cv", "runs", "measured (UTC)", "from",
     )  # fmt: skip
     for r in rows:
         table.add_row(
@@ -167,6 +171,7 @@ def measurements(
             "-" if r["cv"] is None else f"{100 * r['cv']:.1f}%",
             str(r["runs"]),
             _when(r["measured_at"]),
+            r["origin"] or "here",
         )
     console.print(table)
     console.print(f"{len(rows)} sample{'s' if len(rows) != 1 else ''}")

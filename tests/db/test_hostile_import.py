@@ -147,3 +147,17 @@ def test_a_file_that_is_no_export_creates_nothing(tmp_path):
     assert not target.exists()
     _one_line_error(*_import("/etc/hostname", target), "is not an lce-nas export")
     assert not target.exists()
+
+
+def test_db_measurements_says_where_each_sample_came_from(document, tmp_path):
+    target = tmp_path / "mine.db"
+    with LatencyStore(f"sqlite:///{target}") as store:
+        store.record_measurement(measurement(FP, samples=(7.0, 8.0)))
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps(document))
+    assert _import(path, target)[0] == 0
+    result = CliRunner().invoke(main, ["db", "measurements", "--db", f"sqlite:///{target}"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if FP[:12] in line]
+    assert sum("lab.json" in line for line in lines) == 2
+    assert sum(line.rstrip(" │").endswith("here") for line in lines) == 1
