@@ -313,6 +313,9 @@ def _tables_from_json(text: str, path: str) -> dict[str, list[dict[str, Any]]]:
         raise UserError(f"{path} is not valid JSON: {err}") from err
     except RecursionError:
         raise UserError(f"{path} nests JSON too deeply to be an lce-nas export") from None
+    except ValueError as err:
+        # e.g. an integer with more digits than Python converts.
+        raise UserError(f"{path} is not valid JSON: {str(err).split(';')[0]}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise UserError(f'{path} is not an lce-nas export (no "format": "{FORMAT_NAME}")')
     version = document.get("format_version", 0)

@@ -58,6 +58,8 @@ def parse_params(text: str, source: str = "--params") -> Any:
         >>> parse_params('{"kernel_size": 5}')
         {'kernel_size': 5}
     """
+    if len(text) > MAX_PARAMS_BYTES:
+        raise UserError(f"{source}: {len(text):,} characters is too long for an architecture")
     depth = json_depth(text)
     if depth > MAX_PARAMS_DEPTH:
         raise UserError(
@@ -70,6 +72,9 @@ def parse_params(text: str, source: str = "--params") -> Any:
         raise UserError(
             f"malformed JSON in {source}: {err.msg} at line {err.lineno} column {err.colno}"
         ) from None
+    except ValueError as err:
+        # e.g. an integer with more digits than Python converts.
+        raise UserError(f"malformed JSON in {source}: {str(err).split(';')[0]}") from None
 
 
 def read_params_file(path: Path) -> str:

@@ -105,6 +105,14 @@ def test_a_bad_document_is_one_line(document, tmp_path, change, message):
     assert not target.exists()
 
 
+def test_a_number_too_long_to_read_is_one_line(document, tmp_path):
+    path = tmp_path / "digits.json"
+    path.write_text(json.dumps(document).replace('"runs": 1,', '"runs": ' + "9" * 5000 + ",", 1))
+    target = tmp_path / "target.db"
+    _one_line_error(*_import(path, target), "digits.json is not valid JSON", "5000 digits")
+    assert not target.exists()
+
+
 def test_one_bad_row_among_good_ones_applies_nothing(document, tmp_path):
     target = tmp_path / "mine.db"
     with LatencyStore(f"sqlite:///{target}") as store:

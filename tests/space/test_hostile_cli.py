@@ -50,6 +50,13 @@ def test_deeply_nested_params_are_refused_before_parsing():
     _one_line_error(*run("describe", "--params", shallow), "kernel_size")
 
 
+def test_numbers_too_long_to_read_and_huge_params_are_one_line():
+    digits = '{"kernel_size": ' + "9" * 5000 + "}"
+    _one_line_error(*run("describe", "--params", digits), "malformed JSON in --params", "digits")
+    huge = '{"kernel_size": 3' + " " * (2 << 20) + "}"
+    _one_line_error(*run("describe", "--params", huge), "too long for an architecture")
+
+
 def test_binary_params_file_is_refused(tmp_path):
     binary = tmp_path / "weights.bin"
     binary.write_bytes(bytes(range(256)) * 4)
