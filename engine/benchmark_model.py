@@ -130,7 +130,13 @@ def run_benchmark_model(flags: BenchmarkFlags, echo: Callable[[str], None] = pri
             for i, (t, n, us, _share) in enumerate(profile_rows(engine, inputs[0]))
         ]
         if flags.profiling_output_csv_file:
-            _write_csv(Path(flags.profiling_output_csv_file), rows)
+            try:
+                _write_csv(Path(flags.profiling_output_csv_file), rows)
+            except OSError as err:
+                raise UserError(
+                    f"cannot write --profiling_output_csv_file "
+                    f"{flags.profiling_output_csv_file}: {err.strerror or err}"
+                ) from None
         else:
             echo(format_op_tables(rows, timed))
 

@@ -1,9 +1,11 @@
 """SSH devices (e.g. a Raspberry Pi 4) reached with paramiko.
 
 Host keys are checked strictly: the device's key must already be in its
-``known_hosts`` file (the profile's, else ``~/.ssh/known_hosts``), unless the
-profile opts in with ``trust_on_first_use = true``, which records an unknown
-key on first contact (a *changed* key is always refused). Every remote
+``known_hosts`` file (the profile's, else ``~/.ssh/known_hosts`` or lce-nas's
+own ``~/.config/lce-nas/known_hosts``), unless the profile opts in with
+``trust_on_first_use = true``, which appends an unknown key to lce-nas's own
+file (or the profile's) on first contact; a *changed* or ``@revoked`` key is
+always refused (see :mod:`.known_hosts`). Every remote
 argument is shell-quoted; connections and runs have timeouts; a dropped
 connection is retried with exponential backoff, then reported in one line.
 """
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
+from lce_nas.engine import known_hosts
 from lce_nas.engine.devices import Device
 from lce_nas.engine.remote import quote_command, remote_model_path, retrying
 
@@ -41,16 +44,6 @@ class ConnectionLost(ConnectionError):
     """The channel closed before the remote command reported an exit status."""
 
 
-class _Refuse(paramiko.MissingHostKeyPolicy):
-    def missing_host_key(self, client, hostname, key):
-        fingerprint = key.fingerprint if hasattr(key, "fingerprint") else key.get_base64()
-        raise UserError(
-            f"host key of {hostname} is unknown ({key.get_name()} {fingerprint}); "
-            "after checking it, add it with ssh-keyscan to the profile's known_hosts file "
-            "(or ~/.ssh/known_hosts), or set trust_on_first_use = true in the profile"
-        )
-
-
 class SshTransport:
     """A paramiko connection to one device, reopened after drops.
 
@@ -66,9 +59,14 @@ class SshTransport:
         self.device = device
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
         self._client: paramiko.SSHClient | None = None
-        self._known_hosts = Path(
-            os.path.expanduser(device.known_hosts or "~/.ssh/known_hosts")
-        ).absolute()
+        # The profile's file, else the user's (read only) and lce-nas's own.
+        own = known_hosts.own_file()
+        if device.known_hosts:
+            own = Path(os.path.expanduser(device.known_hosts)).absolute()
+            self._known_hosts_files = [own]
+        else:
+            self._known_hosts_files = [Path(os.path.expanduser(known_hosts.USER_FILE)), own]
+        self._record_in = own if device.trust_on_first_use else None
         self._retry(lambda: "connected", "connecting")
 
     def __enter__(self) -> SshTransport:
@@ -81,12 +79,9 @@ class SshTransport:
         self.close()
         device = self.device
         client = paramiko.SSHClient()
-        if self._known_hosts.exists():
-            client.load_host_keys(str(self._known_hosts))
-        if device.trust_on_first_use:
-            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        else:
-            client.set_missing_host_key_policy(_Refuse())
+        known = known_hosts.KnownHosts.load(self._known_hosts_files)
+        known.install(client.get_host_keys())
+        client.set_missing_host_key_policy(known_hosts.CheckedPolicy(known, self._record_in))
         key_file = os.path.expanduser(device.identity_file) if device.identity_file else None
         try:
             client.connect(
@@ -102,9 +97,10 @@ class SshTransport:
             )
         except paramiko.BadHostKeyException as err:
             client.close()
+            where = known.where(known_hosts.host_name(device.host, device.port))
             raise UserError(
                 f"host key of {device.address} CHANGED ({err.key.get_name()}); refusing to "
-                f"connect: if the device was reinstalled, remove its line from {self._known_hosts}"
+                f"connect: if the device was reinstalled, remove its line ({where})"
             ) from None
         except paramiko.AuthenticationException as err:
             client.close()
@@ -115,9 +111,6 @@ class SshTransport:
         except BaseException:
             client.close()
             raise
-        if device.trust_on_first_use:
-            self._known_hosts.parent.mkdir(parents=True, exist_ok=True)
-            client.save_host_keys(str(self._known_hosts))
         self._client = client
 
     def _retry(self, action: Callable[[], str], what: str) -> str:

@@ -10,6 +10,7 @@ timeout. PostgreSQL goes through psycopg 3.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,6 +68,20 @@ def display_url(url: str | URL) -> str:
     """
     parsed = url if isinstance(url, URL) else parse_url(url)
     return parsed.render_as_string(hide_password=True)
+
+
+# "scheme://user:password@": the password part of any URL in a message.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it hidden, for errors and logs.
+
+    Example:
+        >>> redact_urls("cannot open postgresql://me:secret@db/lce: refused")
+        'cannot open postgresql://me:***@db/lce: refused'
+    """
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def sqlite_path(url: URL) -> Path | None:

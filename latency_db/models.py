@@ -149,6 +149,8 @@ class LatencyMeasurement(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSONType)
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # NULL: measured by this installation; else where an import brought it from.
+    origin: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class AccuracyEvaluationRow(Base):

@@ -10,34 +10,49 @@ from typing import Any
 
 from lce_nas.engine.measurement import Measurement, MeasurementKey
 from lce_nas.latency_db.models import LatencyMeasurement
+from sqlalchemy import case
 
 from lce_nas.canonical import sha256_hex
 
 #: Columns only the store itself reads: the row id, derived hashes, leftovers, write time.
 INTERNAL_MEASUREMENT_COLUMNS = ("id", "key_sha256", "sample_sha256", "extra", "recorded_at")
+#: Where a row came from (NULL: measured here); kept by the store, not part of a measurement.
+PROVENANCE_COLUMNS = ("origin",)
 #: Columns too bulky for lists and fronts: every sample, the per-op profile, host facts.
 BULKY_MEASUREMENT_COLUMNS = ("samples_ms", "op_profile", "host_facts")
 #: Measurement fields that have their own column (from the model); the rest go to ``extra``.
 MEASUREMENT_COLUMNS = tuple(
-    c.name for c in LatencyMeasurement.__table__.c if c.name not in INTERNAL_MEASUREMENT_COLUMNS
+    c.name
+    for c in LatencyMeasurement.__table__.c
+    if c.name not in (*INTERNAL_MEASUREMENT_COLUMNS, *PROVENANCE_COLUMNS)
 )
 #: What a list or a front shows of a measurement: its key, spread, breakdown and model hash.
 SUMMARY_MEASUREMENT_COLUMNS = tuple(
     name for name in MEASUREMENT_COLUMNS if name not in (*BULKY_MEASUREMENT_COLUMNS, "fingerprint")
-)
+) + PROVENANCE_COLUMNS
 
 
 def best_first(table: Any) -> tuple[Any, ...]:
-    """ORDER BY terms that put a key's best measurement first: most runs, then newest, then id.
+    """ORDER BY terms that put a key's best measurement first.
 
-    The one rule every cache lookup, front and page uses (see :func:`best_rank`).
+    Measurements taken by this installation (``origin`` NULL) before imported
+    ones, whatever their run count: a file from elsewhere cannot silently
+    replace what was measured here. Then most runs, newest, highest id. The
+    one rule every cache lookup, front and page uses (see :func:`best_rank`).
+
+    Example:
+        >>> from sqlalchemy import select
+        >>> t = LatencyMeasurement.__table__
+        >>> print(select(t.c.id).order_by(*best_first(t)))  # doctest: +ELLIPSIS
+        SELECT ... ORDER BY CASE WHEN (latency_measurements.origin IS NULL) THEN ... END, ...
     """
-    return (table.c.runs.desc(), table.c.measured_at.desc(), table.c.id.desc())
+    local = case((table.c.origin.is_(None), 0), else_=1)
+    return (local, table.c.runs.desc(), table.c.measured_at.desc(), table.c.id.desc())
 
 
 def best_rank(row: dict[str, Any]) -> tuple[Any, ...]:
     """The sort key of :func:`best_first` for a row in Python: higher is better."""
-    return (row["runs"], utc(row["measured_at"]), row["id"])
+    return (row.get("origin") is None, row["runs"], utc(row["measured_at"]), row["id"])
 
 
 # Columns a sample's identity is made of (not the row id, hashes or recorded_at).

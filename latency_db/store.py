@@ -129,7 +129,7 @@ class LatencyStore(AccuracyAndSearches):
 
         Example:
             >>> LatencyStore("sqlite://").schema_revision()
-            '0001'
+            '0002_measurement_origin'
         """
         return self._read(migrate.current_revision)
 
@@ -322,8 +322,10 @@ class LatencyStore(AccuracyAndSearches):
     def lookup_measurement(self, fingerprint: str, key: MeasurementKey) -> Measurement | None:
         """The cached measurement for exactly this key: the one with the most runs.
 
-        Ties go to the newest. A different device, engine, engine version,
-        thread count or kernel option is a miss.
+        Measurements taken by this installation come before imported ones
+        (see :func:`~lce_nas.latency_db.records.best_first`); ties go to the
+        newest. A different device, engine, engine version, thread count or
+        kernel option is a miss.
         """
         row = self.lookup_measurement_row(fingerprint, key)
         return None if row is None else measurement_from_row(row)
@@ -401,11 +403,16 @@ class LatencyStore(AccuracyAndSearches):
 
         return export_rows(self)
 
-    def import_rows(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-        """Merge rows from :meth:`export_rows` of another database; new rows per table."""
-        from lce_nas.latency_db.transfer import import_rows
+    def import_rows(
+        self, tables: dict[str, list[dict[str, Any]]], origin: str | None = None
+    ) -> dict[str, int]:
+        """Merge rows from :meth:`export_rows` of another database; new rows per table.
 
-        return import_rows(self, tables)
+        Imported measurements are marked with ``origin`` (see :mod:`.transfer`).
+        """
+        from lce_nas.latency_db.transfer import IMPORT_ORIGIN, import_rows
+
+        return import_rows(self, tables, origin or IMPORT_ORIGIN)
 
 
 _OPEN_STORES: dict[tuple[int, str], LatencyStore] = {}

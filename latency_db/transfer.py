@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import reprlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from lce_nas.latency_db.records import (
     json_safe,
     now,
 )
+from lce_nas.latency_db.validation import validate_tables
 from sqlalchemy import JSON, Column, Connection, Float, Integer, Table, select
 
 from lce_nas.errors import UserError
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 
 FORMAT_NAME = "lce-nas-db"
 FORMAT_VERSION = 1
+#: Origin of imported measurements when the caller names none.
+IMPORT_ORIGIN = "another database"
 # Columns that are not exported: row ids, and hashes recomputed on import.
 _DERIVED = {"id", "key_sha256", "sample_sha256", "proxy_settings_hash"}
 _ORDER = {
@@ -107,40 +111,45 @@ def _coerce(column: Column[Any], value: Any, from_text: bool) -> Any:
     return str(value)
 
 
-def _typed_row(name: str, raw: dict[str, Any], from_text: bool = False) -> dict[str, Any]:
+def _typed_row(
+    name: str, raw: dict[str, Any], from_text: bool = False, where: str = "import file"
+) -> dict[str, Any]:
     row = {}
     for column in _columns(name):
         if column.name not in raw:
             if column.nullable:
                 row[column.name] = None
                 continue
-            raise UserError(f"import file: a row of {name} has no {column.name!r} column")
+            raise UserError(f"{where}: a row of {name} has no {column.name!r} column")
         try:
             row[column.name] = _coerce(column, raw[column.name], from_text)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, RecursionError) as err:
+            shown = reprlib.repr(raw[column.name])
             raise UserError(
-                f"import file: bad {column.name!r} in {name}: {raw[column.name]!r} ({err})"
-            ) from err
+                f"{where}: bad {column.name!r} in {name}: {shown} ({type(err).__name__})"
+            ) from None
     return row
 
 
-def import_rows(store: LatencyStore, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+def import_rows(
+    store: LatencyStore, tables: dict[str, list[dict[str, Any]]], origin: str = IMPORT_ORIGIN
+) -> dict[str, int]:
     """Merge rows (as :func:`export_rows` gives them); the number of new rows per table.
+
+    Every row is checked first (:func:`~.validation.validate_tables`): one bad
+    row refuses the whole import. Imported measurements keep where they came
+    from (their ``origin`` from the file, else ``origin``), so they never
+    pass for measurements taken here.
 
     Example:
         >>> from lce_nas.latency_db import LatencyStore
         >>> import_rows(LatencyStore("sqlite://"), {"devices": []})["devices"]
         0
     """
-    if not isinstance(tables, dict) or not all(
-        isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
-        for rows in tables.values()
-    ):
-        raise UserError("import file: 'tables' must map table names to lists of rows")
-    unknown = sorted(set(tables) - set(TABLES))
-    if unknown:
-        raise UserError(f"import file has unknown tables: {', '.join(unknown)}")
-    typed = {name: [_typed_row(name, raw) for raw in tables.get(name, [])] for name in TABLES}
+    typed = {
+        name: [_typed_row(name, raw) for raw in rows]
+        for name, rows in validate_tables(tables, origin, ignore=_DERIVED).items()
+    }
 
     def work(conn: Connection) -> dict[str, int]:
         added = dict.fromkeys(TABLES, 0)
@@ -163,7 +172,7 @@ def import_rows(store: LatencyStore, tables: dict[str, list[dict[str, Any]]]) ->
                     .returning(_table(name).c[key[0]])
                 )
                 added[name] += conn.execute(stmt).first() is not None
-        added["latency_measurements"] = _import_measurements(store, conn, typed)
+        added["latency_measurements"] = _import_measurements(store, conn, typed, origin)
         return added
 
     return store._write(work, idempotent=True)
@@ -175,13 +184,15 @@ def _with_settings_hash(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _import_measurements(
-    store: LatencyStore, conn: Connection, typed: dict[str, list[dict[str, Any]]]
+    store: LatencyStore, conn: Connection, typed: dict[str, list[dict[str, Any]]], origin: str
 ) -> int:
     table = _table("latency_measurements")
     held = {r[0] for r in conn.execute(select(table.c.sample_sha256))}
     added = 0
     for raw in typed["latency_measurements"]:
         row = finish_measurement_row(raw, recorded_at=now())
+        # A row that was itself imported keeps its first origin; none is ever local.
+        row["origin"] = raw.get("origin") or origin
         if row["sample_sha256"] in held:
             continue
         held.add(row["sample_sha256"])
@@ -233,10 +244,19 @@ def _cell(value: Any, is_json: bool) -> str:
     return "" if value is None else str(value)
 
 
-def tables_from_csv(handle: TextIO) -> dict[str, list[dict[str, Any]]]:
+def tables_from_csv(handle: TextIO, source: str = "import file") -> dict[str, list[dict[str, Any]]]:
     """Measurement and architecture rows from a CSV export (still as text)."""
     measurements, archs = [], {}
-    for line in csv.DictReader(handle):
+    reader = csv.DictReader(handle)
+    needed = {c.name for c in _columns("latency_measurements") if not c.nullable}
+    missing = sorted(needed - set(reader.fieldnames or ()))
+    if missing:
+        raise UserError(
+            f'{source} is not an lce-nas export: neither JSON with "format": "{FORMAT_NAME}" '
+            f"nor CSV with the columns of `lce-nas db export --format csv` "
+            f"(missing {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+        )
+    for line in reader:
         measurements.append(line)
         if line.get("space"):
             arch = {_arch_column(name): line.get(name) for name in _ARCH_CSV}
@@ -283,7 +303,7 @@ def read_import(path: str) -> tuple[dict[str, list[dict[str, Any]]], bool]:
         return _tables_from_json(text, path), False
     if not text.strip():
         raise UserError(f"{path} is empty")
-    return tables_from_csv(io.StringIO(text)), True
+    return tables_from_csv(io.StringIO(text), path), True
 
 
 def _tables_from_json(text: str, path: str) -> dict[str, list[dict[str, Any]]]:
@@ -291,11 +311,23 @@ def _tables_from_json(text: str, path: str) -> dict[str, list[dict[str, Any]]]:
         document = json.loads(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{path} is not valid JSON: {err}") from err
+    except RecursionError:
+        raise UserError(f"{path} nests JSON too deeply to be an lce-nas export") from None
+    except ValueError as err:
+        # e.g. an integer with more digits than Python converts.
+        raise UserError(f"{path} is not valid JSON: {str(err).split(';')[0]}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise UserError(f'{path} is not an lce-nas export (no "format": "{FORMAT_NAME}")')
-    if document.get("format_version", 0) > FORMAT_VERSION:
+    version = document.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UserError(f"{path}: format_version must be a whole number, got {version!r:.40}")
+    if version > FORMAT_VERSION:
         raise UserError(f"{path} was written by a newer lce-nas; upgrade lce-nas to import it")
+    if not isinstance(document.get("tables"), dict):
+        raise UserError(f'{path} has no tables (an export holds "tables": {{name: [rows]}})')
     revision = document.get("schema_revision")
+    if revision is not None and not isinstance(revision, str):
+        raise UserError(f"{path}: schema_revision must be a string, got {revision!r:.40}")
     known = [r.revision for r in migrate.script_directory().walk_revisions()]
     if revision is not None and revision not in known:
         raise UserError(
@@ -306,19 +338,39 @@ def _tables_from_json(text: str, path: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def load_import(path: str) -> dict[str, list[dict[str, Any]]]:
-    """Rows of an export file (``-``: stdin), JSON or CSV, ready for :func:`import_rows`."""
+    """Checked rows of an export file (``-``: stdin), JSON or CSV, ready for :func:`import_rows`.
+
+    Every row is validated here, so a bad file is refused before any
+    database is opened or created.
+    """
     tables, is_csv = read_import(path)
-    if not is_csv:
-        return tables
-    return {
-        name: [_to_json_row(_typed_row(name, raw, from_text=True)) for raw in rows]
-        for name, rows in tables.items()
-    }
+    if is_csv:
+        tables = {
+            name: [
+                _to_json_row(_typed_row(name, raw, from_text=True, where=f"{path} line {n + 2}"))
+                for n, raw in enumerate(rows)
+            ]
+            for name, rows in tables.items()
+        }
+    try:
+        return validate_tables(tables, path, ignore=_DERIVED)
+    except RecursionError:
+        raise UserError(f"{path} nests values too deeply to be an lce-nas export") from None
+
+
+def origin_of(path: str) -> str:
+    """The origin recorded on measurements imported from ``path``.
+
+    Example:
+        >>> origin_of("/data/lab.json")
+        'lab.json'
+    """
+    return "stdin" if path == "-" else Path(path).name
 
 
 def import_file(store: LatencyStore, path: str) -> dict[str, int]:
     """Merge an export file into the store; the new rows per table."""
-    return import_rows(store, load_import(path))
+    return import_rows(store, load_import(path), origin_of(path))
 
 
 def _to_json_row(row: dict[str, Any]) -> dict[str, Any]:

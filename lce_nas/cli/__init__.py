@@ -28,14 +28,29 @@ COMMAND_MODULES = (
 
 
 class _Group(click.Group):
-    """A group that turns a :class:`UserError` into one line and exit code 2."""
+    """A group that turns a :class:`UserError` or a bad option into one line and exit code 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {_redacted(str(err))}", err=True)
             ctx.exit(err.exit_code)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as err:
+            # Click's own form is three lines; scripts and users read one.
+            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+            message = _redacted(err.format_message())
+            click.echo(f"error: {message} (see '{where} --help')", err=True)
+            ctx.exit(err.exit_code)
+
+
+def _redacted(message: str) -> str:
+    """The message with any URL's password hidden (a database URL may carry one)."""
+    from lce_nas.latency_db.connect import redact_urls
+
+    return redact_urls(message)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

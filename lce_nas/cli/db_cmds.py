@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lce_nas.cli.validate import writable_output, write_error
 from lce_nas.errors import UserError
 
 if TYPE_CHECKING:
@@ -134,7 +135,11 @@ def measurements(
     fingerprint: str | None,
     as_json: bool,
 ) -> None:
-    """List every stored latency sample, oldest first."""
+    """List every stored latency sample, oldest first, and where it came from.
+
+    The last column names the file an imported sample came from ("here" for
+    one measured by this installation).
+    """
     with open_store(db_url, create=False) as store:
         rows = store.measurement_rows(fingerprint=fingerprint, device=device, space=space)
     if as_json:
@@ -149,7 +154,7 @@ def measurements(
         return
     table = Table(
         "id", "fingerprint", "space", "device", "engine", "version", "threads",
-        "kernel options", "median ms", "p10-p90 ms", "cv", "runs", "measured (UTC)",
+        "kernel options", "median ms", "p10-p90 ms", "cv", "runs", "measured (UTC)", "from",
     )  # fmt: skip
     for r in rows:
         table.add_row(
@@ -166,6 +171,7 @@ def measurements(
             "-" if r["cv"] is None else f"{100 * r['cv']:.1f}%",
             str(r["runs"]),
             _when(r["measured_at"]),
+            r["origin"] or "here",
         )
     console.print(table)
     console.print(f"{len(rows)} sample{'s' if len(rows) != 1 else ''}")
@@ -196,10 +202,13 @@ def export(db_url: str | None, fmt: str | None, output: str) -> None:
     from lce_nas.latency_db.transfer import write_export
 
     fmt = fmt or ("csv" if output.lower().endswith(".csv") else "json")
-    if output != "-" and not Path(output).parent.exists():
-        raise UserError(f"cannot write {output}: folder {Path(output).parent} does not exist")
+    if output != "-":
+        writable_output(Path(output), "-o")
     with open_store(db_url, create=False) as store:
-        written = write_export(store, output, fmt)
+        try:
+            written = write_export(store, output, fmt)
+        except OSError as err:
+            raise write_error(output, err, "-o") from None
         shown = store.display_url
     if output != "-":
         click.echo(f"wrote {written} measurements from {shown} to {output} ({fmt})", err=True)
@@ -210,7 +219,7 @@ def export(db_url: str | None, fmt: str | None, output: str) -> None:
 @click.argument("file", metavar="FILE")
 def import_(db_url: str | None, file: str) -> None:
     """Merge an export (json or csv) into the database, skipping rows it already has."""
-    from lce_nas.latency_db.transfer import load_import
+    from lce_nas.latency_db.transfer import load_import, origin_of
 
     if file != "-" and not Path(file).is_file():
         raise UserError(f"no such file: {file}")
@@ -218,7 +227,7 @@ def import_(db_url: str | None, file: str) -> None:
     tables = load_import(file)
     offered = {name: len(rows) for name, rows in tables.items()}
     with open_store(db_url) as store:
-        added = store.import_rows(tables)
+        added = store.import_rows(tables, origin_of(file))
         shown = store.display_url
     parts = [
         f"{name}: {added.get(name, 0)} new, {offered[name] - added.get(name, 0)} already present"

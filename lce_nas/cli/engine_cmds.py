@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from lce_nas.cli.options import device_host_overrides
+from lce_nas.cli.validate import FiniteFloatRange, ThreadCount, writable_output
 from lce_nas.errors import UserError
 
 
@@ -121,7 +122,7 @@ def _breakdown_table(m):
 @click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops.")
 @click.option("--reference-bconv/--no-reference-bconv", default=None, help="Reference bconv.")
 @click.option("--profile", is_flag=True, help="Per-op profile and latency breakdown.")
-@click.option("--max-seconds", type=click.FloatRange(min=0.1), help="Cap on timing time.")
+@click.option("--max-seconds", type=FiniteFloatRange(min=0.1), help="Cap on timing time.")
 @click.option("--fresh", is_flag=True, help="Measure even if the database has this key.")
 @click.option("--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
@@ -191,12 +192,17 @@ def bench_cmd(
         tflite, fingerprint, space, config = _build_from_space(space_name, preset, console)
 
     store = _open_store(db, warn)
-    result = None
+    result = imported_from = None
     if store is not None and not fresh:
-        cached = store.lookup_measurement(fingerprint, key)
+        from lce_nas.latency_db.records import measurement_from_row
+
+        row = store.lookup_measurement_row(fingerprint, key)
+        cached = None if row is None else measurement_from_row(row)
         if cached is not None and (not profile or cached.breakdown_ms):
             result, origin = cached, "cache"
-            source = "from the database cache; --fresh measures again"
+            imported_from = row["origin"]
+            imported = f" (imported from {imported_from})" if imported_from else ""
+            source = f"from the database cache{imported}; --fresh measures again"
     if result is None:
         with console.status(f"measuring on {device.name} ...") as status:
             result = measure(
@@ -216,7 +222,8 @@ def bench_cmd(
             store.record_measurement(result)
             source += ", recorded in the database"
     if as_json:
-        click.echo(json.dumps({"source": origin, **result.to_dict()}, indent=2))
+        record = {"source": origin, "imported_from": imported_from, **result.to_dict()}
+        click.echo(json.dumps(record, indent=2))
         return
     out = Console()
     out.print(_latency_table(result, source))
@@ -229,12 +236,14 @@ _BOOL = click.BOOL
 
 @click.command("benchmark-model", context_settings={"ignore_unknown_options": False})
 @click.option("--graph", required=True, help="Path to the .tflite model.")
-@click.option("--num_threads", type=int, default=-1, show_default=True)
-@click.option("--warmup_runs", type=int, default=1, show_default=True)
-@click.option("--warmup_min_secs", type=float, default=0.5, show_default=True)
-@click.option("--num_runs", type=int, default=50, show_default=True)
-@click.option("--min_secs", type=float, default=1.0, show_default=True)
-@click.option("--max_secs", type=float, default=150.0, show_default=True)
+@click.option("--num_threads", type=ThreadCount(), default=-1, show_default=True)
+@click.option("--warmup_runs", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--warmup_min_secs", type=FiniteFloatRange(min=0), default=0.5, show_default=True)
+@click.option("--num_runs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--min_secs", type=FiniteFloatRange(min=0), default=1.0, show_default=True)
+@click.option(
+    "--max_secs", type=FiniteFloatRange(min=0, min_open=True), default=150.0, show_default=True
+)
 @click.option("--run_delay", type=float, default=-1.0, show_default=True)
 @click.option("--use_xnnpack", type=_BOOL, default=False, show_default=True)
 @click.option("--use_indirect_bgemm", type=_BOOL, default=False, show_default=True)
@@ -257,6 +266,8 @@ def benchmark_model_cmd(**flags: Any) -> None:
     """
     from lce_nas.engine.benchmark_model import BenchmarkFlags, run_benchmark_model
 
+    if flags["profiling_output_csv_file"]:
+        writable_output(Path(flags["profiling_output_csv_file"]), "--profiling_output_csv_file")
     run_benchmark_model(BenchmarkFlags(**flags), echo=lambda line: print(line, flush=True))
     sys.stdout.flush()
 

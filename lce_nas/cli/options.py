@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from lce_nas.cli.validate import parse_params, read_params_file
+from lce_nas.cli.validate import writable_output as writable_output
 from lce_nas.errors import UserError
 
 
@@ -65,34 +66,12 @@ def resolve_architecture(
     if preset is not None:
         return space, space.preset(preset)
     if params_file is not None:
-        try:
-            params_json = params_file.read_text()
-        except OSError as err:
-            raise UserError(f"cannot read --params-file {params_file}: {err.strerror}") from None
+        params_json = read_params_file(params_file)
+        return space, space.config_from_params(parse_params(params_json, "--params-file"))
     if params_json is not None:
-        try:
-            params = json.loads(params_json)
-        except json.JSONDecodeError as err:
-            raise UserError(
-                f"malformed JSON in parameters: {err.msg} at line {err.lineno} column {err.colno}"
-            ) from None
-        return space, space.config_from_params(params)
+        return space, space.config_from_params(parse_params(params_json))
     first = next(iter(space.presets()))
     return space, space.preset(first)
-
-
-def writable_output(path: Path) -> Path:
-    """Fail early, before minutes of work, if ``path`` cannot be written."""
-    parent = path.expanduser().resolve().parent
-    if path.is_dir():
-        raise UserError(f"output path {path} is a directory; give a file name")
-    if not parent.is_dir():
-        raise UserError(f"cannot write {path}: folder {parent} does not exist")
-    import os
-
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"cannot write {path}: folder {parent} is not writable")
-    return path
 
 
 def proxy_options(func: Callable[..., Any]) -> Callable[..., Any]:

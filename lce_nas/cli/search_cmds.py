@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lce_nas.cli import validate
 from lce_nas.cli.options import (
     db_option,
     device_host_overrides,
@@ -192,10 +193,13 @@ def search(
         soft_wrap=True,
     )
     _print_front(console, outcome.results)
+    again = _db_flag(db, url)
     console.print(
         f"\ndatabase: {display_url(url)}\n"
-        f"dashboard: lce-nas dashboard --db {url}\n"
-        f"export:    lce-nas export --db {url} --study {name} --front -o exports"
+        f"dashboard: lce-nas dashboard{again}\n"
+        f"export:    lce-nas export{again} --study {name} --front -o exports",
+        soft_wrap=True,
+        highlight=False,
     )
     if outcome.status == "failed":
         raise SystemExit(1)
@@ -221,17 +225,24 @@ def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
     from lce_nas.settings import resolve_db_url
 
     url = resolve_db_url(db)
-    for path in (csv_path, plot_path):
-        if path is not None:
-            writable_output(path)
+    if csv_path is not None:
+        writable_output(csv_path, "--csv")
+    if plot_path is not None:
+        validate.plot_path(plot_path)
     results = load_front(url, study_name)
     rows = results.rows(every_trial=all_trials)
     if csv_path is not None:
-        _write_csv(csv_path, rows)
+        try:
+            _write_csv(csv_path, rows)
+        except OSError as err:
+            raise validate.write_error(csv_path, err, "--csv") from None
     if plot_path is not None:
         from lce_nas.search.plot import plot_front
 
-        plot_front(results, plot_path)
+        try:
+            plot_front(results, plot_path)
+        except OSError as err:
+            raise validate.write_error(plot_path, err, "--plot") from None
     if as_json:
         # The same object as the dashboard's /api/studies/NAME/front.
         click.echo(json.dumps(results.to_json(every_trial=all_trials), indent=2))
@@ -246,8 +257,12 @@ def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
 @click.command()
 @click.option("--study", "study_name", required=True, help="Study name.")
 @click.option("--front", "whole_front", is_flag=True, help="Every model of the front (default).")
-@click.option("--trial", type=int, help="One trial, by number.")
-@click.option("--best-under-ms", type=float, help="The most accurate model under this latency.")
+@click.option("--trial", type=click.IntRange(min=0), help="One trial, by number.")
+@click.option(
+    "--best-under-ms",
+    type=validate.FiniteFloatRange(min=0, min_open=True),
+    help="The most accurate model under this latency.",
+)
 @click.option(
     "-o",
     "--output",
@@ -277,6 +292,22 @@ def export(study_name, whole_front, trial, best_under_ms, output, db) -> None:
     with LatencyStore(url) as store:
         for folder in export_rows(results, rows, output, store):
             click.echo(f"wrote {folder}/ (model.tflite, model.h5, model_card.json)")
+
+
+def _db_flag(db: str | None, url: str) -> str:
+    """The ``--db`` that names the same database in a hint, never with its password.
+
+    Without ``--db`` the next command resolves the same URL ($LCE_NAS_DB or
+    the default), so the hint needs none; a URL with a password is shown
+    hidden, for the user to fill in.
+
+    Example:
+        >>> _db_flag("postgresql://me:pw@db/lce", "postgresql://me:pw@db/lce")
+        " --db 'postgresql+psycopg://me:***@db/lce'"
+    """
+    import shlex
+
+    return "" if db is None else " --db " + shlex.quote(display_url(url))
 
 
 def _quiet_optuna() -> None:

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from lce_nas.cli.options import architecture_options, resolve_architecture, writable_output
+from lce_nas.cli.options import architecture_options, resolve_architecture
+from lce_nas.cli.validate import writable_output, write_error
+
+# Caps far above any deployable model: past them a build needs tens of GB.
+MAX_INPUT_SIZE = 4096
+MAX_CLASSES = 100_000
 
 
 def register(group: click.Group) -> None:
@@ -77,8 +82,20 @@ def describe(space_name, preset, params_json, params_file, as_json) -> None:
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="The .tflite to write."
 )
-@click.option("--input-size", default=224, show_default=True, help="Input height and width.")
-@click.option("--classes", default=1000, show_default=True, help="Output classes.")
+@click.option(
+    "--input-size",
+    type=click.IntRange(1, MAX_INPUT_SIZE),
+    default=224,
+    show_default=True,
+    help="Input height and width.",
+)
+@click.option(
+    "--classes",
+    type=click.IntRange(1, MAX_CLASSES),
+    default=1000,
+    show_default=True,
+    help="Output classes.",
+)
 def convert(space_name, preset, params_json, params_file, output, input_size, classes) -> None:
     """Build an architecture's deploy model and convert it with LCE to .tflite.
 
@@ -86,7 +103,7 @@ def convert(space_name, preset, params_json, params_file, output, input_size, cl
     lce-nas convert --space quicknet --preset quicknet -o quicknet.tflite
     """
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
-    writable_output(output)
+    writable_output(output, "-o")
     from lce_nas.engine.convert import convert_model, op_counts
 
     start = time.perf_counter()
@@ -95,8 +112,11 @@ def convert(space_name, preset, params_json, params_file, output, input_size, cl
     tflite = convert_model(model)
     converted = time.perf_counter()
     tmp = output.with_name(output.name + ".part")
-    tmp.write_bytes(tflite)
-    tmp.replace(output)
+    try:
+        tmp.write_bytes(tflite)
+        tmp.replace(output)
+    except OSError as err:
+        raise write_error(output, err, "-o") from None
     ops = ", ".join(f"{n} {op}" for op, n in sorted(op_counts(tflite).items()))
     click.echo(
         f"wrote {output} ({len(tflite):,} bytes; built in {built - start:.1f} s, "

@@ -141,3 +141,21 @@ def test_a_busy_port_is_a_clear_error(fixture_db):
         )
     assert result.exit_code == 2
     assert f"port {port} on 127.0.0.1 is in use" in result.output
+
+
+@pytest.mark.parametrize("content", [b"hello, not a database\n", bytes(range(256)) * 16])
+def test_a_file_that_is_not_a_database_is_refused_at_start(tmp_path, content):
+    import subprocess
+    import sys
+
+    path = tmp_path / "notes.db"
+    path.write_bytes(content)
+    args = ["dashboard", "--db", f"sqlite:///{path}", "--port", "0"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "lce_nas.cli", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: cannot read database") and "not a database" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert path.read_bytes() == content

@@ -32,7 +32,7 @@ def test_db_info_shows_url_revision_counts_and_devices(db_url):
     out = result.output
     assert "s3cret" not in out
     assert LatencyStore(db_url).display_url in out
-    assert "0001 (current)" in out
+    assert "0002_measurement_origin (current)" in out
     assert "latency_measurements │ 4" in out and "searches             │ 1" in out
     assert "rpi4" in out and "raspberry-pi-4b" in out and '"cores": 4' in out
     assert "optuna studies   1" in out
@@ -104,6 +104,10 @@ def test_db_export_then_import(db_url, fresh_url, tmp_path, fmt):
     assert "latency_measurements: 0 new, 4 already present" in result.output
     with LatencyStore(target) as store:
         rows = store.export_rows()
+    # Imported measurements say which file they came from; the rest arrives unchanged.
+    assert {m.pop("origin") for m in rows["latency_measurements"]} == {f"lab.{fmt}"}
+    for m in original["latency_measurements"]:
+        assert m.pop("origin") is None
     tables = list(original) if fmt == "json" else ["latency_measurements", "architectures"]
     for table in tables:
         assert rows[table] == original[table], table

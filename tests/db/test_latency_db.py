@@ -67,7 +67,7 @@ def snapshot(url: str) -> object:
 
 def test_empty_database_is_migrated_to_head_with_own_version_table(db_url):
     with LatencyStore(db_url) as store:
-        assert store.schema_revision() == head_revision() == "0001"
+        assert store.schema_revision() == head_revision() == "0002_measurement_origin"
         with store.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": VERSION_TABLE, "compare_type": True}
@@ -75,7 +75,7 @@ def test_empty_database_is_migrated_to_head_with_own_version_table(db_url):
             # The migrations create exactly what the models describe.
             assert compare_metadata(context, Base.metadata) == []
     assert table_names(db_url) == OUR_TABLES | {VERSION_TABLE}
-    assert stamped(db_url, VERSION_TABLE) == ["0001"]
+    assert stamped(db_url, VERSION_TABLE) == ["0002_measurement_origin"]
 
 
 def test_reopening_is_a_no_op(db_url):
@@ -429,7 +429,7 @@ def test_store_first_then_optuna(db_url):
         assert migrate.upgrade(store.engine) is False
         assert len(store.measurements()) == 1
         store.record_measurement(measurement(samples=(1.0, 2.0)))
-    assert stamped(db_url, VERSION_TABLE) == ["0001"]
+    assert stamped(db_url, VERSION_TABLE) == ["0002_measurement_origin"]
     assert {"studies", "trials", "version_info", "alembic_version"} <= table_names(db_url)
 
 
@@ -443,7 +443,8 @@ def test_json_export_then_import_gives_identical_rows(db_url, fresh_url, tmp_pat
         path = tmp_path / "export.json"
         assert write_export(source, str(path), "json") == 4
     document = json.loads(path.read_text())
-    assert document["format"] == "lce-nas-db" and document["schema_revision"] == "0001"
+    assert document["format"] == "lce-nas-db"
+    assert document["schema_revision"] == "0002_measurement_origin"
 
     targets = [fresh_url(), f"sqlite:///{tmp_path / 'other-backend.db'}"]
     for target_url in targets:
@@ -451,10 +452,13 @@ def test_json_export_then_import_gives_identical_rows(db_url, fresh_url, tmp_pat
             added = import_file(target, str(path))
             assert added == {"devices": 2, "architectures": 2, "latency_measurements": 4,
                              "accuracy_evaluations": 2, "searches": 1}  # fmt: skip
-            assert target.export_rows() == original
+            imported = target.export_rows()
+            # Every row arrives as it was, marked with the file it came from.
+            assert {m["origin"] for m in imported["latency_measurements"]} == {"export.json"}
+            assert _as_local(imported) == original
             # Importing the same file again adds nothing.
             assert set(import_file(target, str(path)).values()) == {0}
-            assert target.export_rows() == original
+            assert target.export_rows() == imported
 
 
 def test_csv_export_then_import_gives_identical_measurements(db_url, fresh_url, tmp_path):
@@ -466,10 +470,18 @@ def test_csv_export_then_import_gives_identical_measurements(db_url, fresh_url, 
     with LatencyStore(fresh_url()) as target:
         added = import_file(target, str(path))
         assert added["latency_measurements"] == 4 and added["architectures"] == 2
-        rows = target.export_rows()
+        rows = _as_local(target.export_rows())
         assert rows["latency_measurements"] == original["latency_measurements"]
         assert rows["architectures"] == original["architectures"]
         assert import_file(target, str(path))["latency_measurements"] == 0
+
+
+def _as_local(tables):
+    """The tables with every measurement's origin cleared, to compare with the source."""
+    return {
+        **tables,
+        "latency_measurements": [{**m, "origin": None} for m in tables["latency_measurements"]],
+    }
 
 
 def test_import_merges_without_duplicates(db_url, fresh_url, tmp_path):

@@ -65,3 +65,32 @@ def test_engine_option_only_for_host(workdir, tiny_tflite):
         "bench", str(tiny_tflite), "--device", "android", "--engine", "native", cwd=workdir
     )
     _one_line_error(proc, "--engine applies to host devices")
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--num_runs=-1", "'--num_runs': -1 is not in the range x>=1"),
+        ("--num_runs=0", "'--num_runs': 0 is not in the range x>=1"),
+        ("--num_threads=0", "'--num_threads': 0 threads (use 1 or more, or -1"),
+        ("--num_threads=-3", "'--num_threads': -3 threads"),
+        ("--max_secs=-1", "'--max_secs': -1.0 is not in the range x>0"),
+        ("--max_secs=nan", "'--max_secs': 'nan' is not a finite number"),
+        ("--warmup_runs=-2", "'--warmup_runs': -2 is not in the range x>=0"),
+        ("--min_secs=-1", "'--min_secs': -1.0 is not in the range x>=0"),
+    ],
+)
+def test_benchmark_model_refuses_counts_and_times_out_of_range(workdir, tiny_tflite, flag, message):
+    # The bad flag comes last, so it wins over the short run asked for before it.
+    proc = run_cli("benchmark-model", f"--graph={tiny_tflite}", "--min_secs=0", flag, cwd=workdir)
+    _one_line_error(proc, message, "lce-nas benchmark-model --help")
+    assert "Inference timings" not in proc.stdout
+
+
+def test_benchmark_model_checks_the_profile_csv_path_before_timing(workdir, tiny_tflite):
+    proc = run_cli(
+        "benchmark-model", f"--graph={tiny_tflite}", "--engine=native",
+        "--enable_op_profiling=true", "--profiling_output_csv_file=/proc/ops.csv", cwd=workdir,
+    )  # fmt: skip
+    _one_line_error(proc, "--profiling_output_csv_file /proc/ops.csv: cannot write there")
+    assert "Inference timings" not in proc.stdout
