@@ -27,9 +27,14 @@ MEASUREMENT_COLUMNS = tuple(
     if c.name not in (*INTERNAL_MEASUREMENT_COLUMNS, *PROVENANCE_COLUMNS)
 )
 #: What a list or a front shows of a measurement: its key, spread, breakdown and model hash.
-SUMMARY_MEASUREMENT_COLUMNS = tuple(
-    name for name in MEASUREMENT_COLUMNS if name not in (*BULKY_MEASUREMENT_COLUMNS, "fingerprint")
-) + PROVENANCE_COLUMNS
+SUMMARY_MEASUREMENT_COLUMNS = (
+    tuple(
+        name
+        for name in MEASUREMENT_COLUMNS
+        if name not in (*BULKY_MEASUREMENT_COLUMNS, "fingerprint")
+    )
+    + PROVENANCE_COLUMNS
+)
 
 
 def best_first(table: Any) -> tuple[Any, ...]:
