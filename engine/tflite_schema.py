@@ -73,6 +73,11 @@ def builtin_name(code: int) -> str:
     return _builtin_names().get(code, f"BUILTIN_{code}")
 
 
+# Names longer than this are damage (thousands of tensors may point at one long
+# string, and each would keep its own copy).
+MAX_NAME_BYTES = 4096
+
+
 def decode_name(raw: bytes | None, fallback: str = "") -> str:
     """A name field as text; bytes that are not UTF-8 show as replacement characters.
 
@@ -82,7 +87,7 @@ def decode_name(raw: bytes | None, fallback: str = "") -> str:
     """
     if not raw:
         return fallback
-    return bytes(raw).decode("utf-8", "replace")
+    return bytes(raw[:MAX_NAME_BYTES]).decode("utf-8", "replace")
 
 
 def root_model(tflite: bytes, error: type[UserError], message: str) -> Any:

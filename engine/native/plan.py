@@ -203,6 +203,20 @@ def _tensor_ids(ids: list[int], count: int, op_type: str, optional: bool) -> lis
     return ids
 
 
+def _op(op: Any, op_type: str, tensor_count: int) -> OpSpec:
+    # LCE's ops carry flexbuffer options, builtins a schema table.
+    custom = not op.CustomOptionsIsNone()
+    options = _custom_options(op, op_type) if custom else _builtin_options(op)
+    inputs = int_vector(op.InputsLength(), op.Inputs)
+    outputs = int_vector(op.OutputsLength(), op.Outputs)
+    return OpSpec(
+        op_type,
+        _tensor_ids(inputs, tensor_count, op_type, optional=True),
+        _tensor_ids(outputs, tensor_count, op_type, optional=False),
+        options,
+    )
+
+
 def _read(model: Any) -> Plan:
     if model.SubgraphsLength() == 0:
         raise NativeModelError("the flatbuffer has no subgraph")
@@ -210,7 +224,10 @@ def _read(model: Any) -> Plan:
         raise NativeModelError("models with several subgraphs (control flow) are not supported")
     graph = model.Subgraphs(0)
     budget = [MAX_MODEL_BYTES]
-    tensors = [_tensor(model, graph.Tensors(i), i, budget) for i in range(graph.TensorsLength())]
+    tensors = []
+    for i in range(graph.TensorsLength()):
+        with guard_reading(NativeModelError, f"corrupt TFLite flatbuffer: tensor {i}"):
+            tensors.append(_tensor(model, graph.Tensors(i), i, budget))
     names = op_type_names(model)
     ops: list[OpSpec] = []
     for i in range(graph.OperatorsLength()):
@@ -219,19 +236,8 @@ def _read(model: Any) -> Plan:
         if index >= len(names):
             raise NativeModelError(f"operator {i}: opcode index {index} out of range")
         op_type = names[index]
-        # LCE's ops carry flexbuffer options, builtins a schema table.
-        custom = not op.CustomOptionsIsNone()
-        options = _custom_options(op, op_type) if custom else _builtin_options(op)
-        inputs = int_vector(op.InputsLength(), op.Inputs)
-        outputs = int_vector(op.OutputsLength(), op.Outputs)
-        ops.append(
-            OpSpec(
-                op_type,
-                _tensor_ids(inputs, len(tensors), op_type, optional=True),
-                _tensor_ids(outputs, len(tensors), op_type, optional=False),
-                options,
-            )
-        )
+        with guard_reading(NativeModelError, f"corrupt TFLite flatbuffer: op {i} ({op_type})"):
+            ops.append(_op(op, op_type, len(tensors)))
     inputs = int_vector(graph.InputsLength(), graph.Inputs)
     outputs = int_vector(graph.OutputsLength(), graph.Outputs)
     return Plan(

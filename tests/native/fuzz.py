@@ -229,15 +229,15 @@ def fuzz(
 def make_corpus() -> None:
     """Convert the seed models and write them with the hand-made cases into fuzz_corpus/."""
     sys.path.insert(0, str(HERE))
-    import tensorflow as tf
-    from fuzz_mutate import TARGETED, targeted
-    from lce_nas.space import get_space
-    from native_models import bconv_grid_model, float_ops_model
-    from native_support import convert
-
     import lce_nas  # noqa: F401  (Keras 2 before TensorFlow)
 
     CORPUS.mkdir(exist_ok=True)
+    import tensorflow as tf
+    from fuzz_mutate import TARGETED, targeted
+    from lce_nas.space import get_space
+    from native_models import bconv_grid_model, common_bnns_model, float_ops_model
+    from native_support import convert
+
     space = get_space("quicknet")
     config = space.config_from_params(
         {"section_blocks": [1, 1, 1, 1], "section_filters": [32, 32, 32, 64], "stem_filters": 8}
@@ -246,6 +246,7 @@ def make_corpus() -> None:
         "quicknet_tiny.tflite": space.build_deploy(config, input_shape=(32, 32, 3), classes=10),
         "float_ops.tflite": float_ops_model(),
         "bconv_bits.tflite": bconv_grid_model((7, 7, 1)),
+        "common_bnns.tflite": common_bnns_model(),
     }
     for name, model in seeds.items():
         (CORPUS / name).write_bytes(convert(model, seed=1))

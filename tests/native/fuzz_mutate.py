@@ -71,20 +71,20 @@ def _edit_rank(rng: random.Random, model: Any) -> str | None:
     return f"shape of '{t.name.decode(errors='replace')}' -> {shape}"
 
 
-def _edit_type(rng: random.Random, model: Any) -> str | None:
-    t = _pick(rng, _graph(model).tensors)
-    if t is None:
+def _set_field(rng: random.Random, items: list | None, name: str, upper: int) -> str | None:
+    item = _pick(rng, items)
+    if item is None:
         return None
-    t.type = rng.randrange(18)
-    return f"type of '{t.name.decode(errors='replace')}' -> {t.type}"
+    setattr(item, name, rng.randrange(upper))
+    return f"{name} of a {type(item).__name__} -> {getattr(item, name)}"
+
+
+def _edit_type(rng: random.Random, model: Any) -> str | None:
+    return _set_field(rng, _graph(model).tensors, "type", 18)
 
 
 def _edit_buffer_index(rng: random.Random, model: Any) -> str | None:
-    t = _pick(rng, _graph(model).tensors)
-    if t is None:
-        return None
-    t.buffer = rng.randrange(len(model.buffers) + 3)
-    return f"buffer of '{t.name.decode(errors='replace')}' -> {t.buffer}"
+    return _set_field(rng, _graph(model).tensors, "buffer", len(model.buffers) + 3)
 
 
 def _edit_buffer_data(rng: random.Random, model: Any) -> str | None:
@@ -129,11 +129,7 @@ def _edit_operands(rng: random.Random, model: Any) -> str | None:
 
 
 def _edit_opcode(rng: random.Random, model: Any) -> str | None:
-    op = _pick(rng, _graph(model).operators)
-    if op is None:
-        return None
-    op.opcodeIndex = rng.randrange(len(model.operatorCodes) + 2)
-    return f"opcode index -> {op.opcodeIndex}"
+    return _set_field(rng, _graph(model).operators, "opcodeIndex", len(model.operatorCodes) + 2)
 
 
 def _edit_builtin_option(rng: random.Random, model: Any) -> str | None:
