@@ -128,6 +128,18 @@ def _edit_operands(rng: random.Random, model: Any) -> str | None:
     return f"{which} of an op -> {ids}"
 
 
+def _alias_operands(rng: random.Random, model: Any) -> str | None:
+    op = _pick(
+        rng, [op for op in _graph(model).operators if op.inputs is not None and len(op.inputs)]
+    )
+    if op is None:
+        return None
+    inputs = [int(i) for i in op.inputs]
+    inputs[rng.randrange(len(inputs))] = int(op.outputs[0])
+    op.inputs = inputs
+    return "an op reads its own output"
+
+
 def _edit_opcode(rng: random.Random, model: Any) -> str | None:
     return _set_field(rng, _graph(model).operators, "opcodeIndex", len(model.operatorCodes) + 2)
 
@@ -197,6 +209,7 @@ TREE_MUTATIONS: list[Callable[[random.Random, Any], str | None]] = [
     _edit_buffer_data,
     _edit_operands,
     _edit_operands,
+    _alias_operands,
     _edit_opcode,
     _edit_builtin_option,
     _edit_builtin_option,
@@ -346,6 +359,12 @@ def _huge_output_dim(model: Any) -> None:
     tensor.shape = shape
 
 
+def _reshape_in_place(model: Any) -> None:
+    # Input and output the same tensor: an overlapping memcpy.
+    op = _op_of(model, "RESHAPE")
+    op.inputs = [int(op.outputs[0]), *[int(i) for i in op.inputs[1:]]]
+
+
 # name -> (seed file, edit, fragments the refusal must contain)
 TARGETED: dict[str, tuple[str, Callable[[Any], None], tuple[str, ...]]] = {
     "softmax_output": ("quicknet_tiny.tflite", _softmax_output, ("SOFTMAX", "shape")),
@@ -359,6 +378,7 @@ TARGETED: dict[str, tuple[str, Callable[[Any], None], tuple[str, ...]]] = {
         ("DEPTHWISE_CONV_2D", "empty_channels"),
     ),
     "huge_output_dim": ("quicknet_tiny.tflite", _huge_output_dim, ("MiB",)),
+    "reshape_in_place": ("float_ops.tflite", _reshape_in_place, ("RESHAPE", "same tensor")),
 }
 
 

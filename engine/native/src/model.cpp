@@ -104,8 +104,12 @@ void Model::add_op(const std::string& type, const std::vector<int>& inputs,
   op->inputs = inputs;
   op->outputs = outputs;
   op->name = tensors_[outputs[0]].name;
-  for (int id : outputs)
+  for (int id : outputs) {
     if (tensors_[id].constant) fail(*op, "writes the constant tensor '" + tensors_[id].name + "'");
+    // Kernels assume inputs and outputs never overlap (memcpy, indirection tables).
+    if (std::find(inputs.begin(), inputs.end(), id) != inputs.end())
+      fail(*op, "reads and writes the same tensor '" + tensors_[id].name + "'");
+  }
   ops_.push_back(std::move(op));
 }
 
