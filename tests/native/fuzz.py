@@ -171,7 +171,12 @@ def extension_file() -> str:
         text=True,
         check=False,
     )
-    return out.stdout.strip() or out.stderr.strip()[-200:]
+    path = out.stdout.strip()
+    if not path:
+        return out.stderr.strip()[-200:]
+    # Relative to the repository, so results read the same on every checkout.
+    root = HERE.parents[1]
+    return str(Path(path).relative_to(root)) if Path(path).is_relative_to(root) else path
 
 
 def fuzz(
