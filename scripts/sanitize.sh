@@ -73,4 +73,4 @@ if [[ "$fuzz_only" != "--fuzz-only" ]]; then
 fi
 echo "==> fuzz corpus + $mutants mutants under ASan + UBSan"
 "$py" tests/native/fuzz.py --mutants "$mutants" --seed "${LCE_NAS_FUZZ_SEED:-$RANDOM}" \
-  --timeout 60 --out "${LCE_NAS_FUZZ_OUT:-$out/fuzz.jsonl}"
+  --timeout 60 --out "${LCE_NAS_FUZZ_OUT:-$out/fuzz.jsonl}" --save-failures "$out/failures"

@@ -180,9 +180,17 @@ def extension_file() -> str:
 
 
 def fuzz(
-    mutants: int, seed: int, timeout_s: float = 30.0, out: Path | None = None
+    mutants: int,
+    seed: int,
+    timeout_s: float = 30.0,
+    out: Path | None = None,
+    save_failures: Path | None = None,
 ) -> tuple[Counter, list[dict[str, Any]]]:
-    """Check the corpus, then ``mutants`` fresh mutants; counts per outcome and all records."""
+    """Check the corpus, then ``mutants`` fresh mutants; counts per outcome and all records.
+
+    Inputs that crash, hang or raise another error are written to ``save_failures``
+    (``<index>.tflite``) when given, to be replayed or added to the corpus.
+    """
     from fuzz_mutate import mutant
 
     rng = random.Random(seed)
@@ -209,6 +217,9 @@ def fuzz(
             }
             counts[result["outcome"]] += 1
             records.append(record)
+            if save_failures is not None and result["outcome"] in BAD:
+                save_failures.mkdir(parents=True, exist_ok=True)
+                (save_failures / f"{index}.tflite").write_bytes(data)
     finally:
         runner.close()
     if out is not None:
@@ -268,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per input")
     parser.add_argument("--out", type=Path, help="JSON-lines results (one line per input)")
+    parser.add_argument("--save-failures", type=Path, help="folder for inputs that failed")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--make-corpus", action="store_true")
     args = parser.parse_args(argv)
@@ -281,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --mutants must be >= 0 and --timeout > 0", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    counts, records = fuzz(args.mutants, args.seed, args.timeout, args.out)
+    counts, records = fuzz(args.mutants, args.seed, args.timeout, args.out, args.save_failures)
     print(
         f"{sum(counts.values())} inputs ({len(records) - args.mutants} corpus + {args.mutants} "
         f"mutants, seed {args.seed}) in {time.perf_counter() - t0:.0f} s: "
