@@ -7,13 +7,17 @@ it and the breakdown can name its layers.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import flatbuffers
-from flatbuffers.table import Table
-from lce_nas.engine.tflite_ops import builtin_name
+from lce_nas.engine.tflite_schema import (
+    decode_name,
+    guard_reading,
+    int_vector,
+    op_type_names,
+    root_model,
+)
 
 from lce_nas.errors import UserError
 
@@ -53,81 +57,46 @@ class ModelInfo:
     size_bytes: int
 
 
-def _table(buf: bytes, pos: int) -> Table:
-    return Table(buf, pos)
-
-
-def _field(tab: Table, index: int) -> int:
-    return tab.Offset(4 + 2 * index)
-
-
-def _vector_tables(tab: Table, index: int) -> list[Table]:
-    off = _field(tab, index)
-    if not off:
-        return []
-    start = tab.Vector(off)
-    return [_table(tab.Bytes, tab.Indirect(start + 4 * i)) for i in range(tab.VectorLen(off))]
-
-
-def _vector_ints(tab: Table, index: int, fmt: str = "<i") -> list[int]:
-    off = _field(tab, index)
-    if not off:
-        return []
-    start = tab.Vector(off)
-    size = struct.calcsize(fmt)
-    return [
-        struct.unpack_from(fmt, tab.Bytes, start + size * i)[0] for i in range(tab.VectorLen(off))
-    ]
-
-
-def _scalar(tab: Table, index: int, flags, default: int) -> int:
-    off = _field(tab, index)
-    return tab.Get(flags, off + tab.Pos) if off else default
-
-
-def _string(tab: Table, index: int) -> str:
-    off = _field(tab, index)
-    return tab.String(off + tab.Pos).decode("utf-8", "replace") if off else ""
-
-
-def _tensor(tensors: list[Table], idx: int) -> TensorInfo:
-    tensor = tensors[idx]
-    dtype_code = _scalar(tensor, 1, flatbuffers.number_types.Int8Flags, 0)
+def _tensor(graph: Any, idx: int) -> TensorInfo:
+    if not 0 <= idx < graph.TensorsLength():
+        raise ValueError(f"tensor index {idx} out of range")
+    tensor = graph.Tensors(idx)
+    dtype_code = tensor.Type()
     return TensorInfo(
-        name=_string(tensor, 3),
-        shape=tuple(_vector_ints(tensor, 0)),
+        name=decode_name(tensor.Name()),
+        shape=tuple(int_vector(tensor.ShapeLength(), tensor.Shape)),
         dtype=_TENSOR_TYPES.get(dtype_code, f"type{dtype_code}"),
     )
 
 
-def _op_names(model: Table) -> list[str]:
-    names = []
-    for code in _vector_tables(model, 1):
-        custom = _string(code, 1)
-        if custom:
-            names.append(custom)
-            continue
-        # Newer schemas keep codes > 127 in `builtin_code`; older files only in
-        # the deprecated byte field. The larger of the two is the real one.
-        deprecated = _scalar(code, 0, flatbuffers.number_types.Int8Flags, 0)
-        builtin = _scalar(code, 3, flatbuffers.number_types.Int32Flags, 0)
-        names.append(builtin_name(max(deprecated, builtin)))
-    return names
-
-
-def _check_buffers(model: Table, size: int) -> None:
+def _check_buffers(model: Any, size: int) -> None:
     # Weights live in buffers near the end of the file: a truncated copy
     # parses up to here but would crash an interpreter.
-    for buffer in _vector_tables(model, 4):
-        off = _field(buffer, 0)
-        if off:
-            start = buffer.Vector(off)
-            if start + buffer.VectorLen(off) > size:
-                raise ValueError("a weight buffer ends past the end of the file")
-        offset = _scalar(buffer, 1, flatbuffers.number_types.Uint64Flags, 0)
-        length = _scalar(buffer, 2, flatbuffers.number_types.Uint64Flags, 0)
+    for i in range(model.BuffersLength()):
+        buffer = model.Buffers(i)
+        # A view of the bytes: NumPy refuses one that would end past the file.
+        if not buffer.DataIsNone() and buffer.DataAsNumpy().size != buffer.DataLength():
+            raise ValueError("a weight buffer ends past the end of the file")
+        offset, length = buffer.Offset(), buffer.Size()
         if offset > 1 and offset + length > size:
             raise ValueError("an external weight buffer ends past the end of the file")
+
+
+def _read(model: Any, size: int) -> ModelInfo:
+    names = op_type_names(model)
+    if not model.SubgraphsLength():
+        raise ValueError("no subgraph")
+    graph = model.Subgraphs(0)
+    inputs = tuple(_tensor(graph, i) for i in int_vector(graph.InputsLength(), graph.Inputs))
+    outputs = tuple(_tensor(graph, i) for i in int_vector(graph.OutputsLength(), graph.Outputs))
+    ops = []
+    for i in range(graph.OperatorsLength()):
+        index = graph.Operators(i).OpcodeIndex()
+        if index >= len(names):
+            raise ValueError(f"operator {i} has opcode index {index} of {len(names)}")
+        ops.append(names[index])
+    _check_buffers(model, size)
+    return ModelInfo(inputs=inputs, outputs=outputs, ops=tuple(ops), size_bytes=size)
 
 
 def read_model_info(tflite: bytes) -> ModelInfo:
@@ -138,30 +107,14 @@ def read_model_info(tflite: bytes) -> ModelInfo:
         >>> info.inputs[0].shape, info.ops[:2]  # doctest: +SKIP
         ((1, 224, 224, 3), ('CONV_2D', 'DEPTHWISE_CONV_2D'))
     """
-    if len(tflite) < 8 or tflite[4:8] != b"TFL3":
-        raise UserError("not a TFLite model (no 'TFL3' identifier); pass a .tflite file")
-    try:
-        root = struct.unpack_from("<I", tflite, 0)[0]
-        model = _table(tflite, root)
-        op_names = _op_names(model)
-        subgraphs = _vector_tables(model, 2)
-        if not subgraphs:
-            raise ValueError("no subgraph")
-        graph = subgraphs[0]
-        tensors = _vector_tables(graph, 0)
-        inputs = tuple(_tensor(tensors, i) for i in _vector_ints(graph, 1))
-        outputs = tuple(_tensor(tensors, i) for i in _vector_ints(graph, 2))
-        ops = tuple(
-            op_names[_scalar(op, 0, flatbuffers.number_types.Uint32Flags, 0)]
-            for op in _vector_tables(graph, 3)
-        )
-        _check_buffers(model, len(tflite))
-    except (IndexError, ValueError, struct.error, UnicodeDecodeError) as err:
-        detail = str(err) if isinstance(err, ValueError) else "truncated or damaged flatbuffer"
-        raise UserError(f"corrupt TFLite model ({detail}); re-export or re-convert it") from None
-    if not inputs or not ops:
+    model = root_model(
+        tflite, UserError, "not a TFLite model (no 'TFL3' identifier); pass a .tflite file"
+    )
+    with guard_reading(UserError, "corrupt TFLite model", "; re-export or re-convert it"):
+        info = _read(model, len(tflite))
+    if not info.inputs or not info.ops:
         raise UserError("corrupt TFLite model (no inputs or no operators); re-convert it")
-    return ModelInfo(inputs=inputs, outputs=outputs, ops=ops, size_bytes=len(tflite))
+    return info
 
 
 def load_tflite(model: bytes | str | Path) -> bytes:

@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 .venv/bin/ruff check .
+# The native engine under AddressSanitizer + UndefinedBehaviorSanitizer: its
+# fast tests and the fuzz corpus plus fresh mutants (LCE_NAS_SANITIZE=0 skips).
+if [[ "${LCE_NAS_SANITIZE:-1}" != "0" ]]; then
+  scripts/sanitize.sh 200
+fi
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -26,12 +26,13 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-from lce_nas.engine.native.plan import NativeModelError, Plan, read_plan
+from lce_nas.engine.native.plan import MAX_MODEL_BYTES, NativeModelError, Plan, read_plan
 
 from lce_nas.errors import UserError
 
 __all__ = [
     "ENGINE_NAME",
+    "MAX_MODEL_BYTES",
     "NativeModel",
     "NativeModelError",
     "NativeUnavailable",
@@ -49,6 +50,10 @@ ENGINE_NAME = "native"
 __version__ = "0.1.0"
 # Hex digits of the source digest shown in a version: collisions are out of reach.
 DIGEST_CHARS = 12
+
+# What the extension raises on a model it refuses: ValueError from its checks;
+# the others only if a check were missing, and still a refusal, never a traceback.
+_EXTENSION_ERRORS = (ValueError, IndexError, MemoryError, OverflowError, RuntimeError, TypeError)
 
 
 class NativeUnavailable(UserError):
@@ -175,6 +180,7 @@ class NativeModel:
         num_threads: int = 1,
         kernels: str = "auto",
         keep_intermediates: bool = False,
+        max_bytes: int = MAX_MODEL_BYTES,
     ) -> None:
         ext = extension()
         if num_threads < 1:
@@ -183,15 +189,17 @@ class NativeModel:
         if unsupported:
             listed = ", ".join(f"{name} (x{n})" for name, n in sorted(unsupported.items()))
             raise NativeModelError(f"the native engine does not support these ops: {listed}")
+        if max_bytes < 1:
+            raise NativeModelError("max_bytes must be >= 1")
         try:
-            self._model = ext.Model(num_threads, kernels, keep_intermediates)
+            self._model = ext.Model(num_threads, kernels, keep_intermediates, int(max_bytes))
             for t in plan.tensors:
                 self._model.add_tensor(t.name, t.shape, t.dtype, t.data)
             for op in plan.ops:
                 self._model.add_op(op.type, op.inputs, op.outputs, op.options)
             self._model.finalize(plan.inputs, plan.outputs)
-        except ValueError as exc:
-            raise NativeModelError(f"cannot load the model: {exc}") from exc
+        except _EXTENSION_ERRORS as exc:
+            raise NativeModelError(f"cannot load the model: {exc}") from None
         self._plan = plan
         self.input_shapes = [tuple(plan.tensors[i].shape) for i in plan.inputs]
         self.output_shapes = [tuple(plan.tensors[i].shape) for i in plan.outputs]
@@ -230,8 +238,8 @@ class NativeModel:
     def _call(self, method, *args):
         try:
             return method(*args)
-        except ValueError as exc:
-            raise NativeModelError(str(exc)) from exc
+        except _EXTENSION_ERRORS as exc:
+            raise NativeModelError(str(exc)) from None
 
     def run(self, x: np.ndarray | list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
         """Run one inference; one output comes back as an array, several as a list.
@@ -288,11 +296,15 @@ def load(
     num_threads: int = 1,
     kernels: str = "auto",
     keep_intermediates: bool = False,
+    max_bytes: int = MAX_MODEL_BYTES,
 ) -> NativeModel:
     """Load an LCE ``.tflite`` (bytes or a path) into a :class:`NativeModel`.
 
     ``kernels`` is ``auto`` (best for this CPU), ``portable``, ``avx2`` or ``avx512``;
     ``keep_intermediates`` keeps every tensor readable via ``tensor()`` after a run.
+    Every shape, type, buffer and option is checked before anything runs; a model
+    asking for more than ``max_bytes`` of memory is refused. Any refusal is a
+    :class:`NativeModelError` naming the op and the tensor.
 
     Example:
         >>> m = load(Path("quicknet_small.tflite"), num_threads=2)  # doctest: +SKIP
@@ -316,4 +328,5 @@ def load(
         num_threads=num_threads,
         kernels=kernels,
         keep_intermediates=keep_intermediates,
+        max_bytes=max_bytes,
     )

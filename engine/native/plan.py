@@ -7,22 +7,47 @@ can be checked and handed to the C++ ``Model`` without TensorFlow.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
+from lce_nas.engine.tflite_schema import (
+    decode_name,
+    guard_reading,
+    int_vector,
+    op_type_names,
+    root_model,
+    tflite_schema,
+)
 
 from lce_nas.errors import UserError
+
+__all__ = [
+    "MAX_MODEL_BYTES",
+    "MAX_RANK",
+    "NativeModelError",
+    "OpSpec",
+    "Plan",
+    "TensorSpec",
+    "read_plan",
+    "tflite_schema",
+]
 
 
 class NativeModelError(UserError):
     """A flatbuffer the native engine cannot load (corrupt, or using an unsupported op)."""
 
+
+# The most memory a model may ask for (tensors, constants and what ops precompute):
+# a damaged dimension must be refused, not allocated. The C++ runtime checks the
+# same cap against everything it allocates.
+MAX_MODEL_BYTES = 2 << 30
+# TFLite's kernels stop at rank 6; anything far past that is damage.
+MAX_RANK = 8
+# LCE's custom ops carry a handful of scalar options.
+_MAX_CUSTOM_OPTIONS = 64
+_INT32_MAX = 2**31 - 1
 
 # TFLite TensorType codes the runtime handles, by numpy dtype name.
 _TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64"}
@@ -77,36 +102,15 @@ class Plan:
     outputs: list[int]
 
 
-@cache
-def tflite_schema() -> ModuleType:
-    """LCE's generated TFLite schema module, loaded without importing TensorFlow.
-
-    Example:
-        >>> tflite_schema().ModelT  # doctest: +ELLIPSIS
-        <class '...ModelT'>
-    """
-    spec = importlib.util.find_spec("larq_compute_engine")
-    if spec is None or not spec.submodule_search_locations:
-        raise NativeModelError("larq-compute-engine is not installed (it ships the TFLite schema)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "mlir/python/tflite_schema.py"
-    module_spec = importlib.util.spec_from_file_location("_lce_nas_tflite_schema", path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
-@cache
-def _builtin_names() -> dict[int, str]:
-    ops = tflite_schema().BuiltinOperator
-    return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
-
-
 def _snake(name: str) -> str:
     return _OPTION_NAMES.get(name, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower())
 
 
-def _builtin_options(options: Any) -> dict[str, float]:
+def _builtin_options(op: Any) -> dict[str, float]:
+    table = op.BuiltinOptions()
+    if table is None:
+        return {}
+    options = tflite_schema().BuiltinOptionsCreator(op.BuiltinOptionsType(), table)
     if options is None:
         return {}
     out: dict[str, float] = {}
@@ -116,18 +120,132 @@ def _builtin_options(options: Any) -> dict[str, float]:
     return out
 
 
-def _custom_options(raw: Any, op_type: str) -> dict[str, float]:
-    if raw is None or len(raw) == 0:
+def _custom_options(op: Any, op_type: str) -> dict[str, float]:
+    if op.CustomOptionsIsNone() or op.CustomOptionsLength() == 0:
         return {}
     from flatbuffers import flexbuffers
 
-    try:
-        decoded = flexbuffers.Loads(bytes(bytearray(raw)))
-    except Exception as exc:
-        raise NativeModelError(f"{op_type}: cannot decode its custom options ({exc})") from exc
-    if not isinstance(decoded, dict):
-        raise NativeModelError(f"{op_type}: custom options are not a map")
-    return {str(k): float(v) for k, v in decoded.items() if isinstance(v, bool | int | float)}
+    raw = bytes(op.CustomOptionsAsNumpy())
+    # Only the top map's scalars are read: nested values are never expanded, so a
+    # hostile map whose entries point at each other costs no more than its size.
+    with guard_reading(NativeModelError, f"{op_type}: cannot decode its custom options"):
+        root = flexbuffers.GetRoot(raw)
+        if not root.IsMap:
+            raise NativeModelError(f"{op_type}: custom options are not a map")
+        options = root.AsMap
+        if len(options) > _MAX_CUSTOM_OPTIONS:
+            raise NativeModelError(f"{op_type}: {len(options)} custom options (a damaged map)")
+        keys, values = options.Keys, options.Values
+        out: dict[str, float] = {}
+        for i in range(len(options)):
+            value = values[i]
+            if value.IsBool:
+                out[keys[i].AsKey] = float(value.AsBool)
+            elif value.IsInt:
+                out[keys[i].AsKey] = float(value.AsInt)
+            elif value.IsFloat:
+                out[keys[i].AsKey] = float(value.AsFloat)
+    return out
+
+
+def _shape(tensor: Any, name: str) -> list[int]:
+    rank = tensor.ShapeLength()
+    if rank > MAX_RANK:
+        raise NativeModelError(f"tensor '{name}' has rank {rank} (at most {MAX_RANK})")
+    shape = int_vector(rank, tensor.Shape)
+    for d in shape:
+        if d < 0:
+            raise NativeModelError(f"tensor '{name}' has a dynamic or negative dimension {shape}")
+        if d > _INT32_MAX:
+            raise NativeModelError(f"tensor '{name}' has dimension {d} (over 2^31 - 1)")
+    return shape
+
+
+def _tensor(model: Any, tensor: Any, index: int, budget: list[int]) -> TensorSpec:
+    name = decode_name(tensor.Name(), str(index))
+    code = tensor.Type()
+    dtype = _TENSOR_TYPES.get(code)
+    if dtype is None:
+        kind = _TYPE_NAMES.get(code, str(code))
+        hint = " (quantized models are not supported)" if kind in ("INT8", "UINT8") else ""
+        raise NativeModelError(f"tensor '{name}' has type {kind}{hint}")
+    shape = _shape(tensor, name)
+    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    budget[0] -= nbytes
+    if budget[0] < 0:
+        raise NativeModelError(
+            f"tensor '{name}' {shape} takes the model past {MAX_MODEL_BYTES >> 20} MiB "
+            "of tensors (a damaged shape?)"
+        )
+    data = None
+    buffer_index = tensor.Buffer()
+    if 0 < buffer_index < model.BuffersLength():
+        buf = model.Buffers(buffer_index)
+        if buf.Offset() > 1:
+            raise NativeModelError("flatbuffers with external buffers are not supported")
+        if not buf.DataIsNone() and buf.DataLength() > 0:
+            # Sizes first: tensors sharing one damaged buffer must not each copy it.
+            if buf.DataLength() != nbytes:
+                raise NativeModelError(
+                    f"tensor '{name}': its buffer has {buf.DataLength()} bytes, its shape "
+                    f"{shape} needs {nbytes}"
+                )
+            data = np.frombuffer(buf.DataAsNumpy().tobytes(), dtype=dtype)
+    elif buffer_index != 0 and buffer_index >= model.BuffersLength():
+        raise NativeModelError(f"tensor '{name}': buffer index {buffer_index} out of range")
+    return TensorSpec(name, shape, dtype, data)
+
+
+def _tensor_ids(ids: list[int], count: int, op_type: str, optional: bool) -> list[int]:
+    for i in ids:
+        if i >= count or i < (-1 if optional else 0):
+            raise NativeModelError(f"{op_type}: tensor index {i} out of range (0..{count - 1})")
+    return ids
+
+
+def _op(op: Any, op_type: str, tensor_count: int) -> OpSpec:
+    # LCE's ops carry flexbuffer options, builtins a schema table.
+    custom = not op.CustomOptionsIsNone()
+    options = _custom_options(op, op_type) if custom else _builtin_options(op)
+    inputs = int_vector(op.InputsLength(), op.Inputs)
+    outputs = int_vector(op.OutputsLength(), op.Outputs)
+    return OpSpec(
+        op_type,
+        _tensor_ids(inputs, tensor_count, op_type, optional=True),
+        _tensor_ids(outputs, tensor_count, op_type, optional=False),
+        options,
+    )
+
+
+def _read(model: Any) -> Plan:
+    if model.SubgraphsLength() == 0:
+        raise NativeModelError("the flatbuffer has no subgraph")
+    if model.SubgraphsLength() > 1:
+        raise NativeModelError("models with several subgraphs (control flow) are not supported")
+    graph = model.Subgraphs(0)
+    budget = [MAX_MODEL_BYTES]
+    tensors = []
+    for i in range(graph.TensorsLength()):
+        with guard_reading(NativeModelError, f"corrupt TFLite flatbuffer: tensor {i}"):
+            tensors.append(_tensor(model, graph.Tensors(i), i, budget))
+    names = op_type_names(model)
+    ops: list[OpSpec] = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        index = op.OpcodeIndex()
+        if index >= len(names):
+            raise NativeModelError(f"operator {i}: opcode index {index} out of range")
+        op_type = names[index]
+        with guard_reading(NativeModelError, f"corrupt TFLite flatbuffer: op {i} ({op_type})"):
+            ops.append(_op(op, op_type, len(tensors)))
+    inputs = int_vector(graph.InputsLength(), graph.Inputs)
+    outputs = int_vector(graph.OutputsLength(), graph.Outputs)
+    return Plan(
+        tensors,
+        ops,
+        _tensor_ids(inputs, len(tensors), "the graph", optional=False),
+        _tensor_ids(outputs, len(tensors), "the graph", optional=False),
+    )
 
 
 def read_plan(tflite: bytes) -> Plan:
@@ -138,59 +256,8 @@ def read_plan(tflite: bytes) -> Plan:
         >>> [op.type for op in plan.ops][:2]
         ['CONV_2D', 'DEPTHWISE_CONV_2D']
     """
-    if len(tflite) < 8 or tflite[4:8] != b"TFL3":
-        raise NativeModelError("not a TFLite flatbuffer (the 'TFL3' identifier is missing)")
-    schema = tflite_schema()
-    try:
-        model = schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
-    except Exception as exc:
-        raise NativeModelError(f"corrupt TFLite flatbuffer ({type(exc).__name__}: {exc})") from exc
-    if not model.subgraphs:
-        raise NativeModelError("the flatbuffer has no subgraph")
-    if len(model.subgraphs) > 1:
-        raise NativeModelError("models with several subgraphs (control flow) are not supported")
-    graph = model.subgraphs[0]
-    buffers = model.buffers or []
-    names = _builtin_names()
-
-    tensors: list[TensorSpec] = []
-    for index, t in enumerate(graph.tensors or []):
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name or index)
-        dtype = _TENSOR_TYPES.get(t.type)
-        if dtype is None:
-            kind = _TYPE_NAMES.get(t.type, str(t.type))
-            hint = " (quantized models are not supported)" if kind in ("INT8", "UINT8") else ""
-            raise NativeModelError(f"tensor '{name}' has type {kind}{hint}")
-        shape = [int(d) for d in (t.shape if t.shape is not None else [])]
-        data = None
-        if 0 < t.buffer < len(buffers):
-            buf = buffers[t.buffer]
-            if buf.offset and buf.offset > 1:
-                raise NativeModelError("flatbuffers with external buffers are not supported")
-            if buf.data is not None and len(buf.data) > 0:
-                data = np.frombuffer(np.asarray(buf.data, dtype=np.uint8).tobytes(), dtype=dtype)
-                if data.size != int(np.prod(shape, dtype=np.int64)):
-                    raise NativeModelError(f"tensor '{name}': buffer size does not match its shape")
-        tensors.append(TensorSpec(name, shape, dtype, data))
-
-    ops: list[OpSpec] = []
-    for op in graph.operators or []:
-        if op.opcodeIndex >= len(model.operatorCodes):
-            raise NativeModelError("corrupt TFLite flatbuffer (bad opcode index)")
-        code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        if code.customCode is not None:
-            op_type = code.customCode.decode()
-            options = _custom_options(op.customOptions, op_type)
-        else:
-            op_type = names.get(builtin, f"BUILTIN_{builtin}")
-            options = _builtin_options(op.builtinOptions)
-        inputs = [int(i) for i in (op.inputs if op.inputs is not None else [])]
-        outputs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
-        for i in inputs + outputs:
-            if i >= len(tensors):
-                raise NativeModelError(f"{op_type}: tensor index {i} out of range")
-        ops.append(OpSpec(op_type, inputs, outputs, options))
-    inputs = [int(i) for i in graph.inputs]
-    outputs = [int(i) for i in graph.outputs]
-    return Plan(tensors, ops, inputs, outputs)
+    model = root_model(
+        tflite, NativeModelError, "not a TFLite flatbuffer (the 'TFL3' identifier is missing)"
+    )
+    with guard_reading(NativeModelError, "corrupt TFLite flatbuffer"):
+        return _read(model)

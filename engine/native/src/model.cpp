@@ -14,7 +14,31 @@ std::unique_ptr<Op> make_float_op(const std::string& type);
 std::unique_ptr<Op> make_misc_op(const std::string& type);
 
 void fail(const Op& op, const std::string& message) {
-  throw std::invalid_argument(op.type + ": " + message);
+  throw std::invalid_argument(op.type + " (op " + std::to_string(op.index) + ", output '" +
+                              op.name + "'): " + message);
+}
+
+size_t checked_mul(const Op& op, size_t a, size_t b, size_t limit, const std::string& what) {
+  if (a != 0 && b > limit / a) fail(op, what + " is too large (a damaged shape or option?)");
+  return a * b;
+}
+
+Tensor& Model::input(const Op& op, size_t i) {
+  if (i >= op.inputs.size() || op.inputs[i] < 0)
+    fail(op, "input " + std::to_string(i) + " is missing");
+  return tensor(op.inputs[i]);
+}
+
+Tensor& Model::output(const Op& op, size_t i) {
+  if (i >= op.outputs.size()) fail(op, "output " + std::to_string(i) + " is missing");
+  return tensor(op.outputs[i]);
+}
+
+void Model::charge(const Op& op, size_t bytes, const std::string& what) {
+  if (bytes > max_bytes_ - std::min(charged_, max_bytes_))
+    fail(op, what + " needs " + std::to_string(bytes >> 20) + " MiB more, past the model's cap of " +
+                 std::to_string(max_bytes_ >> 20) + " MiB");
+  charged_ += bytes;
 }
 
 std::unique_ptr<Op> make_op(const std::string& type) {
@@ -26,9 +50,10 @@ std::unique_ptr<Op> make_op(const std::string& type) {
   return op;
 }
 
-Model::Model(int num_threads, const std::string& kernels, bool keep_intermediates)
+Model::Model(int num_threads, const std::string& kernels, bool keep_intermediates,
+             size_t max_bytes)
     : kernels_(&select_kernels(kernels)), pool_(num_threads),
-      keep_intermediates_(keep_intermediates) {}
+      keep_intermediates_(keep_intermediates), max_bytes_(max_bytes) {}
 
 int Model::add_tensor(const std::string& name, const std::vector<int>& shape, DType type,
                       const void* data, size_t bytes) {
@@ -36,8 +61,22 @@ int Model::add_tensor(const std::string& name, const std::vector<int>& shape, DT
   t.name = name;
   t.shape = shape;
   t.type = type;
-  for (int d : shape)
+  if (shape.size() > static_cast<size_t>(kMaxRank))
+    throw std::invalid_argument("tensor '" + name + "' has rank " + std::to_string(shape.size()) +
+                                " (at most " + std::to_string(kMaxRank) + ")");
+  // Every later size computation relies on this product fitting the cap.
+  size_t bytes_needed = t.element_size();
+  for (int d : shape) {
     if (d < 0) throw std::invalid_argument("tensor '" + name + "' has a dynamic shape");
+    if (d != 0 && bytes_needed > max_bytes_ / static_cast<size_t>(d))
+      throw std::invalid_argument("tensor '" + name + "' is larger than the model's cap of " +
+                                  std::to_string(max_bytes_ >> 20) + " MiB");
+    bytes_needed *= static_cast<size_t>(d);
+  }
+  if (bytes_needed + 64 > max_bytes_ - std::min(charged_, max_bytes_))
+    throw std::invalid_argument("tensor '" + name + "' takes the model past its cap of " +
+                                std::to_string(max_bytes_ >> 20) + " MiB");
+  charged_ += bytes_needed + 64;
   if (data != nullptr) {
     if (bytes != t.bytes())
       throw std::invalid_argument("tensor '" + name + "': constant data has the wrong size");
@@ -54,34 +93,56 @@ int Model::add_tensor(const std::string& name, const std::vector<int>& shape, DT
 void Model::add_op(const std::string& type, const std::vector<int>& inputs,
                    const std::vector<int>& outputs, const Options& options) {
   std::unique_ptr<Op> op = make_op(type);
+  op->index = static_cast<int>(ops_.size());
+  op->options = options;
+  if (outputs.empty()) fail(*op, "no outputs");
+  const int n = static_cast<int>(tensors_.size());
   for (int id : inputs)
-    if (id >= static_cast<int>(tensors_.size())) throw std::invalid_argument(type + ": bad input");
+    if (id < -1 || id >= n) fail(*op, "input tensor index " + std::to_string(id) + " out of range");
   for (int id : outputs)
-    if (id < 0 || id >= static_cast<int>(tensors_.size()))
-      throw std::invalid_argument(type + ": bad output");
-  if (outputs.empty()) throw std::invalid_argument(type + ": no outputs");
+    if (id < 0 || id >= n) fail(*op, "output tensor index " + std::to_string(id) + " out of range");
   op->inputs = inputs;
   op->outputs = outputs;
-  op->options = options;
   op->name = tensors_[outputs[0]].name;
+  for (int id : outputs) {
+    if (tensors_[id].constant) fail(*op, "writes the constant tensor '" + tensors_[id].name + "'");
+    // Kernels assume inputs and outputs never overlap (memcpy, indirection tables).
+    if (std::find(inputs.begin(), inputs.end(), id) != inputs.end())
+      fail(*op, "reads and writes the same tensor '" + tensors_[id].name + "'");
+  }
   ops_.push_back(std::move(op));
 }
 
 void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& outputs) {
   inputs_ = inputs;
   outputs_ = outputs;
+  for (const auto* ids : {&inputs, &outputs})
+    for (int id : *ids) {
+      if (id < 0 || id >= static_cast<int>(tensors_.size()))
+        throw std::invalid_argument("graph tensor index " + std::to_string(id) + " out of range");
+      // Inputs are copied in and outputs out as float32 or int32 arrays.
+      const Tensor& t = tensors_[id];
+      if (t.type == DType::kInt64)
+        throw std::invalid_argument("graph input/output '" + t.name + "' is int64 (unsupported)");
+    }
   for (int id : inputs)
-    if (id < 0 || id >= static_cast<int>(tensors_.size()))
-      throw std::invalid_argument("bad graph input");
-  for (int id : outputs)
-    if (id < 0 || id >= static_cast<int>(tensors_.size()))
-      throw std::invalid_argument("bad graph output");
+    if (tensors_[id].constant)
+      throw std::invalid_argument("graph input '" + tensors_[id].name + "' is a constant");
   if (!keep_intermediates_) fuse_residual_adds();
   plan_memory();
   for (auto& op : ops_) {
     if (op->fused_away) continue;
     if (op->inputs.empty() || op->inputs[0] < 0) fail(*op, "missing first input");
-    op->prepare(*this);
+    // Whatever a check missed surfaces as an error naming the op, never as a crash.
+    try {
+      op->prepare(*this);
+    } catch (const std::invalid_argument&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      fail(*op, "out of memory while preparing");
+    } catch (const std::exception& e) {
+      fail(*op, e.what());
+    }
   }
 }
 
@@ -161,13 +222,18 @@ void Model::fuse_residual_adds() {
     if (a < 0 || b < 0 || tensors_[a].shape != tensors_[out].shape ||
         tensors_[b].shape != tensors_[out].shape)
       continue;
+    // The fused ADD is never prepared, so its types are checked here.
+    if (tensors_[a].type != DType::kFloat32 || tensors_[b].type != DType::kFloat32 ||
+        tensors_[out].type != DType::kFloat32)
+      continue;
     Clamp clamp{-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
     const auto act = add->options.find("fused_activation_function");
-    const int code = act == add->options.end() ? 0 : static_cast<int>(act->second);
+    const double raw = act == add->options.end() ? 0.0 : act->second;
+    if (!(raw >= 0.0 && raw <= 3.0)) continue;  // also NaN; the ADD's own check names it
+    const int code = static_cast<int>(raw);
     if (code == 1) clamp.lo = 0.0f;
     if (code == 2) clamp = {-1.0f, 1.0f};
     if (code == 3) clamp = {0.0f, 6.0f};
-    if (code < 0 || code > 3) continue;
     for (const auto& [conv_out, residual] : {std::pair{a, b}, std::pair{b, a}}) {
       const int i = producer[conv_out];
       if (i < 0 || ops_[i]->type != "LceBconv2d" || readers[conv_out] != 1) continue;

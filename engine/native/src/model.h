@@ -60,6 +60,7 @@ class Op {
 
   std::string type;
   std::string name;  // the output tensor's name when loaded (kept if fusion rewires it)
+  int index = -1;    // position in the flatbuffer's operator list
   bool fused_away = false;  // an ADD whose work another op does
   std::vector<int> inputs;  // -1 = optional input left out
   std::vector<int> outputs;
@@ -69,11 +70,18 @@ class Op {
 // Throws std::invalid_argument naming the op type when it is not supported.
 std::unique_ptr<Op> make_op(const std::string& type);
 
+// What a model may allocate unless told otherwise: a damaged dimension is refused
+// at load time instead of being allocated and zeroed.
+constexpr size_t kDefaultMaxBytes = size_t{2} << 30;
+constexpr int kMaxRank = 8;
+
 class Model {
  public:
   // keep_intermediates: give every tensor its own memory so all stay readable after a
   // run (for op-by-op checks); otherwise intermediates share one arena by lifetime.
-  Model(int num_threads, const std::string& kernels, bool keep_intermediates = false);
+  // max_bytes caps tensors plus everything ops precompute (packed weights, tables).
+  Model(int num_threads, const std::string& kernels, bool keep_intermediates = false,
+        size_t max_bytes = kDefaultMaxBytes);
 
   int add_tensor(const std::string& name, const std::vector<int>& shape, DType type,
                  const void* data, size_t bytes);
@@ -84,6 +92,12 @@ class Model {
   void invoke(std::vector<double>* op_us);
 
   Tensor& tensor(int id) { return tensors_.at(static_cast<size_t>(id)); }
+  // The op's i-th input / output tensor; fails naming the op when it is missing.
+  Tensor& input(const Op& op, size_t i);
+  Tensor& output(const Op& op, size_t i);
+  // Count `bytes` more against the model's memory cap before allocating them.
+  void charge(const Op& op, size_t bytes, const std::string& what);
+  size_t charged_bytes() const { return charged_; }
   // Held for a whole inference: tensors are shared state, so calls take turns.
   std::mutex run_mutex;
   const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
@@ -100,12 +114,18 @@ class Model {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   bool keep_intermediates_ = false;
+  size_t max_bytes_ = kDefaultMaxBytes;
+  size_t charged_ = 0;
   void fuse_residual_adds();
   std::vector<std::uint8_t> arena_;
   void plan_memory();
 };
 
-// Error helper: throws std::invalid_argument("<op type>: <message>").
+// Error helper: throws std::invalid_argument("<op type> (op <index>, output '<name>'):
+// <message>"), so a refusal names the op and, in the message, the tensor.
 [[noreturn]] void fail(const Op& op, const std::string& message);
+
+// a * b, or fail(op, ...) when the product does not fit `limit`.
+size_t checked_mul(const Op& op, size_t a, size_t b, size_t limit, const std::string& what);
 
 }  // namespace lce_native

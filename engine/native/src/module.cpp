@@ -93,8 +93,10 @@ PYBIND11_MODULE(_native, mod) {
   }, "Kernel sets this CPU can run, slowest first.");
 
   py::class_<Model>(mod, "Model")
-      .def(py::init<int, const std::string&, bool>(), py::arg("num_threads") = 1,
-           py::arg("kernels") = "auto", py::arg("keep_intermediates") = false)
+      .def(py::init<int, const std::string&, bool, size_t>(), py::arg("num_threads") = 1,
+           py::arg("kernels") = "auto", py::arg("keep_intermediates") = false,
+           py::arg("max_bytes") = kDefaultMaxBytes)
+      .def_property_readonly("charged_bytes", &Model::charged_bytes)
       .def("add_tensor",
            [](Model& m, const std::string& name, const std::vector<int>& shape,
               const std::string& dtype, py::object data) {

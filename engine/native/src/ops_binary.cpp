@@ -15,12 +15,13 @@ int popcount_word(Word x) {
 class Quantize : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kFloat32, "float32 (int8/bool inputs are not supported)");
     expect_type(*this, out, DType::kInt32, "int32 (bitpacked)");
+    if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
     std::vector<int> shape = in.shape;
-    channels_ = shape.back();
+    channels_ = positive_dim(*this, in, -1, "channels");
     shape.back() = packed_words(channels_);
     expect_shape(*this, out, shape);
     rows_ = static_cast<int>(in.elements() / std::max(1, channels_));
@@ -42,12 +43,15 @@ class Quantize : public Op {
 class Dequantize : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
     expect_type(*this, out, DType::kFloat32, "float32 (int8/bool outputs are not supported)");
-    if (in.rank() != out.rank() || packed_words(out.shape.back()) != in.shape.back())
-      fail(*this, "input and output shapes do not match");
+    if (out.rank() < 1) fail(*this, "output '" + out.name + "' is a scalar");
+    // Every dimension, not only the last: the input is read row by row of the output.
+    std::vector<int> packed = out.shape;
+    packed.back() = packed_words(positive_dim(*this, out, -1, "channels"));
+    expect_shape(*this, in, packed);
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
@@ -66,21 +70,24 @@ class Bconv2d : public Op {
  public:
   void prepare(Model& m) override {
     if (inputs.size() != 5) fail(*this, "expects 5 inputs");
-    const Tensor& in = m.tensor(inputs[0]);
-    const Tensor& filter = m.tensor(inputs[1]);
-    Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& filter = m.input(*this, 1);
+    Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
     expect_type(*this, filter, DType::kInt32, "int32 (bitpacked)");
-    if (in.rank() != 4 || filter.rank() != 4 || !filter.constant)
-      fail(*this, "needs a 4-D input and a constant 4-D filter");
+    expect_rank(*this, in, 4);
+    expect_rank(*this, filter, 4);
+    expect_constant(*this, filter, "filter");
     cin_ = opt_int(*this, "channels_in");
+    if (cin_ < 1) fail(*this, "channels_in must be >= 1");
     const int pad_values = opt_int(*this, "pad_values");
     if (pad_values != 0 && pad_values != 1) fail(*this, "pad_values must be 0 or 1");
     const int padding = opt_int(*this, "padding");
     act_ = opt_int(*this, "fused_activation_function");
-    cout_ = filter.dim(0);
+    cout_ = positive_dim(*this, filter, 0, "output channels");
     const int cin_words = packed_words(cin_);
-    if (in.dim(3) != cin_words) fail(*this, "channels_in does not match the input");
+    if (in.dim(3) != cin_words)
+      fail(*this, "channels_in does not match input '" + in.name + "'");
     const int group_words = filter.dim(3);
     if (group_words <= 0 || cin_words % group_words != 0) fail(*this, "bad filter depth");
     groups_ = cin_words / group_words;
@@ -101,8 +108,14 @@ class Bconv2d : public Op {
       fail(*this,
            "pad_values=0 with SAME padding needs float output and no fused activation "
            "(as in LCE)");
-    k_words_ = win_.k_h * win_.k_w * group_words;
+    k_words_ = win_.k_h * win_.k_w * group_words;  // the filter's own size bounds it
+    // 2 * popcount over K bits must fit the int32 accumulator.
+    if (static_cast<std::int64_t>(k_words_) * kWordBits > (1 << 29))
+      fail(*this, "filter '" + filter.name + "' is too deep for the accumulator");
     rows_ = in.dim(0) * win_.out_h * win_.out_w;
+    if (groups_ == 1) window_taps(m, *this, win_, in.dim(0), sizeof(Word*));
+    m.charge(*this, (filter.elements() + static_cast<size_t>(k_words_) * kLanes) * sizeof(Word),
+             "packed weights");
 
     // Weights: (k, o) blocks of 16 output channels, zero past cout.
     const Word* f = filter.data<Word>();
@@ -118,14 +131,20 @@ class Bconv2d : public Op {
     if (packed_out_) {
       const Tensor& thr = tensor_input(m, 4, "thresholds");
       expect_type(*this, thr, DType::kInt32, "int32 thresholds");
-      if (static_cast<int>(thr.elements()) != cout_) fail(*this, "thresholds size mismatch");
+      expect_constant(*this, thr, "thresholds");
+      if (thr.elements() != static_cast<size_t>(cout_))
+        fail(*this, "thresholds '" + thr.name + "' do not have one entry per output channel");
       thresholds_.assign(padded, 0);
       std::copy(thr.data<std::int32_t>(), thr.data<std::int32_t>() + cout_, thresholds_.begin());
     } else {
       const Tensor& mul = tensor_input(m, 2, "post_activation_multiplier");
       const Tensor& bias = tensor_input(m, 3, "post_activation_bias");
-      if (static_cast<int>(mul.elements()) != cout_ || static_cast<int>(bias.elements()) != cout_)
-        fail(*this, "multiplier/bias size mismatch");
+      for (const Tensor* t : {&mul, &bias}) {
+        expect_type(*this, *t, DType::kFloat32, "float32");
+        expect_constant(*this, *t, "post-activation multiplier/bias");
+        if (t->elements() != static_cast<size_t>(cout_))
+          fail(*this, "'" + t->name + "' does not have one entry per output channel");
+      }
       // LCE's fused back-transformation: y = float(clamp(2*acc)) * (-m) + (b + K*m),
       // with the activation's clamp moved into the accumulator's domain.
       const int k_bits = win_.k_h * win_.k_w * cin_group_;
@@ -150,6 +169,8 @@ class Bconv2d : public Op {
     }
     if (zero_padding_) {
       // Sum of each filter tap's +-1 weights: what an outside tap wrongly contributes.
+      m.charge(*this, static_cast<size_t>(win_.k_h) * win_.k_w * cout_ * sizeof(std::int32_t),
+               "padding corrections");
       tap_sums_.assign(static_cast<size_t>(win_.k_h) * win_.k_w * cout_, 0);
       for (int o = 0; o < cout_; ++o)
         for (int t = 0; t < win_.k_h * win_.k_w; ++t) {
@@ -210,7 +231,7 @@ class Bconv2d : public Op {
 
  private:
   const Tensor& tensor_input(Model& m, size_t i, const char* what) {
-    if (inputs.at(i) < 0) fail(*this, std::string("missing ") + what);
+    if (i >= inputs.size() || inputs[i] < 0) fail(*this, std::string("missing ") + what);
     return m.tensor(inputs[i]);
   }
 
@@ -292,10 +313,11 @@ class Bconv2d : public Op {
 class BMaxPool2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
-    if (in.rank() != 4) fail(*this, "needs a 4-D input");
+    expect_type(*this, out, DType::kInt32, "int32 (bitpacked)");
+    expect_rank(*this, in, 4);
     win_ = make_window(*this, in.dim(1), in.dim(2), opt_int(*this, "filter_height"),
                        opt_int(*this, "filter_width"), opt_int(*this, "stride_height"),
                        opt_int(*this, "stride_width"), 1, 1, opt_int(*this, "padding"));

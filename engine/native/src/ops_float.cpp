@@ -21,8 +21,8 @@ std::vector<float> padded_bias(Model& m, const Op& op, int index, int channels) 
   std::vector<float> bias(static_cast<size_t>((channels + kLanes - 1) / kLanes) * kLanes, 0.0f);
   if (index < static_cast<int>(op.inputs.size()) && op.inputs[index] >= 0) {
     const Tensor& b = m.tensor(op.inputs[index]);
-    if (b.type != DType::kFloat32 || !b.constant || static_cast<int>(b.elements()) != channels)
-      fail(op, "bias must be a constant float32 vector of the output channels");
+    if (b.type != DType::kFloat32 || !b.constant || b.elements() != static_cast<size_t>(channels))
+      fail(op, "bias '" + b.name + "' must be a constant float32 vector of the output channels");
     std::copy(b.data<float>(), b.data<float>() + channels, bias.begin());
   }
   return bias;
@@ -31,27 +31,32 @@ std::vector<float> padded_bias(Model& m, const Op& op, int index, int channels) 
 class Conv2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& filter = m.tensor(inputs.at(1));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& filter = m.input(*this, 1);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
     expect_type(*this, filter, DType::kFloat32, "a float32 filter");
-    if (in.rank() != 4 || filter.rank() != 4 || !filter.constant)
-      fail(*this, "needs a 4-D input and a constant 4-D filter");
+    expect_type(*this, out, DType::kFloat32, "float32");
+    expect_rank(*this, in, 4);
+    expect_rank(*this, filter, 4);
+    expect_constant(*this, filter, "filter");
     if (filter.dim(3) != in.dim(3)) fail(*this, "grouped float convolutions are not supported");
-    cin_ = in.dim(3);
-    cout_ = filter.dim(0);
+    cin_ = positive_dim(*this, in, 3, "input channels");
+    cout_ = positive_dim(*this, filter, 0, "output channels");
     win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
                        opt_int(*this, "stride_h"), opt_int(*this, "stride_w"),
                        opt_int(*this, "dilation_h", 1), opt_int(*this, "dilation_w", 1),
                        opt_int(*this, "padding"));
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
-    k_ = win_.k_h * win_.k_w * cin_;
+    window_taps(m, *this, win_, in.dim(0), sizeof(float*));
+    k_ = win_.k_h * win_.k_w * cin_;  // the filter's own size bounds it
     rows_ = in.dim(0) * win_.out_h * win_.out_w;
+    m.charge(*this, (filter.elements() + 16 * static_cast<size_t>(k_)) * sizeof(float),
+             "packed weights");
     weights_ = pack_float(filter.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
-    zeros_.assign(cin_, 0.0f);
+    zeros_.assign(cin_ + kLanes, 0.0f);  // slack: vector kernels read whole registers
     ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, cin_, zeros_.data());
   }
   void run(Model& m) override {
@@ -82,14 +87,19 @@ class Conv2d : public Op {
 class DepthwiseConv2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& filter = m.tensor(inputs.at(1));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& filter = m.input(*this, 1);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
-    if (in.rank() != 4 || filter.rank() != 4 || !filter.constant || filter.dim(0) != 1)
-      fail(*this, "needs a 4-D input and a constant [1,h,w,c] filter");
-    cin_ = in.dim(3);
-    cout_ = filter.dim(3);
+    expect_type(*this, filter, DType::kFloat32, "a float32 filter");
+    expect_type(*this, out, DType::kFloat32, "float32");
+    expect_rank(*this, in, 4);
+    expect_rank(*this, filter, 4);
+    expect_constant(*this, filter, "filter");
+    if (filter.dim(0) != 1) fail(*this, "filter '" + filter.name + "' must be [1,h,w,c]");
+    // Zero input channels would divide by zero below.
+    cin_ = positive_dim(*this, in, 3, "input channels");
+    cout_ = positive_dim(*this, filter, 3, "output channels");
     if (cout_ % cin_ != 0) fail(*this, "output channels must be a multiple of input channels");
     mult_ = cout_ / cin_;
     win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
@@ -98,11 +108,14 @@ class DepthwiseConv2d : public Op {
                        opt_int(*this, "padding"));
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
+    m.charge(*this, filter.bytes(), "weights");
     weights_.assign(filter.data<float>(), filter.data<float>() + filter.elements());
     bias_ = padded_bias(m, *this, 2, cout_);
-    zeros_.assign(cin_, 0.0f);
-    if (mult_ == 1)
+    zeros_.assign(cin_ + kLanes, 0.0f);
+    if (mult_ == 1) {
+      window_taps(m, *this, win_, in.dim(0), sizeof(float*));
       ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, cin_, zeros_.data());
+    }
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
@@ -164,18 +177,25 @@ class DepthwiseConv2d : public Op {
 class FullyConnected : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& w = m.tensor(inputs.at(1));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& w = m.input(*this, 1);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
     expect_type(*this, w, DType::kFloat32, "float32 weights");
-    if (w.rank() != 2 || !w.constant) fail(*this, "needs constant 2-D weights");
+    expect_type(*this, out, DType::kFloat32, "float32");
+    expect_rank(*this, w, 2);
+    expect_constant(*this, w, "weights");
     if (opt_int(*this, "weights_format", 0) != 0) fail(*this, "shuffled weights not supported");
-    k_ = w.dim(1);
-    cout_ = w.dim(0);
-    if (k_ == 0 || in.elements() % k_ != 0) fail(*this, "input size is not a multiple of depth");
+    k_ = positive_dim(*this, w, 1, "depth");
+    cout_ = positive_dim(*this, w, 0, "output channels");
+    if (in.elements() % k_ != 0)
+      fail(*this, "input '" + in.name + "' size is not a multiple of the weights' depth");
     rows_ = static_cast<int>(in.elements() / k_);
-    if (out.elements() != static_cast<size_t>(rows_) * cout_) fail(*this, "bad output shape");
+    if (out.elements() != static_cast<size_t>(rows_) * cout_)
+      fail(*this, "output '" + out.name + "' does not have rows x output channels elements");
+    m.charge(*this, (w.elements() + 16 * static_cast<size_t>(k_)) * sizeof(float) +
+                        static_cast<size_t>(rows_) * sizeof(float*),
+             "packed weights");
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
     weights_ = pack_float(w.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
@@ -208,16 +228,20 @@ class Pool2d : public Op {
  public:
   explicit Pool2d(bool is_max) : is_max_(is_max) {}
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
-    if (in.rank() != 4) fail(*this, "needs a 4-D input");
+    expect_type(*this, out, DType::kFloat32, "float32");
+    expect_rank(*this, in, 4);
     win_ = make_window(*this, in.dim(1), in.dim(2), opt_int(*this, "filter_h"),
                        opt_int(*this, "filter_w"), opt_int(*this, "stride_h"),
                        opt_int(*this, "stride_w"), 1, 1, opt_int(*this, "padding"));
-    expect_shape(*this, m.tensor(outputs.at(0)), {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
+    expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
-    const int c = in.dim(3);
-    fill_.assign(c, is_max_ ? -std::numeric_limits<float>::infinity() : 0.0f);
+    const int c = positive_dim(*this, in, 3, "channels");
+    // Tap counts overflow and tables explode on damaged window sizes: charged first.
+    window_taps(m, *this, win_, in.dim(0), sizeof(float*) + sizeof(float));
+    fill_.assign(c + kLanes, is_max_ ? -std::numeric_limits<float>::infinity() : 0.0f);
     ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, c, fill_.data());
     const int taps = win_.k_h * win_.k_w;
     divisors_.resize(ind_.size() / taps);

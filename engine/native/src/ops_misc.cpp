@@ -8,6 +8,9 @@
 namespace lce_native {
 namespace {
 
+// Far beyond any real model; keeps padded sizes exact in int.
+constexpr std::int64_t kMaxPad = 1 << 24;
+
 void expect_float(const Op& op, const Tensor& t) {
   expect_type(op, t, DType::kFloat32, "float32 (quantized models are not supported)");
 }
@@ -33,9 +36,9 @@ class Binary : public Op {
  public:
   explicit Binary(std::function<float(float, float)> f) : f_(std::move(f)) {}
   void prepare(Model& m) override {
-    const Tensor& a = m.tensor(inputs.at(0));
-    const Tensor& b = m.tensor(inputs.at(1));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& a = m.input(*this, 0);
+    const Tensor& b = m.input(*this, 1);
+    const Tensor& out = m.output(*this, 0);
     expect_float(*this, a);
     expect_float(*this, b);
     expect_float(*this, out);
@@ -88,9 +91,12 @@ class Unary : public Op {
  public:
   explicit Unary(std::function<float(float, float)> f) : f_(std::move(f)) {}
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_float(*this, in);
-    if (m.tensor(outputs.at(0)).elements() != in.elements()) fail(*this, "bad output shape");
+    expect_float(*this, out);
+    if (out.elements() != in.elements())
+      fail(*this, "output '" + out.name + "' has a different size than input '" + in.name + "'");
     alpha_ = opt_float(*this, "alpha", 0.0f);
   }
   void run(Model& m) override {
@@ -109,10 +115,10 @@ class Unary : public Op {
 class Reshape : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     if (in.elements() != out.elements() || in.type != out.type)
-      fail(*this, "input and output sizes differ");
+      fail(*this, "output '" + out.name + "' differs in size or type from input '" + in.name + "'");
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
@@ -124,20 +130,23 @@ class Reshape : public Op {
 class Concatenation : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& out = m.output(*this, 0);
     axis_ = opt_int(*this, "axis");
     if (axis_ < 0) axis_ += out.rank();
     if (axis_ < 0 || axis_ >= out.rank()) fail(*this, "bad axis");
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
-    int total = 0;
-    for (int id : inputs) {
-      const Tensor& t = m.tensor(id);
-      if (t.type != out.type || t.rank() != out.rank()) fail(*this, "inputs must match the output");
+    std::int64_t total = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Tensor& t = m.input(*this, i);
+      if (t.type != out.type || t.rank() != out.rank())
+        fail(*this, "input '" + t.name + "' does not match output '" + out.name + "'");
       for (int d = 0; d < out.rank(); ++d)
-        if (d != axis_ && t.shape[d] != out.shape[d]) fail(*this, "inputs must match the output");
+        if (d != axis_ && t.shape[d] != out.shape[d])
+          fail(*this, "input '" + t.name + "' does not match output '" + out.name + "'");
       total += t.shape[axis_];
     }
-    if (total != out.shape[axis_]) fail(*this, "sizes along the axis do not add up");
+    if (total != out.shape[axis_])
+      fail(*this, "sizes along the axis do not add up to output '" + out.name + "'");
     float_ = out.type == DType::kFloat32;
   }
   void run(Model& m) override {
@@ -166,9 +175,9 @@ class Concatenation : public Op {
   Clamp clamp_{};
 };
 
-std::vector<std::int64_t> const_ints(const Op& op, Model& m, int id, const char* what) {
-  const Tensor& t = m.tensor(id);
-  if (!t.constant) fail(op, std::string(what) + " must be constant");
+std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
+  expect_constant(op, t, what);
+  if (t.type == DType::kFloat32) fail(op, std::string(what) + " '" + t.name + "' must be integers");
   std::vector<std::int64_t> v(t.elements());
   for (size_t i = 0; i < v.size(); ++i)
     v[i] = t.type == DType::kInt64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i];
@@ -178,20 +187,34 @@ std::vector<std::int64_t> const_ints(const Op& op, Model& m, int id, const char*
 class Pad : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
-    const Tensor& out = m.tensor(outputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_float(*this, in);
-    const auto pads = const_ints(*this, m, inputs.at(1), "paddings");
-    if (pads.size() != 2 * in.shape.size()) fail(*this, "paddings must be [rank, 2]");
+    expect_float(*this, out);
+    if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
+    const Tensor& paddings = m.input(*this, 1);
+    const auto pads = const_ints(*this, paddings, "paddings");
+    if (pads.size() != 2 * in.shape.size())
+      fail(*this, "paddings '" + paddings.name + "' must be [rank, 2]");
     before_.resize(in.rank());
     std::vector<int> shape(in.rank());
     for (int d = 0; d < in.rank(); ++d) {
+      // A negative padding would write before the output buffer.
+      if (pads[2 * d] < 0 || pads[2 * d + 1] < 0 || pads[2 * d] > kMaxPad || pads[2 * d + 1] > kMaxPad)
+        fail(*this, "paddings '" + paddings.name + "' must be in 0.." + std::to_string(kMaxPad));
       before_[d] = static_cast<int>(pads[2 * d]);
-      shape[d] = in.shape[d] + before_[d] + static_cast<int>(pads[2 * d + 1]);
+      const std::int64_t size = std::int64_t{in.shape[d]} + pads[2 * d] + pads[2 * d + 1];
+      if (size > std::numeric_limits<int>::max()) fail(*this, "padded size overflows");
+      shape[d] = static_cast<int>(size);
     }
     expect_shape(*this, out, shape);
     value_ = 0.0f;
-    if (inputs.size() > 2 && inputs[2] >= 0) value_ = m.tensor(inputs[2]).data<float>()[0];
+    if (inputs.size() > 2 && inputs[2] >= 0) {
+      const Tensor& value = m.input(*this, 2);
+      expect_float(*this, value);
+      if (value.elements() != 1) fail(*this, "constant value '" + value.name + "' must be a scalar");
+      value_ = value.data<float>()[0];
+    }
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
@@ -222,10 +245,12 @@ class Pad : public Op {
 class Reduce : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.tensor(inputs.at(0));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
     expect_float(*this, in);
+    expect_float(*this, out);
     reduced_.assign(in.rank(), false);
-    for (auto a : const_ints(*this, m, inputs.at(1), "axes")) {
+    for (auto a : const_ints(*this, m.input(*this, 1), "axes")) {
       const int axis = static_cast<int>(a < 0 ? a + in.rank() : a);
       if (axis < 0 || axis >= in.rank()) fail(*this, "bad axis");
       reduced_[axis] = true;
@@ -233,7 +258,8 @@ class Reduce : public Op {
     size_t kept = 1;
     count_ = 1;
     for (int d = 0; d < in.rank(); ++d) (reduced_[d] ? count_ : kept) *= in.shape[d];
-    if (m.tensor(outputs.at(0)).elements() != kept) fail(*this, "bad output shape");
+    if (out.elements() != kept)
+      fail(*this, "output '" + out.name + "' does not have the size of the kept axes");
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);
@@ -266,7 +292,13 @@ class Reduce : public Op {
 class Softmax : public Op {
  public:
   void prepare(Model& m) override {
-    expect_float(*this, m.tensor(inputs.at(0)));
+    const Tensor& in = m.input(*this, 0);
+    const Tensor& out = m.output(*this, 0);
+    expect_float(*this, in);
+    expect_float(*this, out);
+    if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
+    // The output is written row by row over the input's shape.
+    expect_shape(*this, out, in.shape);
     beta_ = opt_float(*this, "beta", 1.0f);
   }
   void run(Model& m) override {

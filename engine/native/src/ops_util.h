@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -11,15 +12,23 @@
 
 namespace lce_native {
 
+// An integer option; NaN, fractions of huge values and numbers past int range are refused
+// (casting them would be undefined behaviour).
+inline int option_as_int(const Op& op, const std::string& key, double value) {
+  if (!(value >= -2147483648.0 && value <= 2147483647.0))
+    fail(op, "option '" + key + "' = " + std::to_string(value) + " is out of range");
+  return static_cast<int>(value);
+}
+
 inline int opt_int(const Op& op, const std::string& key) {
   auto it = op.options.find(key);
   if (it == op.options.end()) fail(op, "missing option '" + key + "'");
-  return static_cast<int>(it->second);
+  return option_as_int(op, key, it->second);
 }
 
 inline int opt_int(const Op& op, const std::string& key, int fallback) {
   auto it = op.options.find(key);
-  return it == op.options.end() ? fallback : static_cast<int>(it->second);
+  return it == op.options.end() ? fallback : option_as_int(op, key, it->second);
 }
 
 inline float opt_float(const Op& op, const std::string& key, float fallback) {
@@ -41,6 +50,11 @@ inline Clamp activation_clamp(const Op& op, int code) {
 
 inline float clampf(float x, Clamp c) { return std::min(std::max(x, c.lo), c.hi); }
 
+// Largest window side or stride accepted: far beyond any real model, small enough that
+// every window product below stays exact in 64 bits.
+constexpr std::int64_t kMaxWindow = 1 << 16;
+constexpr std::int64_t kMaxDilatedWindow = 1 << 24;
+
 // padding: 0 = SAME, 1 = VALID (TFLite's Padding enum).
 inline Window make_window(const Op& op, int in_h, int in_w, int k_h, int k_w, int stride_h,
                           int stride_w, int dil_h, int dil_w, int padding) {
@@ -49,26 +63,57 @@ inline Window make_window(const Op& op, int in_h, int in_w, int k_h, int k_w, in
   w.stride_h = stride_h, w.stride_w = stride_w, w.dil_h = dil_h, w.dil_w = dil_w;
   if (stride_h < 1 || stride_w < 1 || dil_h < 1 || dil_w < 1)
     fail(op, "strides and dilations must be >= 1");
+  if (k_h < 1 || k_w < 1) fail(op, "the window must be at least 1x1");
+  if (in_h < 1 || in_w < 1) fail(op, "the input has no pixels");
+  for (std::int64_t v : {k_h, k_w, stride_h, stride_w, dil_h, dil_w})
+    if (v > kMaxWindow) fail(op, "window, stride or dilation over " + std::to_string(kMaxWindow));
+  // 64-bit arithmetic: (k - 1) * dilation and the padding sums overflow int otherwise.
+  const std::int64_t eff_h = (std::int64_t{k_h} - 1) * dil_h + 1;
+  const std::int64_t eff_w = (std::int64_t{k_w} - 1) * dil_w + 1;
+  // Kernels index taps as oy * stride - pad + ky * dilation in int: keep each term small.
+  if (eff_h > kMaxDilatedWindow || eff_w > kMaxDilatedWindow)
+    fail(op, "the dilated window is over " + std::to_string(kMaxDilatedWindow) + " pixels");
+  std::int64_t out_h = 0, out_w = 0;
   if (padding == 0) {
-    w.out_h = (in_h + stride_h - 1) / stride_h;
-    w.out_w = (in_w + stride_w - 1) / stride_w;
+    out_h = (std::int64_t{in_h} + stride_h - 1) / stride_h;
+    out_w = (std::int64_t{in_w} + stride_w - 1) / stride_w;
   } else if (padding == 1) {
-    w.out_h = (in_h - w.eff_h() + stride_h) / stride_h;
-    w.out_w = (in_w - w.eff_w() + stride_w) / stride_w;
+    out_h = eff_h > in_h ? 0 : (in_h - eff_h + stride_h) / stride_h;
+    out_w = eff_w > in_w ? 0 : (in_w - eff_w + stride_w) / stride_w;
   } else {
     fail(op, "unknown padding " + std::to_string(padding));
   }
-  if (w.out_h < 1 || w.out_w < 1) fail(op, "the window is larger than the input");
-  w.pad_top = std::max(0, ((w.out_h - 1) * stride_h + w.eff_h() - in_h) / 2);
-  w.pad_left = std::max(0, ((w.out_w - 1) * stride_w + w.eff_w() - in_w) / 2);
+  if (out_h < 1 || out_w < 1) fail(op, "the window is larger than the input");
+  w.out_h = static_cast<int>(out_h);
+  w.out_w = static_cast<int>(out_w);
+  const std::int64_t pad_h = ((out_h - 1) * stride_h + eff_h - in_h) / 2;
+  const std::int64_t pad_w = ((out_w - 1) * stride_w + eff_w - in_w) / 2;
+  w.pad_top = static_cast<int>(std::max<std::int64_t>(0, pad_h));
+  w.pad_left = static_cast<int>(std::max<std::int64_t>(0, pad_w));
   return w;
+}
+
+// Pixels times taps of a window over `batch` images: the size of its indirection table,
+// charged against the model's memory cap (a 65536x65536 window is refused here).
+inline size_t window_taps(Model& m, const Op& op, const Window& w, int batch,
+                          size_t entry_bytes) {
+  const size_t limit = kDefaultMaxBytes * 4;
+  const size_t taps = checked_mul(op, static_cast<size_t>(w.k_h), static_cast<size_t>(w.k_w),
+                                  limit, "the window");
+  size_t rows = checked_mul(op, static_cast<size_t>(batch), static_cast<size_t>(w.out_h), limit,
+                            "the output");
+  rows = checked_mul(op, rows, static_cast<size_t>(w.out_w), limit, "the output");
+  const size_t entries = checked_mul(op, rows, taps, limit, "the window table");
+  m.charge(op, checked_mul(op, entries, entry_bytes, limit, "the window table"),
+           "the window table");
+  return taps;
 }
 
 inline void expect_shape(const Op& op, const Tensor& t, const std::vector<int>& shape) {
   if (t.shape != shape) {
     std::string want, got;
-    for (int d : shape) want += std::to_string(d) + ",";
-    for (int d : t.shape) got += std::to_string(d) + ",";
+    for (int d : shape) want += (want.empty() ? "" : ",") + std::to_string(d);
+    for (int d : t.shape) got += (got.empty() ? "" : ",") + std::to_string(d);
     fail(op, "tensor '" + t.name + "' has shape [" + got + "] but the op computes [" + want +
                  "]");
   }
@@ -76,6 +121,23 @@ inline void expect_shape(const Op& op, const Tensor& t, const std::vector<int>& 
 
 inline void expect_type(const Op& op, const Tensor& t, DType type, const char* what) {
   if (t.type != type) fail(op, std::string("tensor '") + t.name + "' must be " + what);
+}
+
+inline void expect_rank(const Op& op, const Tensor& t, int rank) {
+  if (t.rank() != rank)
+    fail(op, "tensor '" + t.name + "' has rank " + std::to_string(t.rank()) + ", the op needs " +
+                 std::to_string(rank));
+}
+
+inline void expect_constant(const Op& op, const Tensor& t, const char* what) {
+  if (!t.constant) fail(op, std::string(what) + " '" + t.name + "' must be a constant");
+}
+
+// A dimension the op divides by or loops over per element: at least 1.
+inline int positive_dim(const Op& op, const Tensor& t, int i, const char* what) {
+  const int d = t.dim(i);
+  if (d < 1) fail(op, "tensor '" + t.name + "' has " + what + " " + std::to_string(d));
+  return d;
 }
 
 // Indirection table for an indirect GEMM: entry [row * taps + tap] points at the `depth`
