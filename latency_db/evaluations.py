@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from lce_nas.latency_db.models import AccuracyEvaluationRow, Search
+from lce_nas.latency_db.models import ACCURACIES as _ACC
+from lce_nas.latency_db.models import SEARCHES as _SEARCHES
 from lce_nas.latency_db.records import (
     AccuracyEvaluation,
     accuracy_from_row,
@@ -23,8 +24,6 @@ from sqlalchemy import Connection, Insert, Table, select, update
 from lce_nas.errors import UserError
 
 T = TypeVar("T")
-_ACC: Table = AccuracyEvaluationRow.__table__  # type: ignore[assignment]
-_SEARCHES: Table = Search.__table__  # type: ignore[assignment]
 
 
 class AccuracyAndSearches:

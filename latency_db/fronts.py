@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lce_nas.engine.measurement import MeasurementKey
-from lce_nas.latency_db.models import AccuracyEvaluationRow, Architecture, LatencyMeasurement
+from lce_nas.latency_db.models import ACCURACIES as _ACC
+from lce_nas.latency_db.models import ARCHITECTURES as _ARCHS
+from lce_nas.latency_db.models import MEASUREMENTS as _MEAS
 from lce_nas.latency_db.records import (
     SUMMARY_MEASUREMENT_COLUMNS,
     AccuracyEvaluation,
     best_rank,
     json_safe,
+    where_given,
 )
 from sqlalchemy import Connection, select
 
@@ -19,9 +22,6 @@ from lce_nas.canonical import canonical_json
 if TYPE_CHECKING:
     from lce_nas.latency_db.store import LatencyStore
 
-_ARCHS = Architecture.__table__
-_MEAS = LatencyMeasurement.__table__
-_ACC = AccuracyEvaluationRow.__table__
 
 _ACCURACY_FIELDS = (
     "dataset",
@@ -139,13 +139,12 @@ def _best_measurements(
 def _accuracies(
     conn: Connection, space: str | None, dataset: str | None, settings_hash: str | None
 ) -> dict[str, list[dict[str, Any]]]:
-    query = select(_ACC).join(_ARCHS, _ARCHS.c.fingerprint == _ACC.c.fingerprint)
-    if space is not None:
-        query = query.where(_ARCHS.c.space == space)
-    if dataset is not None:
-        query = query.where(_ACC.c.dataset == dataset)
-    if settings_hash is not None:
-        query = query.where(_ACC.c.proxy_settings_hash == settings_hash)
+    query = where_given(
+        select(_ACC).join(_ARCHS, _ARCHS.c.fingerprint == _ACC.c.fingerprint),
+        (_ARCHS.c.space, space),
+        (_ACC.c.dataset, dataset),
+        (_ACC.c.proxy_settings_hash, settings_hash),
+    )
     result: dict[str, list[dict[str, Any]]] = {}
     for r in conn.execute(query.order_by(_ACC.c.evaluated_at, _ACC.c.id)):
         row = dict(r._mapping)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.dialects import postgresql
@@ -63,12 +64,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+    # Read back the same way: SQLite returns naive times, PostgreSQL aware ones.
+    process_result_value = process_bind_param
 
 
 class Base(DeclarativeBase):
@@ -196,7 +193,19 @@ TABLES: dict[str, type[Base]] = {
     "searches": Search,
 }
 
+#: Core table handles, for the store's and the readers' queries (one per table, never copies).
+DEVICES: Table = Device.__table__  # type: ignore[assignment]
+ARCHITECTURES: Table = Architecture.__table__  # type: ignore[assignment]
+MEASUREMENTS: Table = LatencyMeasurement.__table__  # type: ignore[assignment]
+ACCURACIES: Table = AccuracyEvaluationRow.__table__  # type: ignore[assignment]
+SEARCHES: Table = Search.__table__  # type: ignore[assignment]
+
 __all__ = [
+    "ACCURACIES",
+    "ARCHITECTURES",
+    "DEVICES",
+    "MEASUREMENTS",
+    "SEARCHES",
     "TABLES",
     "VERSION_TABLE",
     "AccuracyEvaluationRow",

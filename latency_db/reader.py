@@ -17,13 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from lce_nas.engine.measurement import MeasurementKey
-from lce_nas.latency_db.models import LatencyMeasurement, Search
+from lce_nas.latency_db.models import MEASUREMENTS as _MEAS
+from lce_nas.latency_db.models import SEARCHES as _SEARCHES
 from lce_nas.latency_db.readonly import has_tables, readonly_engine
 from lce_nas.latency_db.records import SUMMARY_MEASUREMENT_COLUMNS, best_first, key_sha256
 from sqlalchemy import Engine, Table, select
-
-_MEAS: Table = LatencyMeasurement.__table__  # type: ignore[assignment]
-_SEARCHES: Table = Search.__table__  # type: ignore[assignment]
 
 
 class MeasurementReader:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lce_nas.engine.measurement import Measurement, MeasurementKey
-from lce_nas.latency_db.models import LatencyMeasurement
+from lce_nas.latency_db.models import MEASUREMENTS
 from sqlalchemy import case
 
 from lce_nas.canonical import sha256_hex
@@ -23,7 +23,7 @@ BULKY_MEASUREMENT_COLUMNS = ("samples_ms", "op_profile", "host_facts")
 #: Measurement fields that have their own column (from the model); the rest go to ``extra``.
 MEASUREMENT_COLUMNS = tuple(
     c.name
-    for c in LatencyMeasurement.__table__.c
+    for c in MEASUREMENTS.c
     if c.name not in (*INTERNAL_MEASUREMENT_COLUMNS, *PROVENANCE_COLUMNS)
 )
 #: What a list or a front shows of a measurement: its key, spread, breakdown and model hash.
@@ -37,6 +37,21 @@ SUMMARY_MEASUREMENT_COLUMNS = (
 )
 
 
+def where_given(query: Any, *pairs: tuple[Any, Any]) -> Any:
+    """``query`` narrowed by ``column == value`` for each (column, value) whose value is given.
+
+    Example:
+        >>> from sqlalchemy import select
+        >>> q = where_given(select(MEASUREMENTS.c.id), (MEASUREMENTS.c.device, None))
+        >>> "WHERE" in str(q)
+        False
+    """
+    for column, value in pairs:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 def best_first(table: Any) -> tuple[Any, ...]:
     """ORDER BY terms that put a key's best measurement first.
 
@@ -47,7 +62,7 @@ def best_first(table: Any) -> tuple[Any, ...]:
 
     Example:
         >>> from sqlalchemy import select
-        >>> t = LatencyMeasurement.__table__
+        >>> t = MEASUREMENTS
         >>> print(select(t.c.id).order_by(*best_first(t)))  # doctest: +ELLIPSIS
         SELECT ... ORDER BY CASE WHEN (latency_measurements.origin IS NULL) THEN ... END, ...
     """

@@ -12,7 +12,10 @@ from typing import Any, TypeVar
 from lce_nas.engine.measurement import Measurement, MeasurementKey
 from lce_nas.latency_db import connect, migrate
 from lce_nas.latency_db.evaluations import AccuracyAndSearches
-from lce_nas.latency_db.models import TABLES, Architecture, Device, LatencyMeasurement
+from lce_nas.latency_db.models import ARCHITECTURES as _ARCHS
+from lce_nas.latency_db.models import DEVICES as _DEVICES
+from lce_nas.latency_db.models import MEASUREMENTS as _MEAS
+from lce_nas.latency_db.models import TABLES
 from lce_nas.latency_db.records import (
     best_first,
     json_safe,
@@ -20,6 +23,7 @@ from lce_nas.latency_db.records import (
     measurement_from_row,
     measurement_row,
     now,
+    where_given,
 )
 from sqlalchemy import Connection, Insert, Table, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,9 +31,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lce_nas.errors import UserError
 
 T = TypeVar("T")
-_DEVICES: Table = Device.__table__  # type: ignore[assignment]
-_ARCHS: Table = Architecture.__table__  # type: ignore[assignment]
-_MEAS: Table = LatencyMeasurement.__table__  # type: ignore[assignment]
 
 
 class LatencyStore(AccuracyAndSearches):
@@ -358,12 +359,12 @@ class LatencyStore(AccuracyAndSearches):
             .outerjoin(_ARCHS, _ARCHS.c.fingerprint == _MEAS.c.fingerprint)
             .order_by(_MEAS.c.measured_at, _MEAS.c.id)
         )
-        if fingerprint is not None:
-            query = query.where(_MEAS.c.fingerprint == fingerprint)
-        if device is not None:
-            query = query.where(_MEAS.c.device == device)
-        if space is not None:
-            query = query.where(_ARCHS.c.space == space)
+        query = where_given(
+            query,
+            (_MEAS.c.fingerprint, fingerprint),
+            (_MEAS.c.device, device),
+            (_ARCHS.c.space, space),
+        )
         return self._read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
 
     def measurements(
