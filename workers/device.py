@@ -35,6 +35,7 @@ class LatencyResult:
     started: float = 0.0
     finished: float = 0.0
     worker_pid: int = field(default_factory=os.getpid)
+    node_id: str = ""
 
 
 def time_candidate(
@@ -144,8 +145,14 @@ class DeviceWorker:
     """
 
     def __init__(self, device: Device, store_url: str, avoid_cpus: tuple[int, ...] = ()) -> None:
+        import ray
+        from lce_nas.latency_db.connect import expect_reachable
+
         self.device = device
         self.store_url = store_url
+        self.node_id = ray.get_runtime_context().get_node_id()
+        # The search reached this database: a refused connection is a restart to wait out.
+        expect_reachable(store_url)
         if avoid_cpus:
             allowed = set(os.sched_getaffinity(0)) - set(avoid_cpus)
             if allowed:
@@ -159,9 +166,11 @@ class DeviceWorker:
         profile: bool | None = None,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
-        return time_candidate(
+        result = time_candidate(
             space_name, params, self.device, self.store_url, fresh=fresh, profile=profile
         )
+        result.node_id = self.node_id
+        return result
 
     def pid(self) -> int:
         """The actor's process id (tests kill it to check restarts)."""

@@ -89,7 +89,18 @@ class _RichReporter:
     show_default=True,
     help="Stop after this many failed trials in a row.",
 )
-@click.option("--ray-address", help="Join an existing Ray cluster instead of a local one.")
+@click.option(
+    "--ray-address",
+    help="Join an existing Ray cluster (HOST:PORT of its head, with the cluster's token) "
+    "instead of starting a local Ray.",
+)
+@click.option(
+    "--trainer-gpus",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="GPUs each proxy trainer asks Ray for (trainers then run on nodes that have them).",
+)
 @proxy_options
 @db_option
 def search(
@@ -107,6 +118,7 @@ def search(
     seed,
     max_failures,
     ray_address,
+    trainer_gpus,
     dataset,
     epochs,
     subset,
@@ -137,9 +149,11 @@ def search(
     # Bad names and incomplete profiles fail here, before Ray or the study start.
     from lce_nas.engine.devices import get_device
     from lce_nas.space import get_space
+    from lce_nas.workers.ray_setup import check_ray_version
 
     get_space(space_name)
     get_device(device_name, **overrides)
+    check_ray_version()
     name = study_name or f"{space_name}-{device_name}"
     budget_s = parse_duration(time_budget)
     if trials is None and budget_s is None:
@@ -161,6 +175,7 @@ def search(
         seed=seed,
         max_consecutive_failures=max_failures,
         ray_address=ray_address,
+        trainer_gpus=trainer_gpus,
         device_overrides=overrides,
     )
     console = Console()
@@ -191,6 +206,7 @@ def search(
         f"{stats.cache_hits} answers from the database",
         soft_wrap=True,
     )
+    _print_placements(console, outcome)
     _print_front(console, outcome.results)
     console.print(
         f"\ndatabase: {display_url(url)}\n"
@@ -276,6 +292,17 @@ def export(study_name, whole_front, trial, best_under_ms, output, db) -> None:
     with LatencyStore(url) as store:
         for folder in export_rows(results, rows, output, store):
             click.echo(f"wrote {folder}/ (model.tflite, model.h5, model_card.json)")
+
+
+def _print_placements(console, outcome) -> None:
+    """Which Ray nodes trained and timed (short node ids), and what was submitted again."""
+    for stage, nodes in outcome.placements.items():
+        if nodes:
+            where = ", ".join(f"{node} {count}" for node, count in nodes.items())
+            console.print(f"{stage} ran on Ray nodes: {where}")
+    lost = ", ".join(f"{stage} {n}" for stage, n in outcome.resubmitted.items() if n)
+    if lost:
+        console.print(f"submitted again after losing a node: {lost}")
 
 
 def _quiet_optuna() -> None:

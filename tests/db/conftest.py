@@ -84,6 +84,10 @@ class PostgresServer:
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
             "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+        self.launch()
+
+    def launch(self) -> None:
+        """Start the server on an initialised data folder (after :meth:`stop`, a restart)."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} "
             f"-c unix_socket_directories={self.base} -c fsync=off -c max_connections=60"
