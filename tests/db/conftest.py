@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -115,9 +116,9 @@ class PostgresServer:
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server on 127.0.0.1 for the whole session."""
+@contextmanager
+def running_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the block; skips the test without the binaries."""
     bindir = _postgres_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not found (scripts/setup.sh --test installs them)")
@@ -137,6 +138,13 @@ def postgres_server() -> Iterator[PostgresServer]:
             server.stop()
         finally:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1 for the whole session."""
+    with running_server() as server:
+        yield server
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
