@@ -172,6 +172,12 @@ class DeviceWorker:
         result.node_id = self.node_id
         return result
 
+    def placement(self) -> tuple[str, int]:
+        """The actor's Ray node and the number of cores of that machine (or container)."""
+        from lce_nas.engine.devices import machine_cpus
+
+        return self.node_id, len(machine_cpus())
+
     def pid(self) -> int:
         """The actor's process id (tests kill it to check restarts)."""
         return os.getpid()

@@ -212,6 +212,10 @@ class Pool:
             resources={self.resource: 1},
         ).remote(device, self.store_url, self.reserved_cpus)
         self._wait_for_device(device_wait_s)
+        if self._joined and device.kind == "host":
+            self.device_worker.placement.remote().future().add_done_callback(
+                self._check_timing_core
+            )
 
     def _wait_for_device(self, timeout_s: float | None) -> None:
         import ray
@@ -232,6 +236,24 @@ class Pool:
                 )
             time.sleep(_DEVICE_POLL_S)
         self.notify(f"a Ray node owns device {self.device.name!r}; going on")
+
+    def _check_timing_core(self, placed: Future) -> None:
+        """Warn when the node that times on its own CPU lends its timing core to Ray."""
+        import ray
+
+        if placed.exception() is not None:
+            return  # the first timing will say what is wrong
+        node_id, cores = placed.result()
+        cpus = next(
+            (n["Resources"].get("CPU", 0) for n in ray.nodes() if n["NodeID"] == node_id), 0
+        )
+        spare = max(1, cores - len(self.reserved_cpus))
+        if cpus > spare:
+            self.notify(
+                f"warning: the node that times on its CPU gives Ray {cpus:g} CPUs of its "
+                f"{cores} cores, so trainers may share the timing core; restart it with "
+                f"ray start --num-cpus {spare}"
+            )
 
     def submit_accuracy(self, space_name: str, params: dict[str, Any]) -> Future:
         """Train the candidate's proxy (or find it in the database): a future AccuracyResult."""
