@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,8 +31,10 @@ if TYPE_CHECKING:
 # candidate is reported as failed.
 RETRIES = 2
 # A candidate whose worker was lost with its node is submitted anew this many
-# more times, beyond Ray's own retries.
-NODE_LOSS_RESUBMITS = 2
+# more times, beyond Ray's own retries, waiting longer each time (seconds) for
+# the cluster to notice the loss and for a node that can host it.
+NODE_LOSS_RESUBMITS = 6
+NODE_LOSS_BACKOFF_S = (2.0, 5.0, 10.0, 20.0, 40.0, 60.0)
 _NAMESPACE = "lce_nas"
 # How often the pool looks for a node that owns the device while none does.
 _DEVICE_POLL_S = 2.0
@@ -298,8 +301,15 @@ class Pool:
                     _settle(outer, result=result)
                 elif number < NODE_LOSS_RESUBMITS and _lost_with_node(error):
                     self.resubmitted[stage] += 1
-                    self.notify(f"a {stage} worker was lost with its node; submitted again")
-                    attempt(number + 1)
+                    delay = NODE_LOSS_BACKOFF_S[min(number, len(NODE_LOSS_BACKOFF_S) - 1)]
+                    self.notify(
+                        f"a {stage} worker was lost with its node ({failure_reason(error)}); "
+                        f"submitting it again in {delay:g} s"
+                    )
+                    # Not in this callback's thread: it is Ray's, and must not sleep.
+                    timer = threading.Timer(delay, attempt, (number + 1,))
+                    timer.daemon = True
+                    timer.start()
                 else:
                     _settle(outer, error=error)
 

@@ -6,6 +6,7 @@ from collections import Counter
 from concurrent.futures import Future
 
 import pytest
+from lce_nas.workers import pool as pool_module
 from lce_nas.workers.pool import NODE_LOSS_RESUBMITS, Pool
 from ray import exceptions as rx
 
@@ -27,6 +28,11 @@ class _Ref:
 
 class _Result:
     node_id = "feedface00000000"
+
+
+@pytest.fixture(autouse=True)
+def _no_waiting(monkeypatch):
+    monkeypatch.setattr(pool_module, "NODE_LOSS_BACKOFF_S", (0.01,))
 
 
 def _pool() -> Pool:
@@ -55,7 +61,7 @@ def test_a_node_loss_is_submitted_again_and_counted():
     assert isinstance(result, _Result) and len(calls) == 2
     assert pool.resubmitted["training"] == 1
     assert pool.placements["training"] == Counter({"feedface00000000": 1})
-    assert "lost with its node" in pool.said[0]
+    assert "lost with its node (NodeDiedError" in pool.said[0]
 
 
 def test_resubmissions_are_bounded():
