@@ -120,23 +120,24 @@ def reload_auth_settings() -> None:
     AuthenticationTokenLoader.instance().reset_cache()
 
 
+def _apply(values: dict[str, str | None]) -> None:
+    """Set each environment variable, or remove it where the value is None."""
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextmanager
 def _environment(changes: dict[str, str | None]) -> Iterator[None]:
     """Set (or, for None, remove) environment variables for a block, then put them back."""
     saved = {name: os.environ.get(name) for name in changes}
     try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _apply(changes)
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _apply(saved)
 
 
 class LocalRay:
@@ -212,11 +213,7 @@ class LocalRay:
 
         if ray.is_initialized():
             ray.shutdown()
-        for name, value in self._restore.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _apply(self._restore)
         if self._restore:
             reload_auth_settings()
         self._restore = {}
