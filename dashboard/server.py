@@ -4,7 +4,8 @@ The bind rule: the dashboard listens on 127.0.0.1 unless told otherwise. A
 host that is not a loopback address (127.0.0.0/8, ::1, or a name that only
 resolves to those) is served only when the caller says so explicitly
 (``allow_remote=True``; on the command line, typing ``--host``), and then
-with a warning, because the dashboard has no authentication.
+only with an access token (see :mod:`lce_nas.dashboard.access`). Loopback
+needs no token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from typing import Any
+
+from lce_nas.dashboard.access import TOKEN_ENV_VAR, TokenGate, check_token
 
 from lce_nas.errors import UserError
 
@@ -50,27 +53,36 @@ def is_loopback(host: str) -> bool:
     return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for _, a in addresses)
 
 
-def check_host(host: str, allow_remote: bool) -> str | None:
+def check_host(host: str, allow_remote: bool, token: str | None = None) -> str | None:
     """Apply the bind rule: None for loopback, a warning for an allowed other host.
 
-    A non-loopback host that was not asked for explicitly is a :class:`UserError`.
+    A non-loopback host that was not asked for explicitly, or that has no
+    access token, is a :class:`UserError`.
 
     Example:
         >>> check_host("127.0.0.1", allow_remote=False) is None
         True
-        >>> check_host("0.0.0.0", allow_remote=True)[:8]
+        >>> check_host("0.0.0.0", allow_remote=True, token="0123456789abcdef")[:8]
         'warning:'
     """
     if is_loopback(host):
         return None
     if not allow_remote:
         raise UserError(
-            f"refusing to serve the dashboard on {host}, which is reachable from other machines "
-            "and has no authentication; pass --host explicitly to do it anyway"
+            f"refusing to serve the dashboard on {host}, which is reachable from other machines; "
+            "pass --host explicitly (with an access token) to do it anyway"
         )
+    if not token:
+        raise UserError(
+            f"refusing to serve the dashboard on {host} without an access token: give "
+            f"--token TOKEN or set {TOKEN_ENV_VAR} (make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    check_token(token)
     return (
-        f"warning: serving on {host}: the dashboard has no authentication, so anyone who can "
-        "reach this port can read every study and measurement in the database"
+        f"warning: serving on {host} over plain HTTP: only clients with the access token get "
+        "in, but the token and the data cross the network unencrypted (use a network you "
+        "trust, or a TLS proxy)"
     )
 
 
@@ -114,10 +126,13 @@ def serve(
     port: int = DEFAULT_PORT,
     *,
     allow_remote: bool = False,
+    token: str | None = None,
     announce: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
 ) -> None:
     """Serve ``app`` until interrupted, after applying the bind rule.
+
+    With a ``token`` every request must carry it (see :class:`TokenGate`).
 
     Example:
         >>> serve(create_app("sqlite:///lce-nas.db"))  # doctest: +SKIP
@@ -125,7 +140,9 @@ def serve(
     """
     import uvicorn
 
-    warning = check_host(host, allow_remote)
+    warning = check_host(host, allow_remote, token)
+    if token:
+        app = TokenGate(app, token)
     sock = bind_socket(host, port)
     if warning:
         warn(warning)

@@ -38,6 +38,23 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 # PostgreSQL: serialization failure, deadlock.
 _PG_TRANSIENT = {"40001", "40P01"}
 _PG_UNIQUE_VIOLATION = "23505"
+# PostgreSQL going away: admin/crash shutdown, still starting up (class 08 is
+# "connection exception").
+_PG_GONE = {"57P01", "57P02", "57P03"}
+_GONE_WORDS = (
+    "connection refused",
+    "connection failed",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is",
+    "consuming input failed",
+    "connection is closed",
+    "connection timeout",
+)
+# Databases this process has reached: losing one of them is an outage to wait
+# out (a server restarting), whereas a first connection that fails is a wrong URL.
+_reached: set[str] = set()
 
 
 def parse_url(url: str) -> URL:
@@ -214,6 +231,35 @@ def is_transient(error: BaseException, unique_races: bool = False) -> bool:
     )
 
 
+def connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` says the database server went away (restart, network), not a bug.
+
+    Example:
+        >>> connection_lost(ValueError("bad value"))
+        False
+    """
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("08") or sqlstate in _PG_GONE:
+        return True
+    message = str(error.orig).lower()
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) and any(
+        words in message for words in _GONE_WORDS
+    )
+
+
+def expect_reachable(url: URL | str) -> None:
+    """Wait out a lost connection to ``url`` as for one this process has already reached.
+
+    A worker of a search calls this: the search reached the database, so a
+    refused connection there is a server restarting, not a wrong URL.
+    """
+    _reached.add(display_url(url))
+
+
 def retrying(
     work: Callable[[], T],
     url: URL | str,
@@ -229,29 +275,40 @@ def retrying(
         >>> retrying(lambda: 42, url="sqlite://")
         42
     """
+    shown = display_url(url)
+
+    def outage(err: Exception) -> bool:
+        # A refused connection to a database this process has reached is a restart to wait out.
+        return shown in _reached and connection_lost(err)
 
     def notice(err: Exception, _delay: float, _next_try: int) -> None:
-        log.debug("retrying a transient conflict on %s: %s", display_url(url), _first_line(err))
+        log.debug("retrying a transient conflict on %s: %s", shown, _first_line(err))
 
-    def busy(err: Exception, _tries: int) -> Exception:
+    def stuck(err: Exception, _tries: int) -> Exception:
+        why, hint = (
+            ("unreachable", "start it again")
+            if outage(err)
+            else ("busy", "try again when other writers finish")
+        )
         return UserError(
-            f"database {display_url(url)} stayed busy for {deadline_s:.0f} s "
-            f"({_first_line(err)}); try again when other writers finish"
+            f"database {shown} stayed {why} for {deadline_s:.0f} s ({_first_line(err)}); {hint}"
         )
 
     try:
-        return retry(
+        result = retry(
             work,
             Backoff(first_s=0.005, max_s=0.5, deadline_s=deadline_s, jitter=True),
-            transient=lambda err: is_transient(err, unique_races),
+            transient=lambda err: outage(err) or is_transient(err, unique_races),
             on_retry=notice,
-            give_up=busy,
+            give_up=stuck,
         )
     except Exception as err:
         clear = as_user_error(err, url)
         if clear is err:
             raise
         raise clear from err
+    _reached.add(shown)
+    return result
 
 
 def as_user_error(error: Exception, url: URL | str) -> Exception:

@@ -51,6 +51,7 @@ class SearchSettings:
     seed: int | None = 0
     max_consecutive_failures: int = DEFAULT_MAX_FAILURES
     ray_address: str | None = None
+    trainer_gpus: float = 0.0
     device_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,6 +86,8 @@ class SearchOutcome:
     resumed: bool
     requeued: list[int]
     status: str
+    placements: dict[str, dict[str, int]] = field(default_factory=dict)
+    resubmitted: dict[str, int] = field(default_factory=dict)
 
 
 class _Silent:
@@ -155,6 +158,8 @@ def run_search(
         dataset=settings.dataset,
         proxy=settings.proxy,
         ray_address=settings.ray_address,
+        trainer_gpus=settings.trainer_gpus,
+        notify=reporter.log,
     )
     loop = SearchLoop(study, space, pool, store, settings, key, reporter)
     status = "failed"
@@ -168,4 +173,12 @@ def run_search(
         store.set_search_status(settings.study_name, status)
         pool.shutdown()
         store.close()
-    return SearchOutcome(stats, load_front(db_url, settings.study_name), resumed, requeued, status)
+    return SearchOutcome(
+        stats,
+        load_front(db_url, settings.study_name),
+        resumed,
+        requeued,
+        status,
+        placements=pool.placement_summary(),
+        resubmitted=dict(pool.resubmitted),
+    )

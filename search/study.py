@@ -48,12 +48,17 @@ class StudyMeta:
 
 
 def storage_for(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's storage on the same URL as the latency database."""
+    """Optuna's storage on the same URL as the latency database (waits out restarts)."""
+    from lce_nas.search.storage import PatientStorage
+
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # Workers and the store write to the same file: wait rather than fail.
         kwargs["connect_args"] = {"timeout": 60}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    else:
+        # After a server restart, pooled connections are dead: test before use.
+        kwargs["pool_pre_ping"] = True
+    return PatientStorage(url, engine_kwargs=kwargs)
 
 
 def open_study(

@@ -35,6 +35,7 @@ class LatencyResult:
     started: float = 0.0
     finished: float = 0.0
     worker_pid: int = field(default_factory=os.getpid)
+    node_id: str = ""
 
 
 def time_candidate(
@@ -147,10 +148,15 @@ class DeviceWorker:
     """
 
     def __init__(self, device: Device, store_url: str, avoid_cpus: tuple[int, ...] = ()) -> None:
+        import ray
         from lce_nas.latency_db import open_store
+        from lce_nas.latency_db.connect import expect_reachable
 
         self.device = device
         self.store_url = store_url
+        self.node_id = ray.get_runtime_context().get_node_id()
+        # The search reached this database: a refused connection is a restart to wait out.
+        expect_reachable(store_url)
         # Once per actor, not per candidate: the device's spec does not change under it.
         open_store(store_url).record_device(device.name, device.kind, device.to_spec())
         if avoid_cpus:
@@ -167,7 +173,7 @@ class DeviceWorker:
         lookup: bool = True,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
-        return time_candidate(
+        result = time_candidate(
             space_name,
             params,
             self.device,
@@ -176,6 +182,14 @@ class DeviceWorker:
             profile=profile,
             lookup=lookup,
         )
+        result.node_id = self.node_id
+        return result
+
+    def placement(self) -> tuple[str, int]:
+        """The actor's Ray node and the number of cores of that machine (or container)."""
+        from lce_nas.engine.devices import machine_cpus
+
+        return self.node_id, len(machine_cpus())
 
     def pid(self) -> int:
         """The actor's process id (tests kill it to check restarts)."""

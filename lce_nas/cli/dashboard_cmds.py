@@ -23,7 +23,14 @@ def register(group: click.Group) -> None:
     default="127.0.0.1",
     show_default=True,
     help="Address to listen on. One reachable from other machines (e.g. 0.0.0.0) is "
-    "served only when given here, with a warning: the dashboard has no authentication.",
+    "served only when given here, and only with an access token.",
+)
+@click.option(
+    "--token",
+    envvar="LCE_NAS_DASHBOARD_TOKEN",
+    show_envvar=True,
+    help="Access token every client must present (required beyond loopback): a bearer "
+    "header, or ?token= once in a browser, which then keeps a cookie.",
 )
 @click.option(
     "--port",
@@ -49,6 +56,7 @@ def dashboard(
     ctx: click.Context,
     db_url: str | None,
     host: str,
+    token: str | None,
     port: int,
     exports: Path | None,
     refresh: float,
@@ -64,7 +72,7 @@ def dashboard(
     from lce_nas.settings import resolve_db_url
 
     explicit = ctx.get_parameter_source("host") == ParameterSource.COMMANDLINE
-    check_host(host, allow_remote=explicit)  # before the database is opened
+    check_host(host, allow_remote=explicit, token=token)  # before the database is opened
     if exports is not None and not exports.is_dir():
         raise UserError(f"--exports {exports}: no such folder")
     url = resolve_db_url(db_url)
@@ -75,6 +83,7 @@ def dashboard(
         host,
         port,
         allow_remote=explicit,
+        token=token,
         announce=click.echo,
         warn=lambda message: click.echo(message, err=True),
     )

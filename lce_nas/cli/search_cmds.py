@@ -90,7 +90,18 @@ class _RichReporter:
     show_default=True,
     help="Stop after this many failed trials in a row.",
 )
-@click.option("--ray-address", help="Join an existing Ray cluster instead of a local one.")
+@click.option(
+    "--ray-address",
+    help="Join an existing Ray cluster (HOST:PORT of its head, with the cluster's token) "
+    "instead of starting a local Ray.",
+)
+@click.option(
+    "--trainer-gpus",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="GPUs each proxy trainer asks Ray for (trainers then run on nodes that have them).",
+)
 @proxy_options
 @db_option
 def search(
@@ -108,6 +119,7 @@ def search(
     seed,
     max_failures,
     ray_address,
+    trainer_gpus,
     dataset,
     epochs,
     subset,
@@ -138,9 +150,11 @@ def search(
     # Bad names and incomplete profiles fail here, before Ray or the study start.
     from lce_nas.engine.devices import get_device
     from lce_nas.space import get_space
+    from lce_nas.workers.ray_setup import check_ray_version
 
     get_space(space_name)
     get_device(device_name, **overrides)
+    check_ray_version()
     name = study_name or f"{space_name}-{device_name}"
     budget_s = parse_duration(time_budget)
     if trials is None and budget_s is None:
@@ -162,6 +176,7 @@ def search(
         seed=seed,
         max_consecutive_failures=max_failures,
         ray_address=ray_address,
+        trainer_gpus=trainer_gpus,
         device_overrides=overrides,
     )
     console = Console()
@@ -192,6 +207,7 @@ def search(
         f"{stats.cache_hits} answers from the database",
         soft_wrap=True,
     )
+    _print_placements(console, outcome)
     _print_front(console, outcome.results)
     again = _db_flag(db, url)
     console.print(
@@ -308,6 +324,17 @@ def _db_flag(db: str | None, url: str) -> str:
     import shlex
 
     return "" if db is None else " --db " + shlex.quote(display_url(url))
+
+
+def _print_placements(console, outcome) -> None:
+    """Which Ray nodes trained and timed (short node ids), and what was submitted again."""
+    for stage, nodes in outcome.placements.items():
+        if nodes:
+            where = ", ".join(f"{node} {count}" for node, count in nodes.items())
+            console.print(f"{stage} ran on Ray nodes: {where}")
+    lost = ", ".join(f"{stage} {n}" for stage, n in outcome.resubmitted.items() if n)
+    if lost:
+        console.print(f"submitted again after losing a node: {lost}")
 
 
 def _quiet_optuna() -> None:

@@ -305,17 +305,21 @@ def _write_study(store, space, name, device, models, results, info, main) -> lis
 class Api:
     """GET JSON from a running dashboard."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, token: str | None = None) -> None:
         self.base = base.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _request(self, path: str) -> urllib.request.Request:
+        return urllib.request.Request(self.base + path, headers=self.headers)
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base + path, timeout=30) as response:
+        with urllib.request.urlopen(self._request(path), timeout=30) as response:
             return json.loads(response.read())
 
     def status(self, path: str) -> tuple[int, str, str]:
         """(status, content type, body) of any response, errors included."""
         try:
-            with urllib.request.urlopen(self.base + path, timeout=30) as response:
+            with urllib.request.urlopen(self._request(path), timeout=30) as response:
                 return response.status, response.headers["content-type"], response.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, err.headers["content-type"], err.read().decode()

@@ -42,7 +42,10 @@ def test_other_hosts_only_when_asked_explicitly(host):
     assert not is_loopback(host)
     with pytest.raises(UserError, match="pass --host explicitly"):
         check_host(host, allow_remote=False)
-    assert check_host(host, allow_remote=True).startswith("warning: serving on")
+    with pytest.raises(UserError, match="without an access token"):
+        check_host(host, allow_remote=True)
+    token = "0123456789abcdef"
+    assert check_host(host, allow_remote=True, token=token).startswith("warning: serving on")
 
 
 def test_serve_refuses_before_binding():
@@ -61,15 +64,20 @@ def test_a_host_from_configuration_is_not_explicit(fixture_db):
     assert "refusing to serve the dashboard on 0.0.0.0" in result.output
 
 
-def test_explicit_non_loopback_host_warns_and_serves(fixture_db):
-    process = DashboardProcess("--db", fixture_db.url, "--host", "0.0.0.0", "--port", "0")
+def test_explicit_non_loopback_host_with_a_token_warns_and_serves(fixture_db):
+    token = "a-token-for-the-cli-test"
+    process = DashboardProcess(
+        "--db", fixture_db.url, "--host", "0.0.0.0", "--port", "0", "--token", token
+    )
     try:
         port = process.url.rstrip("/").rsplit(":", 1)[1]
-        studies = Api(f"http://127.0.0.1:{port}/").get("/api/studies")
+        api = Api(f"http://127.0.0.1:{port}/", token=token)
+        studies = api.get("/api/studies")
         assert {s["name"] for s in studies} == {fixture_db.main_study, fixture_db.other_study}
+        assert Api(f"http://127.0.0.1:{port}/").status("/api/studies")[0] == 401
     finally:
         stderr = process.stop()
-    assert "warning: serving on 0.0.0.0" in stderr and "no authentication" in stderr
+    assert "warning: serving on 0.0.0.0 over plain HTTP" in stderr
 
 
 def test_the_dashboards_connection_cannot_write(fixture_db):

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import pwd
-import shutil
-import tempfile
 from pathlib import Path
 
 import optuna
@@ -30,25 +26,8 @@ def _load_db_fixtures():
 @pytest.fixture(scope="module")
 def postgres():
     """A PostgreSQL server on 127.0.0.1 for this module."""
-    helpers = _load_db_fixtures()
-    bindir = helpers._postgres_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (scripts/setup.sh --test installs them)")
-    base = Path(tempfile.mkdtemp(prefix="lce-nas-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    server = helpers.PostgresServer(bindir, base, as_user)
-    server.start()
-    try:
+    with _load_db_fixtures().running_server() as server:
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_dashboard_reads_postgres_read_only(postgres, db_copy):

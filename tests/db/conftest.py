@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,10 @@ class PostgresServer:
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
             "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+        self.launch()
+
+    def launch(self) -> None:
+        """Start the server on an initialised data folder (after :meth:`stop`, a restart)."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} "
             f"-c unix_socket_directories={self.base} -c fsync=off -c max_connections=60"
@@ -111,9 +116,9 @@ class PostgresServer:
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server on 127.0.0.1 for the whole session."""
+@contextmanager
+def running_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the block; skips the test without the binaries."""
     bindir = _postgres_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not found (scripts/setup.sh --test installs them)")
@@ -133,6 +138,13 @@ def postgres_server() -> Iterator[PostgresServer]:
             server.stop()
         finally:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1 for the whole session."""
+    with running_server() as server:
+        yield server
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
