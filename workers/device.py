@@ -149,7 +149,6 @@ class DeviceWorker:
 
     def __init__(self, device: Device, store_url: str, avoid_cpus: tuple[int, ...] = ()) -> None:
         import ray
-        from lce_nas.latency_db import open_store
         from lce_nas.latency_db.connect import expect_reachable
 
         self.device = device
@@ -157,8 +156,7 @@ class DeviceWorker:
         self.node_id = ray.get_runtime_context().get_node_id()
         # The search reached this database: a refused connection is a restart to wait out.
         expect_reachable(store_url)
-        # Once per actor, not per candidate: the device's spec does not change under it.
-        open_store(store_url).record_device(device.name, device.kind, device.to_spec())
+        self._device_recorded = False
         if avoid_cpus:
             allowed = set(os.sched_getaffinity(0)) - set(avoid_cpus)
             if allowed:
@@ -173,6 +171,13 @@ class DeviceWorker:
         lookup: bool = True,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
+        if not self._device_recorded:
+            from lce_nas.latency_db import open_store
+
+            # Once per actor, not per candidate: the device's spec does not change under it.
+            store = open_store(self.store_url)
+            store.record_device(self.device.name, self.device.kind, self.device.to_spec())
+            self._device_recorded = True
         result = time_candidate(
             space_name,
             params,
