@@ -4,6 +4,8 @@ Importing this package registers the built-in spaces; TensorFlow is only
 loaded when a model is built.
 """
 
+from lce_nas.space import binarydensenet as _binarydensenet  # noqa: F401  (registers the space)
+from lce_nas.space import birealnet as _birealnet  # noqa: F401  (registers the space)
 from lce_nas.space import quicknet as _quicknet  # noqa: F401  (registers the space)
 from lce_nas.space.base import ArchSummary, SearchSpace, get_space, list_spaces, register_space
 

@@ -156,7 +156,7 @@ def list_spaces() -> list[SearchSpace[Any]]:
 
     Example:
         >>> [s.name for s in list_spaces()]
-        ['quicknet']
+        ['binarydensenet', 'birealnet', 'quicknet']
     """
     return [_REGISTRY[name]() for name in sorted(_REGISTRY)]
 
