@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import optuna
 from lce_nas.search.study import INTERRUPTED, counted_trials, requeue, update_meta
+from lce_nas.space.shape import DeployShape
 from lce_nas.workers.pool import failure_reason
 from optuna.trial import TrialState
 
@@ -127,7 +128,8 @@ class SearchLoop:
             return
         params = self.space.to_params(config)
         fingerprint = self.space.fingerprint(config)
-        summary = self.space.describe(config)
+        shape = DeployShape.from_label(self.key.deploy_shape)
+        summary = self.space.describe(config, shape.input_shape, shape.classes)
         trial.set_user_attr("fingerprint", fingerprint)
         trial.set_user_attr("config", params)
         trial.set_user_attr("summary", summary.to_dict())
@@ -145,7 +147,9 @@ class SearchLoop:
             candidate.latency, candidate.cached["latency"] = measured, True
             self.stats.cache_hits += 1
         else:
-            candidate.latency_future = self.pool.submit_latency(self.space.name, params)
+            candidate.latency_future = self.pool.submit_latency(
+                self.space.name, params, deploy_shape=self.key.deploy_shape
+            )
         if self.settings.max_latency_ms is None or candidate.latency is not None:
             self._submit_training(candidate)
         self._advance(candidate)

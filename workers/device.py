@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lce_nas.engine.devices import Device
-from lce_nas.engine.measurement import Measurement
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE, Measurement
 
 
 @dataclass
@@ -45,8 +45,12 @@ def time_candidate(
     *,
     fresh: bool = False,
     profile: bool | None = None,
+    deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
 ) -> LatencyResult:
     """Latency of one architecture on ``device``: from the cache, or built, converted and timed.
+
+    The deploy model is built at ``deploy_shape`` (``HxWxC/classes``), which is
+    part of the latency's key: a latency of another shape never answers.
 
     Every timed candidate also gets a per-op latency breakdown where one can be
     had (``profile=None``): remote devices profile with ``lce_benchmark_model``
@@ -64,6 +68,7 @@ def time_candidate(
     from lce_nas.engine import measure, measurement_key
     from lce_nas.latency_db import LatencyStore
     from lce_nas.space import get_space
+    from lce_nas.space.shape import DeployShape
 
     started = time.time()
     space = get_space(space_name)
@@ -71,7 +76,7 @@ def time_candidate(
     fingerprint = space.fingerprint(config)
     with LatencyStore(store_url) as store:
         if not fresh:
-            row = store.lookup_measurement_row(fingerprint, measurement_key(device))
+            row = store.lookup_measurement_row(fingerprint, measurement_key(device, deploy_shape))
             if row is not None:
                 from lce_nas.latency_db.records import measurement_from_row
 
@@ -87,22 +92,23 @@ def time_candidate(
         from lce_nas.engine.convert import convert_deploy
 
         t0 = time.perf_counter()
-        _, tflite = convert_deploy(space, config)
+        _, tflite = convert_deploy(space, config, DeployShape.from_label(deploy_shape))
         t1 = time.perf_counter()
         companion = None
         if profile is None:
             companion = _native_profiler(device)
             profile = companion is None and not (device.kind == "host" and device.engine == "lce")
         measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
+        measurement.deploy_shape = deploy_shape
         t2 = time.perf_counter()
         store.record_device(device.name, device.kind, device.to_spec())
         measurement_id = store.record_measurement(measurement)
         if companion is not None:
             # Only a breakdown: a failure here must not lose the latency above.
             try:
-                store.record_measurement(
-                    measure(tflite, companion, profile=True, fingerprint=fingerprint)
-                )
+                breakdown = measure(tflite, companion, profile=True, fingerprint=fingerprint)
+                breakdown.deploy_shape = deploy_shape
+                store.record_measurement(breakdown)
             except Exception as err:
                 logging.getLogger(__name__).warning(
                     "no latency breakdown for %s: %s", fingerprint[:12], err
@@ -157,10 +163,17 @@ class DeviceWorker:
         params: dict[str, Any],
         fresh: bool = False,
         profile: bool | None = None,
+        deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
         return time_candidate(
-            space_name, params, self.device, self.store_url, fresh=fresh, profile=profile
+            space_name,
+            params,
+            self.device,
+            self.store_url,
+            fresh=fresh,
+            profile=profile,
+            deploy_shape=deploy_shape,
         )
 
     def pid(self) -> int:

@@ -13,6 +13,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
+
 from lce_nas.errors import UserError
 
 if TYPE_CHECKING:
@@ -142,9 +144,15 @@ class Pool:
         *,
         fresh: bool = False,
         profile: bool | None = None,
+        deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
     ) -> Future:
-        """Time the candidate on the pool's device; a future of its ``LatencyResult``."""
-        return self.device_worker.latency.remote(space_name, params, fresh, profile).future()
+        """Time the candidate on the pool's device, built at ``deploy_shape`` (``HxWxC/N``).
+
+        Returns a future of its ``LatencyResult``.
+        """
+        return self.device_worker.latency.remote(
+            space_name, params, fresh, profile, deploy_shape
+        ).future()
 
     def shutdown(self) -> None:
         """Stop the local Ray this pool started (a joined cluster keeps running)."""

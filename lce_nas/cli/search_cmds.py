@@ -9,11 +9,13 @@ import click
 
 from lce_nas.cli.options import (
     db_option,
+    deploy_shape_options,
     device_host_overrides,
     device_options,
     parse_duration,
     proxy_options,
     proxy_settings,
+    resolve_deploy_shape,
     writable_output,
 )
 from lce_nas.errors import UserError
@@ -51,6 +53,7 @@ class _RichReporter:
 
 @click.command()
 @click.option("--space", "space_name", default="quicknet", show_default=True)
+@deploy_shape_options
 @device_options
 @click.option("--study-name", help="Name of the study (default: SPACE-DEVICE); same name resumes.")
 @click.option("--resume", is_flag=True, help="Require an existing study of that name.")
@@ -94,6 +97,8 @@ class _RichReporter:
 @db_option
 def search(
     space_name,
+    input_shape_text,
+    classes_text,
     device_name,
     device_host,
     study_name,
@@ -140,7 +145,12 @@ def search(
 
     get_space(space_name)
     get_device(device_name, **overrides)
-    name = study_name or f"{space_name}-{device_name}"
+    shape = resolve_deploy_shape(input_shape_text, classes_text)
+    default_name = f"{space_name}-{device_name}"
+    if not shape.is_default:
+        # Another shape is another study: its latencies never share a front.
+        default_name += "-" + shape.label.replace("/", "-")
+    name = study_name or default_name
     budget_s = parse_duration(time_budget)
     if trials is None and budget_s is None:
         trials, budget_s = DEFAULT_TRIALS, DEFAULT_TIME_BUDGET_S
@@ -150,6 +160,7 @@ def search(
         study_name=name,
         space=space_name,
         device=device_name,
+        deploy_shape=shape.label,
         sampler=sampler,
         trials=trials,
         time_budget_s=budget_s,

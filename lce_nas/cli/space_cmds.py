@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from lce_nas.cli.options import architecture_options, resolve_architecture, writable_output
+from lce_nas.cli.options import (
+    architecture_options,
+    deploy_shape_options,
+    resolve_architecture,
+    resolve_deploy_shape,
+    writable_output,
+)
 
 
 def register(group: click.Group) -> None:
@@ -34,21 +40,27 @@ def spaces() -> None:
 
 @click.command()
 @architecture_options()
+@deploy_shape_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
-def describe(space_name, preset, params_json, params_file, as_json) -> None:
+def describe(
+    space_name, preset, params_json, params_file, input_shape_text, classes_text, as_json
+) -> None:
     """Summarise an architecture: parameters, binary/float MACs, packed size, fingerprint.
 
     \b
     lce-nas describe --space quicknet --preset quicknet-small
     lce-nas describe --params '{"section_blocks": [2, 2, 2, 2]}'
+    lce-nas describe --space birealnet --preset birealnet --input-shape 96x96x1 --classes 2
     """
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
-    summary = space.describe(config)
+    shape = resolve_deploy_shape(input_shape_text, classes_text)
+    summary = space.describe(config, shape.input_shape, shape.classes)
     record = {
         "space": space.name,
         "space_version": space.version,
         "preset": space.preset_name(config),
         "fingerprint": space.fingerprint(config),
+        "deploy_shape": shape.label,
         "config": space.to_params(config),
         **summary.to_dict(),
     }
@@ -64,6 +76,7 @@ def describe(space_name, preset, params_json, params_file, as_json) -> None:
     table.add_row("space", f"{space.name} (version {space.version})")
     table.add_row("preset", record["preset"] or "-")
     table.add_row("fingerprint", record["fingerprint"])
+    table.add_row("deploy shape", f"{shape.label} (input HxWxC / classes)")
     table.add_row("config", space.config_json(config))
     table.add_row("parameters", f"{summary.parameters:,}")
     table.add_row("binary MACs", f"{summary.binary_macs:,}")
@@ -77,20 +90,31 @@ def describe(space_name, preset, params_json, params_file, as_json) -> None:
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="The .tflite to write."
 )
-@click.option("--input-size", default=224, show_default=True, help="Input height and width.")
-@click.option("--classes", default=1000, show_default=True, help="Output classes.")
-def convert(space_name, preset, params_json, params_file, output, input_size, classes) -> None:
+@click.option("--input-size", type=int, help="Input height and width (3 channels).")
+@deploy_shape_options
+def convert(
+    space_name,
+    preset,
+    params_json,
+    params_file,
+    output,
+    input_size,
+    input_shape_text,
+    classes_text,
+) -> None:
     """Build an architecture's deploy model and convert it with LCE to .tflite.
 
     \b
     lce-nas convert --space quicknet --preset quicknet -o quicknet.tflite
+    lce-nas convert --preset quicknet-small --input-shape 96x96x1 --classes 2 -o q.tflite
     """
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
+    shape = resolve_deploy_shape(input_shape_text, classes_text, input_size)
     writable_output(output)
     from lce_nas.engine.convert import convert_model, op_counts
 
     start = time.perf_counter()
-    model = space.build_deploy(config, input_shape=(input_size, input_size, 3), classes=classes)
+    model = space.build_deploy(config, input_shape=shape.input_shape, classes=shape.classes)
     built = time.perf_counter()
     tflite = convert_model(model)
     converted = time.perf_counter()
