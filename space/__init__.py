@@ -7,6 +7,22 @@ loaded when a model is built.
 from lce_nas.space import binarydensenet as _binarydensenet  # noqa: F401  (registers the space)
 from lce_nas.space import birealnet as _birealnet  # noqa: F401  (registers the space)
 from lce_nas.space import quicknet as _quicknet  # noqa: F401  (registers the space)
-from lce_nas.space.base import ArchSummary, SearchSpace, get_space, list_spaces, register_space
+from lce_nas.space.base import (
+    ArchSummary,
+    SearchSpace,
+    get_space,
+    list_spaces,
+    plugin_failures,
+    register_space,
+    space_origin,
+)
 
-__all__ = ["ArchSummary", "SearchSpace", "get_space", "list_spaces", "register_space"]
+__all__ = [
+    "ArchSummary",
+    "SearchSpace",
+    "get_space",
+    "list_spaces",
+    "plugin_failures",
+    "register_space",
+    "space_origin",
+]

@@ -143,22 +143,58 @@ class SearchSpace(abc.ABC, Generic[ConfigT]):
 
 
 _REGISTRY: dict[str, type[SearchSpace[Any]]] = {}
+_ORIGINS: dict[str, str] = {}
+_PLUGIN_FAILURES: list[Any] = []
+_plugins_loaded = False
 
 
 def register_space(cls: type[SearchSpace[Any]]) -> type[SearchSpace[Any]]:
-    """Class decorator that makes a space available by its ``name``."""
+    """Class decorator that makes a space available by its ``name`` (a built-in space)."""
     _REGISTRY[cls.name] = cls
+    _ORIGINS[cls.name] = "built-in"
     return cls
 
 
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from lce_nas.space.plugins import PluginFailure, discover
+
+    loaded, failures = discover()
+    for cls, package, origin in loaded:
+        if cls.name in _REGISTRY:
+            failures.append(
+                PluginFailure(cls.name, package, f"clashes with the {_ORIGINS[cls.name]} space")
+            )
+            continue
+        _REGISTRY[cls.name] = cls
+        _ORIGINS[cls.name] = origin
+    _PLUGIN_FAILURES.extend(failures)
+
+
 def list_spaces() -> list[SearchSpace[Any]]:
-    """Every registered space, by name.
+    """Every registered space, built-in and from plug-ins, by name.
 
     Example:
-        >>> [s.name for s in list_spaces()]
+        >>> [s.name for s in list_spaces()][:3]
         ['binarydensenet', 'birealnet', 'quicknet']
     """
+    _load_plugins()
     return [_REGISTRY[name]() for name in sorted(_REGISTRY)]
+
+
+def space_origin(name: str) -> str:
+    """Where a registered space comes from: ``built-in`` or the plug-in package and object."""
+    _load_plugins()
+    return _ORIGINS[name]
+
+
+def plugin_failures() -> list[Any]:
+    """The plug-in spaces that could not be loaded, as ``PluginFailure`` values."""
+    _load_plugins()
+    return list(_PLUGIN_FAILURES)
 
 
 def get_space(name: str) -> SearchSpace[Any]:
@@ -168,9 +204,11 @@ def get_space(name: str) -> SearchSpace[Any]:
         >>> get_space("quicknet").name
         'quicknet'
     """
-    try:
+    if name not in _REGISTRY:
+        _load_plugins()
+    if name in _REGISTRY:
         return _REGISTRY[name]()
-    except KeyError:
-        raise UserError(
-            f"unknown space '{name}' (choose from: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    for failure in _PLUGIN_FAILURES:
+        if failure.name == name:
+            raise UserError(str(failure))
+    raise UserError(f"unknown space '{name}' (choose from: {', '.join(sorted(_REGISTRY))})")

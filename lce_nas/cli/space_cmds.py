@@ -26,16 +26,31 @@ def register(group: click.Group) -> None:
 
 @click.command()
 def spaces() -> None:
-    """List the search spaces and their presets."""
+    """List the search spaces, where each comes from, and their presets.
+
+    A plug-in that fails to load is named in one ``error:`` line (exit code 1);
+    the other spaces are still listed.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from lce_nas.space import list_spaces
+    from lce_nas.space import list_spaces, plugin_failures, space_origin
 
-    table = Table("space", "version", "presets", "what it searches")
+    table = Table("space", "version", "origin", "presets", "what it searches")
     for space in list_spaces():
-        table.add_row(space.name, space.version, ", ".join(space.presets()), space.summary)
+        table.add_row(
+            space.name,
+            space.version,
+            space_origin(space.name),
+            ", ".join(space.presets()),
+            space.summary,
+        )
     Console().print(table)
+    failures = plugin_failures()
+    for failure in failures:
+        click.echo(f"error: {failure}", err=True)
+    if failures:
+        raise SystemExit(1)
 
 
 @click.command()
