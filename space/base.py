@@ -178,8 +178,8 @@ def list_spaces() -> list[SearchSpace[Any]]:
     """Every registered space, built-in and from plug-ins, by name.
 
     Example:
-        >>> [s.name for s in list_spaces()][:3]
-        ['binarydensenet', 'birealnet', 'quicknet']
+        >>> [s.name for s in list_spaces()][:4]
+        ['binarydensenet', 'birealnet', 'quicknet', 'realtobinary']
     """
     _load_plugins()
     return [_REGISTRY[name]() for name in sorted(_REGISTRY)]

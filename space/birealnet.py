@@ -23,12 +23,11 @@ from lce_nas.space.params import (
     choice,
     int_list,
     merge_params,
-    non_decreasing,
     proxy_stem_strides,
     scale_channels,
+    suggest_widths,
+    widths,
 )
-
-from lce_nas.errors import UserError
 
 if TYPE_CHECKING:
     import optuna
@@ -105,15 +104,9 @@ class BiRealSpace(SearchSpace[BiRealConfig]):
     def suggest(self, trial: optuna.Trial) -> BiRealConfig:
         """Sample a config; decreasing filters are repaired by a running maximum."""
         blocks = tuple(trial.suggest_int(f"blocks_{i}", *BLOCKS_RANGE) for i in range(STAGES))
-        # Log-uniform in units of 32 channels, as in the quicknet space.
-        units = (FILTERS_RANGE[0] // FILTERS_STEP, FILTERS_RANGE[1] // FILTERS_STEP)
-        proposed = [
-            trial.suggest_int(f"filters_{i}_x32", *units, log=True) * FILTERS_STEP
-            for i in range(STAGES)
-        ]
         return BiRealConfig(
             stage_blocks=blocks,
-            stage_filters=tuple(max(proposed[: i + 1]) for i in range(STAGES)),
+            stage_filters=suggest_widths(trial, "filters", *FILTERS_RANGE, FILTERS_STEP, STAGES),
             shortcut=trial.suggest_categorical("shortcut", SHORTCUTS),
             kernel_size=trial.suggest_categorical("kernel_size", KERNEL_SIZES),
             recipe=trial.suggest_categorical("recipe", RECIPES),
@@ -145,15 +138,11 @@ class BiRealSpace(SearchSpace[BiRealConfig]):
             params, dataclasses.asdict(PRESETS["birealnet"]), self.name, '{"kernel_size": 3}'
         )
         blocks = int_list(values["stage_blocks"], "stage_blocks", *BLOCKS_RANGE, STAGES)
-        filters = int_list(values["stage_filters"], "stage_filters", *FILTERS_RANGE, STAGES)
-        if any(f % FILTERS_STEP for f in filters):
-            raise UserError(
-                f"stage_filters must be multiples of {FILTERS_STEP} in "
-                f"{FILTERS_RANGE[0]}..{FILTERS_RANGE[1]}, got {list(filters)}"
-            )
         return BiRealConfig(
             stage_blocks=blocks,
-            stage_filters=non_decreasing(filters, "stage_filters"),
+            stage_filters=widths(
+                values["stage_filters"], "stage_filters", *FILTERS_RANGE, FILTERS_STEP, STAGES
+            ),
             shortcut=choice(values["shortcut"], "shortcut", SHORTCUTS),
             kernel_size=choice(values["kernel_size"], "kernel_size", KERNEL_SIZES),
             recipe=choice(values["recipe"], "recipe", RECIPES),

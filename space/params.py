@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lce_nas.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def merge_params(
@@ -129,3 +132,32 @@ def proxy_stem_strides(
             if min(final_spatial(strides)) >= minimum:
                 return strides
     return (1, 1)
+
+
+def widths(value: Any, field: str, low: int, high: int, step: int, length: int) -> tuple[int, ...]:
+    """``length`` non-decreasing multiples of ``step`` in ``low..high``, or a :class:`UserError`.
+
+    Example:
+        >>> widths([64, 128], "filters", 32, 768, 32, 2)
+        (64, 128)
+    """
+    values = int_list(value, field, low, high, length)
+    if any(v % step for v in values):
+        raise UserError(f"{field} must be multiples of {step} in {low}..{high}, got {list(values)}")
+    return non_decreasing(values, field)
+
+
+def suggest_widths(
+    trial: optuna.Trial, prefix: str, low: int, high: int, step: int, length: int
+) -> tuple[int, ...]:
+    """Sample ``length`` widths, log-uniform in units of ``step``, repaired by a running maximum.
+
+    The cost grows with the square of the width and most of a front lies at
+    small ones, hence log-uniform; the repair keeps every trial a valid
+    network, and duplicates share a fingerprint.
+    """
+    proposed = [
+        trial.suggest_int(f"{prefix}_{i}_x{step}", low // step, high // step, log=True) * step
+        for i in range(length)
+    ]
+    return tuple(max(proposed[: i + 1]) for i in range(length))

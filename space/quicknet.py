@@ -22,11 +22,10 @@ from lce_nas.space.params import (
     choice,
     int_list,
     merge_params,
-    non_decreasing,
     scale_channels,
+    suggest_widths,
+    widths,
 )
-
-from lce_nas.errors import UserError
 
 if TYPE_CHECKING:
     import optuna
@@ -100,14 +99,7 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
     def suggest(self, trial: optuna.Trial) -> QuickNetConfig:
         """Sample a config; decreasing filters are repaired by a running maximum."""
         blocks = tuple(trial.suggest_int(f"blocks_{i}", *BLOCKS_RANGE) for i in range(SECTIONS))
-        # Widths are drawn log-uniformly in units of 32 channels: the cost grows
-        # with the square of the width, and most of the front lies at small ones.
-        units = (FILTERS_RANGE[0] // FILTERS_STEP, FILTERS_RANGE[1] // FILTERS_STEP)
-        proposed = [
-            trial.suggest_int(f"filters_{i}_x32", *units, log=True) * FILTERS_STEP
-            for i in range(SECTIONS)
-        ]
-        filters = tuple(max(proposed[: i + 1]) for i in range(SECTIONS))
+        filters = suggest_widths(trial, "filters", *FILTERS_RANGE, FILTERS_STEP, SECTIONS)
         return QuickNetConfig(
             section_blocks=blocks,
             section_filters=filters,
@@ -142,13 +134,9 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
             params, dataclasses.asdict(PRESETS["quicknet"]), "quicknet", '{"kernel_size": 3}'
         )
         blocks = int_list(values["section_blocks"], "section_blocks", *BLOCKS_RANGE, SECTIONS)
-        filters = int_list(values["section_filters"], "section_filters", *FILTERS_RANGE, SECTIONS)
-        if any(f % FILTERS_STEP for f in filters):
-            raise UserError(
-                f"section_filters must be multiples of {FILTERS_STEP} in "
-                f"{FILTERS_RANGE[0]}..{FILTERS_RANGE[1]}, got {list(filters)}"
-            )
-        non_decreasing(filters, "section_filters")
+        filters = widths(
+            values["section_filters"], "section_filters", *FILTERS_RANGE, FILTERS_STEP, SECTIONS
+        )
         return QuickNetConfig(
             section_blocks=blocks,
             section_filters=filters,

@@ -213,7 +213,13 @@ def search(
 
 
 @click.command()
-@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option(
+    "--study",
+    "study_names",
+    required=True,
+    multiple=True,
+    help="Study name; repeat it to put several studies' fronts side by side.",
+)
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the front as CSV.")
 @click.option(
     "--plot",
@@ -224,14 +230,23 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print the front as JSON rows.")
 @click.option("--all", "all_trials", is_flag=True, help="Every trial, not only the front.")
 @db_option
-def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
-    """Print a study's feasible Pareto front (accuracy vs latency)."""
+def front(study_names, csv_path, plot_path, as_json, all_trials, db) -> None:
+    """Print a study's feasible Pareto front (accuracy vs latency).
+
+    \b
+    lce-nas front --study quicknet-host
+    lce-nas front --study quicknet-host --study birealnet-host --study binarydensenet-host
+    """
     from rich.console import Console
 
     from lce_nas.search.results import study_results
     from lce_nas.settings import resolve_db_url
 
     url = resolve_db_url(db)
+    if len(study_names) > 1:
+        _compare_fronts(url, study_names, csv_path, plot_path, all_trials, as_json)
+        return
+    (study_name,) = study_names
     for path in (csv_path, plot_path):
         if path is not None:
             writable_output(path)
@@ -339,6 +354,37 @@ def _write_csv(path: Path, rows) -> None:
             data = row.to_dict()
             data["dominates_presets"] = " ".join(data["dominates_presets"])
             writer.writerow(data)
+
+
+def _compare_fronts(url, study_names, csv_path, plot_path, all_trials, as_json) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lce_nas.search.compare import comparison_rows
+    from lce_nas.search.results import study_results
+
+    if csv_path or plot_path or all_trials:
+        raise UserError("--csv, --plot and --all take one --study; compare fronts with --json")
+    if len(set(study_names)) < len(study_names):
+        raise UserError("each --study may be given once")
+    rows = comparison_rows([study_results(_require_study(url, name)) for name in study_names])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"fronts of {', '.join(study_names)} (* on the joint front)")
+    for column in ("study", "space", "trial", "accuracy", "latency ms", "params", "fingerprint"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["study"],
+            row["space"] or "-",
+            f"{row['number']}" + (f" ({row['preset']})" if row["preset"] else ""),
+            f"{row['accuracy']:.3f}" + (" *" if row["on_joint_front"] else ""),
+            f"{row['median_ms']:.2f}",
+            f"{row['parameters'] / 1e6:.2f}M" if row["parameters"] else "-",
+            (row["fingerprint"] or "")[:12],
+        )
+    Console().print(table)
 
 
 def _print_front(console, results, rows=None) -> None:

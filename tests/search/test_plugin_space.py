@@ -76,7 +76,7 @@ def test_spaces_lists_the_plugin_with_its_origin_and_names_the_broken_one(
     result = workspace.run(workspace.command("spaces")[:-2], env={"COLUMNS": "400"})
     lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
     assert "plug-in lce-nas-tiny-space 0.1.0 (tiny_space:TinyQuickSpace)" in lines["tinyquick"]
-    for name in ("quicknet", "birealnet", "binarydensenet"):
+    for name in ("quicknet", "birealnet", "binarydensenet", "realtobinary"):
         assert "built-in" in lines[name]
     errors = result.stderr.strip().splitlines()
     assert errors == [

@@ -44,7 +44,7 @@ def test_bad_shapes_are_one_line_with_exit_code_2(args, message):
     assert lines[0].startswith("error: ") and message in lines[0]
 
 
-@pytest.mark.parametrize("space_name", ["quicknet", "birealnet", "binarydensenet"])
+@pytest.mark.parametrize("space_name", ["quicknet", "birealnet", "binarydensenet", "realtobinary"])
 def test_describe_at_the_users_shape(space_name):
     from lce_nas.space import get_space
 

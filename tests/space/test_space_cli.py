@@ -59,7 +59,8 @@ def test_describe_reads_a_params_file(run, tmp_path):
     [
         (
             ["describe", "--space", "resnet"],
-            "unknown space 'resnet' (choose from: binarydensenet, birealnet, quicknet)",
+            "unknown space 'resnet' (choose from: "
+            "binarydensenet, birealnet, quicknet, realtobinary)",
         ),
         (["describe", "--preset", "quicknet-xl"], "unknown preset 'quicknet-xl'"),
         (["describe", "--params", '{"kernel_size": 4}'], "kernel_size must be one of 3, 5"),

@@ -1,4 +1,4 @@
-"""The birealnet and binarydensenet spaces: presets match larq-zoo, sampled configs run in LCE."""
+"""The larq-zoo families' spaces: presets match larq-zoo, sampled configs run in LCE."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ ZOO_PARAMETERS = {
     ("binarydensenet", "binary-densenet37"): 8_734_120,
     ("binarydensenet", "binary-densenet37-dilated"): 8_734_120,
     ("binarydensenet", "binary-densenet45"): 13_939_240,
+    ("realtobinary", "realtobinary"): 11_995_624,
 }
 # Binary and 32-bit MACs published in larq's zoo table, in millions.
 ZOO_MACS = {
@@ -30,6 +31,7 @@ ZOO_MACS = {
     "binary-densenet37": (4507, 199.7),
     "binary-densenet37-dilated": (7774, 452.6),
     "binary-densenet45": (6431, 244.1),
+    "realtobinary": (1676, 138.1),
 }
 _RESNET_OPS = {
     "ADD": 16,
@@ -70,6 +72,7 @@ ZOO_OPS = {
 BINARY_CONVS = {
     "birealnet": lambda c: sum(c.stage_blocks),
     "binarydensenet": lambda c: sum(c.block_layers),
+    "realtobinary": lambda c: sum(c.stage_blocks),
 }
 
 
