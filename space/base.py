@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -41,6 +43,19 @@ class ArchSummary:
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    @classmethod
+    def from_counts(
+        cls, parameters: int, binary_parameters: int, binary_macs: int, float_macs: int
+    ) -> ArchSummary:
+        """A summary whose packed size follows from the binary and other parameters.
+
+        Example:
+            >>> ArchSummary.from_counts(100, 80, 0, 0).packed_bytes
+            90
+        """
+        packed = math.ceil(binary_parameters / 8) + 4 * (parameters - binary_parameters)
+        return cls(parameters, binary_macs, float_macs, packed)
+
 
 class SearchSpace(abc.ABC, Generic[ConfigT]):
     """A family of BNN architectures that Optuna can sample from.
@@ -74,9 +89,15 @@ class SearchSpace(abc.ABC, Generic[ConfigT]):
     def config_from_params(self, params: dict[str, Any]) -> ConfigT:
         """Validate user-given parameters; a bad field raises :class:`UserError`."""
 
-    @abc.abstractmethod
     def to_params(self, config: ConfigT) -> dict[str, Any]:
-        """The config as plain JSON values (the inverse of :meth:`config_from_params`)."""
+        """The config as plain JSON values (the inverse of :meth:`config_from_params`).
+
+        This default serves dataclass configs: tuples become lists.
+        """
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in dataclasses.asdict(config).items()
+        }
 
     @abc.abstractmethod
     def presets(self) -> dict[str, ConfigT]:

@@ -163,12 +163,6 @@ class DenseNetSpace(SearchSpace[DenseNetConfig]):
             transition_pool=choice(values["transition_pool"], "transition_pool", POOLS),
         )
 
-    def to_params(self, config: DenseNetConfig) -> dict[str, Any]:
-        data = dataclasses.asdict(config)
-        for field in ("block_layers", "reductions", "dilations"):
-            data[field] = list(data[field])
-        return data
-
     def presets(self) -> dict[str, DenseNetConfig]:
         return dict(PRESETS)
 

@@ -74,9 +74,4 @@ def densenet_summary(
             channels += config.growth_rate
     params += 4 * channels + channels * classes + classes
     float_macs += channels * classes
-    return ArchSummary(
-        parameters=params,
-        binary_macs=binary_macs,
-        float_macs=float_macs,
-        packed_bytes=math.ceil(binary_params / 8) + 4 * (params - binary_params),
-    )
+    return ArchSummary.from_counts(params, binary_params, binary_macs, float_macs)

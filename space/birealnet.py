@@ -149,12 +149,6 @@ class BiRealSpace(SearchSpace[BiRealConfig]):
             pad_value=choice(values["pad_value"], "pad_value", PAD_VALUES),
         )
 
-    def to_params(self, config: BiRealConfig) -> dict[str, Any]:
-        data = dataclasses.asdict(config)
-        data["stage_blocks"] = list(config.stage_blocks)
-        data["stage_filters"] = list(config.stage_filters)
-        return data
-
     def presets(self) -> dict[str, BiRealConfig]:
         return dict(PRESETS)
 
@@ -182,13 +176,9 @@ class BiRealSpace(SearchSpace[BiRealConfig]):
         then the conv's) until the last stage is at least 4x4 where the
         input allows it, else at least 2x2.
         """
-        from lce_nas.space.birealnet_cost import final_spatial
         from lce_nas.space.birealnet_keras import build_birealnet
 
-        scaled = dataclasses.replace(
-            config, stage_filters=tuple(scale_channels(f, width) for f in config.stage_filters)
-        )
-        strides = proxy_stem_strides(lambda s: final_spatial(input_shape[:2], s))
+        scaled, strides = proxy_plan(config, input_shape, width)
         return build_birealnet(scaled, input_shape, classes, stem_strides=strides)
 
     def describe(
@@ -200,3 +190,25 @@ class BiRealSpace(SearchSpace[BiRealConfig]):
         from lce_nas.space.birealnet_cost import birealnet_summary
 
         return birealnet_summary(config, input_shape, classes, stem_strides=(2, 2))
+
+
+def proxy_plan(
+    config: Any, input_shape: tuple[int, int, int], width: float, least: int = 4
+) -> tuple[Any, tuple[int, int]]:
+    """A staged config (``birealnet``, ``realtobinary``) scaled for a proxy, and its stem strides.
+
+    Stage widths are times ``width`` in multiples of 4 and at least ``least``.
+
+    Example:
+        >>> proxy_plan(PRESETS["birealnet"], (32, 32, 1), 0.125)
+        ... # doctest: +NORMALIZE_WHITESPACE
+        (BiRealConfig(stage_blocks=(4, 4, 4, 4), stage_filters=(8, 16, 32, 64),
+         shortcut='avgpool', kernel_size=3, recipe='birealnet', pad_value=0), (1, 1))
+    """
+    from lce_nas.space.birealnet_cost import final_spatial
+
+    scaled = dataclasses.replace(
+        config,
+        stage_filters=tuple(max(least, scale_channels(f, width)) for f in config.stage_filters),
+    )
+    return scaled, proxy_stem_strides(lambda s: final_spatial(input_shape[:2], s))

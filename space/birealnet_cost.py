@@ -7,6 +7,8 @@ included); MACs count one multiply-accumulate per kernel tap and output element.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from lce_nas.space.base import ArchSummary
 from lce_nas.space.birealnet import STAGES, BiRealConfig
@@ -28,24 +30,26 @@ def final_spatial(input_hw: tuple[int, int], stem_strides: tuple[int, int]) -> t
     return sizes[0], sizes[1]
 
 
-def birealnet_summary(
-    config: BiRealConfig,
+def residual_stages_summary(
+    config: Any,
     input_shape: tuple[int, int, int],
     classes: int,
     stem_strides: tuple[int, int],
+    stem_extra: int,
+    block_extra: Callable[[int, int], tuple[int, int]],
 ) -> ArchSummary:
-    """Parameters, binary/float MACs and packed size of a ``birealnet`` model.
+    """Costs of a 7x7-stem, 4-stage network with a shortcut around every binary conv.
 
-    Example:
-        >>> from lce_nas.space.birealnet import PRESETS
-        >>> birealnet_summary(PRESETS["binary-resnet-e18"], (224, 224, 3), 1000, (2, 2)).parameters
-        11699368
+    ``config`` has ``stage_blocks``, ``stage_filters`` and ``kernel_size``
+    (``birealnet`` and ``realtobinary``); ``stem_extra`` counts the stem's
+    parameters besides its conv, and ``block_extra(channels_in, channels_out)``
+    the parameters and float MACs each block has besides its binary conv and
+    downsampling shortcut (pool, 1x1 conv, BN).
     """
     h, w, cin = input_shape
     channels = config.stage_filters[0]
-    bn_stem = 2 if config.recipe == "resnet-e" else 1
     h, w = math.ceil(h / stem_strides[0]), math.ceil(w / stem_strides[0])
-    params = 49 * cin * channels + bn_stem * 4 * channels
+    params = 49 * cin * channels + stem_extra
     float_macs = h * w * 49 * cin * channels
     h, w = math.ceil(h / stem_strides[1]), math.ceil(w / stem_strides[1])
     binary_params = binary_macs = 0
@@ -62,14 +66,35 @@ def birealnet_summary(
                 float_macs += h * w * channels * filters
             binary = k2 * channels * filters
             binary_params += binary
-            params += binary + 4 * filters
             binary_macs += h * w * binary
+            extra_params, extra_macs = block_extra(channels, filters)
+            params += binary + extra_params
+            float_macs += extra_macs
             channels = filters
     params += channels * classes + classes
     float_macs += channels * classes
-    return ArchSummary(
-        parameters=params,
-        binary_macs=binary_macs,
-        float_macs=float_macs,
-        packed_bytes=math.ceil(binary_params / 8) + 4 * (params - binary_params),
+    return ArchSummary.from_counts(params, binary_params, binary_macs, float_macs)
+
+
+def birealnet_summary(
+    config: BiRealConfig,
+    input_shape: tuple[int, int, int],
+    classes: int,
+    stem_strides: tuple[int, int],
+) -> ArchSummary:
+    """Parameters, binary/float MACs and packed size of a ``birealnet`` model.
+
+    Example:
+        >>> from lce_nas.space.birealnet import PRESETS
+        >>> birealnet_summary(PRESETS["binary-resnet-e18"], (224, 224, 3), 1000, (2, 2)).parameters
+        11699368
+    """
+    stem_bns = 2 if config.recipe == "resnet-e" else 1
+    return residual_stages_summary(
+        config,
+        input_shape,
+        classes,
+        stem_strides,
+        stem_extra=stem_bns * 4 * config.stage_filters[0],
+        block_extra=lambda _, filters: (4 * filters, 0),  # BN after the conv
     )

@@ -146,12 +146,6 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
             activation=choice(values["activation"], "activation", ACTIVATIONS),
         )
 
-    def to_params(self, config: QuickNetConfig) -> dict[str, Any]:
-        data = dataclasses.asdict(config)
-        data["section_blocks"] = list(config.section_blocks)
-        data["section_filters"] = list(config.section_filters)
-        return data
-
     def presets(self) -> dict[str, QuickNetConfig]:
         return dict(PRESETS)
 

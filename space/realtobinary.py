@@ -23,8 +23,6 @@ from lce_nas.space.params import (
     choice,
     int_list,
     merge_params,
-    proxy_stem_strides,
-    scale_channels,
     suggest_widths,
     widths,
 )
@@ -132,12 +130,6 @@ class RealToBinarySpace(SearchSpace[RealToBinaryConfig]):
             kernel_size=choice(values["kernel_size"], "kernel_size", KERNEL_SIZES),
         )
 
-    def to_params(self, config: RealToBinaryConfig) -> dict[str, Any]:
-        data = dataclasses.asdict(config)
-        data["stage_blocks"] = list(config.stage_blocks)
-        data["stage_filters"] = list(config.stage_filters)
-        return data
-
     def presets(self) -> dict[str, RealToBinaryConfig]:
         return dict(PRESETS)
 
@@ -159,17 +151,11 @@ class RealToBinarySpace(SearchSpace[RealToBinaryConfig]):
         width: float = 1.0,
     ) -> tf.keras.Model:
         """The deploy network's block structure, adapted to small images (as ``birealnet``)."""
-        from lce_nas.space.birealnet_cost import final_spatial
+        from lce_nas.space.birealnet import proxy_plan
         from lce_nas.space.realtobinary_keras import build_realtobinary
 
         # At least scaling_r channels per stage keep the gate's reduced Dense non-empty.
-        scaled = dataclasses.replace(
-            config,
-            stage_filters=tuple(
-                max(config.scaling_r, scale_channels(f, width)) for f in config.stage_filters
-            ),
-        )
-        strides = proxy_stem_strides(lambda s: final_spatial(input_shape[:2], s))
+        scaled, strides = proxy_plan(config, input_shape, width, least=config.scaling_r)
         return build_realtobinary(scaled, input_shape, classes, stem_strides=strides)
 
     def describe(

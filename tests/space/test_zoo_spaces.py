@@ -67,6 +67,19 @@ ZOO_OPS = {
     "binary-densenet37": _densenet_ops(32, 4),
     "binary-densenet37-dilated": _densenet_ops(32, 2),
     "binary-densenet45": _densenet_ops(40, 4),
+    "realtobinary": {
+        "ADD": 16,
+        "AVERAGE_POOL_2D": 20,
+        "CONV_2D": 4,
+        "FULLY_CONNECTED": 33,
+        "LOGISTIC": 16,
+        "LceBconv2d": 16,
+        "LceQuantize": 16,
+        "MAX_POOL_2D": 1,
+        "MUL": 32,
+        "PRELU": 17,
+        "SOFTMAX": 1,
+    },
 }
 
 BINARY_CONVS = {
