@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from lce_nas.space.shape import DeployShape
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -57,8 +59,10 @@ def op_counts(tflite: bytes) -> dict[str, int]:
 DEPLOY_SEED = 0
 
 
-def convert_deploy(space, config) -> tuple[tf.keras.Model, bytes]:
-    """Build a config's deploy model with fixed initial weights and convert it.
+def convert_deploy(space, config, shape: DeployShape | None = None) -> tuple[tf.keras.Model, bytes]:
+    """Build a config's deploy model (at ``shape``, default 224x224x3/1000) and convert it.
+
+    The initial weights are fixed, so the flatbuffer is the same on every call.
 
     Example:
         >>> model, tflite = convert_deploy(space, space.preset("quicknet"))  # doctest: +SKIP
@@ -70,5 +74,6 @@ def convert_deploy(space, config) -> tuple[tf.keras.Model, bytes]:
     # Fresh layer names too: they end up as tensor names in the flatbuffer.
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(DEPLOY_SEED)
-    model = space.build_deploy(config)
+    shape = shape or DeployShape()
+    model = space.build_deploy(config, shape.input_shape, shape.classes)
     return model, convert_model(model)

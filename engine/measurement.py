@@ -1,7 +1,8 @@
 """The result of timing one model on one device: a distribution, never one number.
 
 A latency is only comparable with another that has the same key: device,
-engine, engine version, thread count and kernel options.
+engine, engine version, thread count, kernel options and the deploy shape
+the model was built at.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 import numpy as np
 
 from lce_nas.canonical import canonical_json
+
+# The deploy shape of every latency stored before shapes were part of the key.
+DEFAULT_DEPLOY_SHAPE = "224x224x3/1000"
 
 
 @dataclass(frozen=True)
@@ -32,11 +36,30 @@ class MeasurementKey:
     engine_version: str
     threads: int
     kernel_options: dict[str, Any] = field(default_factory=dict, hash=False)
+    #: ``HxWxC/classes`` of the deploy model (see :class:`lce_nas.space.shape.DeployShape`).
+    deploy_shape: str = DEFAULT_DEPLOY_SHAPE
 
     @property
     def kernel_options_json(self) -> str:
         """The kernel options as canonical JSON (sorted keys, no spaces)."""
         return canonical_json(self.kernel_options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The key as JSON values; the default deploy shape is left out.
+
+        Leaving it out keeps the keys recorded before shapes were keyed
+        (studies' metadata) equal to today's default key.
+
+        Example:
+            >>> MeasurementKey("host", "lce", "0.16.0", 1, deploy_shape="96x96x3/2").to_dict()
+            ... # doctest: +NORMALIZE_WHITESPACE
+            {'device': 'host', 'engine': 'lce', 'engine_version': '0.16.0', 'threads': 1,
+             'kernel_options': {}, 'deploy_shape': '96x96x3/2'}
+        """
+        data = dataclasses.asdict(self)
+        if self.deploy_shape == DEFAULT_DEPLOY_SHAPE:
+            del data["deploy_shape"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -85,11 +108,17 @@ class Measurement:
     breakdown_ms: dict[str, float] | None = None
     model_sha256: str = ""
     fingerprint: str | None = None
+    deploy_shape: str = DEFAULT_DEPLOY_SHAPE
 
     @property
     def key(self) -> MeasurementKey:
         return MeasurementKey(
-            self.device, self.engine, self.engine_version, self.threads, self.kernel_options
+            self.device,
+            self.engine,
+            self.engine_version,
+            self.threads,
+            self.kernel_options,
+            self.deploy_shape,
         )
 
     @classmethod

@@ -10,7 +10,7 @@ from lce_nas.engine.adaptive import RunPolicy
 from lce_nas.engine.breakdown import classify
 from lce_nas.engine.convert import model_sha256
 from lce_nas.engine.devices import Device, HostDevice, RemoteDevice, get_device
-from lce_nas.engine.measurement import Measurement, MeasurementKey
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE, Measurement, MeasurementKey
 from lce_nas.engine.tflite_info import load_tflite
 
 Progress = Callable[[str], None]
@@ -30,8 +30,10 @@ def _device(device: Device | str) -> Device:
     return get_device(device) if isinstance(device, str) else device
 
 
-def measurement_key(device: Device | str) -> MeasurementKey:
-    """The cache key a measurement on ``device`` will have (without measuring).
+def measurement_key(
+    device: Device | str, deploy_shape: str = DEFAULT_DEPLOY_SHAPE
+) -> MeasurementKey:
+    """The cache key a measurement on ``device`` of a model of ``deploy_shape`` will have.
 
     Example:
         >>> measurement_key("host").engine  # doctest: +SKIP
@@ -47,7 +49,9 @@ def measurement_key(device: Device | str) -> MeasurementKey:
 
         assert isinstance(device, RemoteDevice)
         engine, version = REMOTE_ENGINE, device.engine_version or "unknown"
-    return MeasurementKey(device.name, engine, version, device.threads, device.kernel_options)
+    return MeasurementKey(
+        device.name, engine, version, device.threads, device.kernel_options, deploy_shape
+    )
 
 
 def measure(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lce_nas.engine.measurement import MeasurementKey
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE, MeasurementKey
 from lce_nas.latency_db.models import MEASUREMENTS as _MEAS
 from lce_nas.latency_db.models import SEARCHES as _SEARCHES
 from lce_nas.latency_db.readonly import has_tables, readonly_engine
@@ -54,6 +54,7 @@ class MeasurementReader:
                 key["engine_version"],
                 int(key["threads"]),
                 dict(key.get("kernel_options") or {}),
+                key.get("deploy_shape") or DEFAULT_DEPLOY_SHAPE,
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lce_nas.engine.measurement import Measurement, MeasurementKey
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE, Measurement, MeasurementKey
 from lce_nas.latency_db.models import MEASUREMENTS
 from sqlalchemy import case
 
@@ -118,21 +118,26 @@ def json_safe(value: Any) -> Any:
 def key_sha256(fingerprint: str, key: MeasurementKey) -> str:
     """Hash of a measurement's cache key, for one indexed lookup.
 
+    The deploy shape is hashed only when it is not the default, so rows
+    stored before shapes were keyed keep their hash and read as
+    224x224x3/1000; any other shape gets a key of its own.
+
     Example:
         >>> k = MeasurementKey("host", "lce-interpreter", "0.16.0", 1, {})
         >>> key_sha256("ab" * 32, k) == key_sha256("ab" * 32, k)
         True
     """
-    return sha256_hex(
-        {
-            "fingerprint": fingerprint,
-            "device": key.device,
-            "engine": key.engine,
-            "engine_version": key.engine_version,
-            "threads": int(key.threads),
-            "kernel_options": json_safe(key.kernel_options),
-        }
-    )
+    identity = {
+        "fingerprint": fingerprint,
+        "device": key.device,
+        "engine": key.engine,
+        "engine_version": key.engine_version,
+        "threads": int(key.threads),
+        "kernel_options": json_safe(key.kernel_options),
+    }
+    if key.deploy_shape != DEFAULT_DEPLOY_SHAPE:
+        identity["deploy_shape"] = key.deploy_shape
+    return sha256_hex(identity)
 
 
 def sample_sha256(row: dict[str, Any]) -> str:
@@ -159,6 +164,8 @@ def measurement_row(m: Measurement, recorded_at: datetime | None = None) -> dict
     row["cv"] = float(cv) if cv is not None and math.isfinite(cv) else None
     for name in ("kernel_options", "samples_ms", "op_profile", "breakdown_ms", "host_facts"):
         row[name] = json_safe(row[name])
+    if data.get("deploy_shape") == DEFAULT_DEPLOY_SHAPE:
+        del data["deploy_shape"]  # rows of the default shape stay as they were written before
     row["extra"] = json_safe(data)
     return finish_measurement_row(row, recorded_at or now())
 
@@ -166,8 +173,14 @@ def measurement_row(m: Measurement, recorded_at: datetime | None = None) -> dict
 def finish_measurement_row(row: dict[str, Any], recorded_at: datetime) -> dict[str, Any]:
     """Add the derived columns (key and sample hashes) and the recording time."""
     row = dict(row)
+    # The deploy shape lives in ``extra`` (no column): absent on older rows.
     key = MeasurementKey(
-        row["device"], row["engine"], row["engine_version"], row["threads"], row["kernel_options"]
+        row["device"],
+        row["engine"],
+        row["engine_version"],
+        row["threads"],
+        row["kernel_options"],
+        (row.get("extra") or {}).get("deploy_shape", DEFAULT_DEPLOY_SHAPE),
     )
     row["key_sha256"] = key_sha256(row["fingerprint"], key)
     row["sample_sha256"] = sample_sha256(row)

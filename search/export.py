@@ -73,6 +73,7 @@ def model_card(
         "space_version": meta.get("space_version"),
         "fingerprint": row["fingerprint"],
         "config": row["config"],
+        "deploy_shape": _deploy_shape(meta).label,
         "summary": {
             "parameters": row["parameters"],
             "binary_macs": row["binary_macs"],
@@ -112,13 +113,14 @@ def export_rows(
 
     space = get_space(results.meta["space"])
     key = MeasurementKey(**results.meta["measurement_key"])
+    shape = _deploy_shape(results.meta)
     written = []
     for row in rows:
         fingerprint = row["fingerprint"] or "unknown"
         folder = out_dir / results.name / f"{row['number']:04d}-{fingerprint[:12]}"
         folder.mkdir(parents=True, exist_ok=True)
         config = space.config_from_params(row["config"])
-        model, tflite = convert_deploy(space, config)
+        model, tflite = convert_deploy(space, config, shape)
         (folder / "model.tflite").write_bytes(tflite)
         model.save(folder / "model.h5")
         measurement = store.lookup_measurement(row["fingerprint"], key)
@@ -135,6 +137,15 @@ def export_rows(
         (folder / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
         written.append(folder)
     return written
+
+
+def _deploy_shape(meta: dict[str, Any]):
+    """The study's deploy shape; studies from before shapes were keyed have the default."""
+    from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
+    from lce_nas.space.shape import DeployShape
+
+    label = (meta.get("measurement_key") or {}).get("deploy_shape", DEFAULT_DEPLOY_SHAPE)
+    return DeployShape.from_label(label)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from lce_nas.search.study import (
     study_meta,
     update_meta,
 )
+from lce_nas.space.shape import DeployShape
 from lce_nas.workers.pool import failure_reason
 from optuna.trial import TrialState
 
@@ -147,7 +148,8 @@ class SearchLoop:
             return
         params = self.space.to_params(config)
         fingerprint = self.space.fingerprint(config)
-        summary = self.space.describe(config)
+        shape = DeployShape.from_label(self.key.deploy_shape)
+        summary = self.space.describe(config, shape.input_shape, shape.classes)
         write_candidate(trial, fingerprint, params, summary)
         candidate = Candidate(trial, params, fingerprint)
         self.inflight[trial.number] = candidate
@@ -169,7 +171,7 @@ class SearchLoop:
             self.stats.cache_hits += 1
         else:
             candidate.latency_future = self.pool.submit_latency(
-                self.space.name, params, lookup=False
+                self.space.name, params, lookup=False, deploy_shape=self.key.deploy_shape
             )
         if self.settings.max_latency_ms is None or candidate.latency is not None:
             self._submit_training(candidate)

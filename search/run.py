@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
 from lce_nas.search.front import StudyFront
 from lce_nas.search.loop import Reporter, SearchLoop, SearchStats
 from lce_nas.search.results import load_front
@@ -16,6 +17,7 @@ from lce_nas.search.study import (
     open_study,
     recover_interrupted,
 )
+from lce_nas.space.shape import DeployShape
 from lce_nas.workers.trainer import ProxySettings
 
 from lce_nas.errors import UserError
@@ -40,6 +42,8 @@ class SearchSettings:
     study_name: str
     space: str = "quicknet"
     device: str = "host"
+    #: ``HxWxC/classes`` the deploy models are built and timed at (part of the latency key).
+    deploy_shape: str = DEFAULT_DEPLOY_SHAPE
     sampler: str = DEFAULT_SAMPLER
     trials: int | None = DEFAULT_TRIALS
     time_budget_s: float | None = None
@@ -59,6 +63,7 @@ class SearchSettings:
             raise UserError(
                 f"--study-name {self.study_name!r}: use letters, digits, '.', '_' and '-'"
             )
+        DeployShape.from_label(self.deploy_shape)  # a bad shape fails before anything starts
         if self.trials is None and self.time_budget_s is None:
             raise UserError("give a budget: --trials N and/or --time-budget (e.g. 2h)")
         for name in ("trials", "parallel", "max_consecutive_failures"):
@@ -119,7 +124,7 @@ def run_search(
     reporter = reporter or _Silent()
     space = get_space(settings.space)
     device = get_device(settings.device, **settings.device_overrides)
-    key = measurement_key(device)
+    key = measurement_key(device, settings.deploy_shape)
     dataset_key = dataset_name(settings.dataset)
     store = LatencyStore(db_url)
     presets = space.presets()
@@ -127,7 +132,7 @@ def run_search(
         space=space.name,
         space_version=space.version,
         device=device.name,
-        measurement_key=asdict(key),
+        measurement_key=key.to_dict(),
         dataset=dataset_key,
         proxy_settings=settings.proxy.to_dict(),
         constraints={

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -41,6 +43,19 @@ class ArchSummary:
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    @classmethod
+    def from_counts(
+        cls, parameters: int, binary_parameters: int, binary_macs: int, float_macs: int
+    ) -> ArchSummary:
+        """A summary whose packed size follows from the binary and other parameters.
+
+        Example:
+            >>> ArchSummary.from_counts(100, 80, 0, 0).packed_bytes
+            90
+        """
+        packed = math.ceil(binary_parameters / 8) + 4 * (parameters - binary_parameters)
+        return cls(parameters, binary_macs, float_macs, packed)
+
 
 class SearchSpace(abc.ABC, Generic[ConfigT]):
     """A family of BNN architectures that Optuna can sample from.
@@ -74,9 +89,15 @@ class SearchSpace(abc.ABC, Generic[ConfigT]):
     def config_from_params(self, params: dict[str, Any]) -> ConfigT:
         """Validate user-given parameters; a bad field raises :class:`UserError`."""
 
-    @abc.abstractmethod
     def to_params(self, config: ConfigT) -> dict[str, Any]:
-        """The config as plain JSON values (the inverse of :meth:`config_from_params`)."""
+        """The config as plain JSON values (the inverse of :meth:`config_from_params`).
+
+        This default serves dataclass configs: tuples become lists.
+        """
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in dataclasses.asdict(config).items()
+        }
 
     @abc.abstractmethod
     def presets(self) -> dict[str, ConfigT]:
@@ -143,22 +164,58 @@ class SearchSpace(abc.ABC, Generic[ConfigT]):
 
 
 _REGISTRY: dict[str, type[SearchSpace[Any]]] = {}
+_ORIGINS: dict[str, str] = {}
+_PLUGIN_FAILURES: list[Any] = []
+_plugins_loaded = False
 
 
 def register_space(cls: type[SearchSpace[Any]]) -> type[SearchSpace[Any]]:
-    """Class decorator that makes a space available by its ``name``."""
+    """Class decorator that makes a space available by its ``name`` (a built-in space)."""
     _REGISTRY[cls.name] = cls
+    _ORIGINS[cls.name] = "built-in"
     return cls
 
 
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from lce_nas.space.plugins import PluginFailure, discover
+
+    loaded, failures = discover()
+    for cls, package, origin in loaded:
+        if cls.name in _REGISTRY:
+            failures.append(
+                PluginFailure(cls.name, package, f"clashes with the {_ORIGINS[cls.name]} space")
+            )
+            continue
+        _REGISTRY[cls.name] = cls
+        _ORIGINS[cls.name] = origin
+    _PLUGIN_FAILURES.extend(failures)
+
+
 def list_spaces() -> list[SearchSpace[Any]]:
-    """Every registered space, by name.
+    """Every registered space, built-in and from plug-ins, by name.
 
     Example:
-        >>> [s.name for s in list_spaces()]
-        ['quicknet']
+        >>> [s.name for s in list_spaces()][:4]
+        ['binarydensenet', 'birealnet', 'quicknet', 'realtobinary']
     """
+    _load_plugins()
     return [_REGISTRY[name]() for name in sorted(_REGISTRY)]
+
+
+def space_origin(name: str) -> str:
+    """Where a registered space comes from: ``built-in`` or the plug-in package and object."""
+    _load_plugins()
+    return _ORIGINS[name]
+
+
+def plugin_failures() -> list[Any]:
+    """The plug-in spaces that could not be loaded, as ``PluginFailure`` values."""
+    _load_plugins()
+    return list(_PLUGIN_FAILURES)
 
 
 def get_space(name: str) -> SearchSpace[Any]:
@@ -168,9 +225,11 @@ def get_space(name: str) -> SearchSpace[Any]:
         >>> get_space("quicknet").name
         'quicknet'
     """
-    try:
+    if name not in _REGISTRY:
+        _load_plugins()
+    if name in _REGISTRY:
         return _REGISTRY[name]()
-    except KeyError:
-        raise UserError(
-            f"unknown space '{name}' (choose from: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    for failure in _PLUGIN_FAILURES:
+        if failure.name == name:
+            raise UserError(str(failure))
+    raise UserError(f"unknown space '{name}' (choose from: {', '.join(sorted(_REGISTRY))})")

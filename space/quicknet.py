@@ -14,14 +14,18 @@ one is rejected with an error, so nothing the user wrote is silently changed.
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lce_nas.space.base import ArchSummary, SearchSpace, register_space
-
-from lce_nas.errors import UserError
+from lce_nas.space.params import (
+    choice,
+    int_list,
+    merge_params,
+    scale_channels,
+    suggest_widths,
+    widths,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -95,14 +99,7 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
     def suggest(self, trial: optuna.Trial) -> QuickNetConfig:
         """Sample a config; decreasing filters are repaired by a running maximum."""
         blocks = tuple(trial.suggest_int(f"blocks_{i}", *BLOCKS_RANGE) for i in range(SECTIONS))
-        # Widths are drawn log-uniformly in units of 32 channels: the cost grows
-        # with the square of the width, and most of the front lies at small ones.
-        units = (FILTERS_RANGE[0] // FILTERS_STEP, FILTERS_RANGE[1] // FILTERS_STEP)
-        proposed = [
-            trial.suggest_int(f"filters_{i}_x32", *units, log=True) * FILTERS_STEP
-            for i in range(SECTIONS)
-        ]
-        filters = tuple(max(proposed[: i + 1]) for i in range(SECTIONS))
+        filters = suggest_widths(trial, "filters", *FILTERS_RANGE, FILTERS_STEP, SECTIONS)
         return QuickNetConfig(
             section_blocks=blocks,
             section_filters=filters,
@@ -133,41 +130,21 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
             >>> QuickNetSpace().config_from_params({"kernel_size": 5}).kernel_size
             5
         """
-        if not isinstance(params, dict):
-            raise UserError('parameters must be a JSON object, e.g. {"kernel_size": 3}')
-        unknown = sorted(set(params) - set(_FIELDS))
-        if unknown:
-            raise UserError(
-                f"unknown parameter '{unknown[0]}' for space 'quicknet' "
-                f"(allowed: {', '.join(_FIELDS)})"
-            )
-        values = {**dataclasses.asdict(PRESETS["quicknet"]), **params}
-        blocks = _int_list(values["section_blocks"], "section_blocks", *BLOCKS_RANGE)
-        filters = _int_list(values["section_filters"], "section_filters", *FILTERS_RANGE)
-        if any(f % FILTERS_STEP for f in filters):
-            raise UserError(
-                f"section_filters must be multiples of {FILTERS_STEP} in "
-                f"{FILTERS_RANGE[0]}..{FILTERS_RANGE[1]}, got {list(filters)}"
-            )
-        if any(b < a for a, b in itertools.pairwise(filters)):
-            raise UserError(
-                f"section_filters must not decrease from one section to the next, "
-                f"got {list(filters)}"
-            )
+        values = merge_params(
+            params, dataclasses.asdict(PRESETS["quicknet"]), "quicknet", '{"kernel_size": 3}'
+        )
+        blocks = int_list(values["section_blocks"], "section_blocks", *BLOCKS_RANGE, SECTIONS)
+        filters = widths(
+            values["section_filters"], "section_filters", *FILTERS_RANGE, FILTERS_STEP, SECTIONS
+        )
         return QuickNetConfig(
             section_blocks=blocks,
             section_filters=filters,
-            stem_filters=_choice(values["stem_filters"], "stem_filters", STEM_FILTERS),
-            transition=_choice(values["transition"], "transition", TRANSITIONS),
-            kernel_size=_choice(values["kernel_size"], "kernel_size", KERNEL_SIZES),
-            activation=_choice(values["activation"], "activation", ACTIVATIONS),
+            stem_filters=choice(values["stem_filters"], "stem_filters", STEM_FILTERS),
+            transition=choice(values["transition"], "transition", TRANSITIONS),
+            kernel_size=choice(values["kernel_size"], "kernel_size", KERNEL_SIZES),
+            activation=choice(values["activation"], "activation", ACTIVATIONS),
         )
-
-    def to_params(self, config: QuickNetConfig) -> dict[str, Any]:
-        data = dataclasses.asdict(config)
-        data["section_blocks"] = list(config.section_blocks)
-        data["section_filters"] = list(config.section_filters)
-        return data
 
     def presets(self) -> dict[str, QuickNetConfig]:
         return dict(PRESETS)
@@ -225,38 +202,10 @@ def scale_width(config: QuickNetConfig, width: float) -> QuickNetConfig:
         >>> scale_width(PRESETS["quicknet"], 1 / 16).section_filters
         (4, 8, 16, 32)
     """
-    if width <= 0:
-        raise UserError(f"width must be positive, got {width}")
-
-    def scaled(value: int, multiple: int) -> int:
-        return max(multiple, round(value * width / multiple) * multiple)
-
     # Multiples of 4, not 8: at the narrow proxy widths a coarser grid maps
     # different sections (QuickNet's 64 and QuickNetSmall's 32) to one width.
     return dataclasses.replace(
         config,
-        section_filters=tuple(scaled(f, 4) for f in config.section_filters),
-        stem_filters=scaled(config.stem_filters, 4),
+        section_filters=tuple(scale_channels(f, width) for f in config.section_filters),
+        stem_filters=scale_channels(config.stem_filters, width),
     )
-
-
-def _int_list(value: Any, field: str, low: int, high: int) -> tuple[int, ...]:
-    ok = (
-        isinstance(value, list | tuple)
-        and len(value) == SECTIONS
-        and all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value)
-    )
-    if not ok:
-        raise UserError(
-            f"{field} must be a list of {SECTIONS} integers in {low}..{high}, "
-            f"got {json.dumps(value)}"
-        )
-    return tuple(value)
-
-
-def _choice(value: Any, field: str, allowed: tuple[Any, ...]) -> Any:
-    if value not in allowed or isinstance(value, bool):
-        raise UserError(
-            f"{field} must be one of {', '.join(map(str, allowed))}, got {json.dumps(value)}"
-        )
-    return value

@@ -92,10 +92,4 @@ def quicknet_summary(
 
     params += channels * classes + classes
     float_macs += channels * classes
-    packed_bytes = math.ceil(binary_params / 8) + 4 * (params - binary_params)
-    return ArchSummary(
-        parameters=params,
-        binary_macs=binary_macs,
-        float_macs=float_macs,
-        packed_bytes=packed_bytes,
-    )
+    return ArchSummary.from_counts(params, binary_params, binary_macs, float_macs)

@@ -146,11 +146,7 @@ def proxy_stem_strides(
         >>> proxy_stem_strides(PRESETS["quicknet"], (64, 64, 3))
         (2, 1)
     """
+    from lce_nas.space.params import proxy_stem_strides as choose
     from lce_nas.space.quicknet_cost import final_spatial
 
-    candidates = ((2, 2), (2, 1), (1, 1))
-    for minimum in (4, 2):
-        for strides in candidates:
-            if min(final_spatial(config, input_shape[:2], strides)) >= minimum:
-                return strides
-    return (1, 1)
+    return choose(lambda strides: final_spatial(config, input_shape[:2], strides))

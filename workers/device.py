@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lce_nas.engine.devices import Device, HostDevice
-from lce_nas.engine.measurement import Measurement
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE, Measurement
 
 
 @dataclass
@@ -47,9 +47,12 @@ def time_candidate(
     fresh: bool = False,
     profile: bool | None = None,
     lookup: bool = True,
+    deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
 ) -> LatencyResult:
     """Latency of one architecture on ``device``: from the cache, or built, converted and timed.
 
+    The deploy model is built at ``deploy_shape`` (``HxWxC/classes``), which is
+    part of the latency's key: a latency of another shape never answers.
     ``lookup=False`` is for a caller that has looked the cache up already (a
     miss) and stored the architecture: the worker then only measures and
     records the measurement. ``fresh`` measures again even on a hit.
@@ -70,6 +73,7 @@ def time_candidate(
     from lce_nas.engine import measure, measurement_key
     from lce_nas.latency_db import open_store
     from lce_nas.space import get_space
+    from lce_nas.space.shape import DeployShape
 
     started = time.time()
     space = get_space(space_name)
@@ -77,7 +81,7 @@ def time_candidate(
     fingerprint = space.fingerprint(config)
     store = open_store(store_url)
     if lookup and not fresh:
-        row = store.lookup_measurement_row(fingerprint, measurement_key(device))
+        row = store.lookup_measurement_row(fingerprint, measurement_key(device, deploy_shape))
         if row is not None:
             from lce_nas.latency_db.records import measurement_from_row
 
@@ -94,21 +98,22 @@ def time_candidate(
     from lce_nas.engine.convert import convert_deploy
 
     t0 = time.perf_counter()
-    _, tflite = convert_deploy(space, config)
+    _, tflite = convert_deploy(space, config, DeployShape.from_label(deploy_shape))
     t1 = time.perf_counter()
     companion = None
     if profile is None:
         companion = _native_profiler(device)
         profile = companion is None and device.times_ops
     measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
+    measurement.deploy_shape = deploy_shape
     t2 = time.perf_counter()
     measurement_id = store.record_measurement(measurement)
     if companion is not None:
         # Only a breakdown: a failure here must not lose the latency above.
         try:
-            store.record_measurement(
-                measure(tflite, companion, profile=True, fingerprint=fingerprint)
-            )
+            breakdown = measure(tflite, companion, profile=True, fingerprint=fingerprint)
+            breakdown.deploy_shape = deploy_shape
+            store.record_measurement(breakdown)
         except Exception as err:
             logging.getLogger(__name__).warning(
                 "no latency breakdown for %s: %s", fingerprint[:12], err
@@ -169,6 +174,7 @@ class DeviceWorker:
         fresh: bool = False,
         profile: bool | None = None,
         lookup: bool = True,
+        deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
         if not self._device_recorded:
@@ -186,6 +192,7 @@ class DeviceWorker:
             fresh=fresh,
             profile=profile,
             lookup=lookup,
+            deploy_shape=deploy_shape,
         )
         result.node_id = self.node_id
         return result

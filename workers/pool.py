@@ -19,6 +19,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
 from lce_nas.workers.ray_setup import LocalRay, join_cluster
 
 from lce_nas.errors import UserError
@@ -289,16 +290,18 @@ class Pool:
         fresh: bool = False,
         profile: bool | None = None,
         lookup: bool = True,
+        deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
     ) -> Future:
-        """Time the candidate on the pool's device; a future of its ``LatencyResult``.
+        """Time the candidate on the pool's device, built at ``deploy_shape`` (``HxWxC/N``).
 
-        ``lookup=False``: as for :meth:`submit_accuracy`, the caller did the cache
-        lookup and stored the architecture.
+        Returns a future of its ``LatencyResult``. ``lookup=False``: as for
+        :meth:`submit_accuracy`, the caller did the cache lookup and stored the
+        architecture.
         """
         return self._resilient(
             "timing",
             lambda: self.device_worker.latency.remote(
-                space_name, params, fresh or not lookup, profile, lookup
+                space_name, params, fresh or not lookup, profile, lookup, deploy_shape
             ),
         )
 

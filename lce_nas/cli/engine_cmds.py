@@ -9,7 +9,11 @@ from typing import Any
 
 import click
 
-from lce_nas.cli.options import device_host_overrides
+from lce_nas.cli.options import (
+    deploy_shape_options,
+    device_host_overrides,
+    resolve_deploy_shape,
+)
 from lce_nas.cli.validate import FiniteFloatRange, ThreadCount, writable_output
 from lce_nas.errors import UserError
 
@@ -47,16 +51,16 @@ def _device_overrides(**options: Any) -> dict[str, Any]:
     return overrides
 
 
-def _build_from_space(space_name: str, preset: str, console) -> tuple[bytes, str, Any, Any]:
+def _build_from_space(space_name: str, preset: str, shape, console) -> tuple[bytes, str, Any, Any]:
     from lce_nas.space import get_space
 
     space = get_space(space_name)
     config = space.preset(preset)
-    with console.status(f"building and converting {space_name}/{preset} (224x224x3, 1000 classes)"):
+    with console.status(f"building and converting {space_name}/{preset} ({shape.label})"):
         from lce_nas.engine.convert import convert_deploy
 
         # The same seeded build as search and export, so the timed file is the exported one.
-        _, tflite = convert_deploy(space, config)
+        _, tflite = convert_deploy(space, config, shape)
     return tflite, space.fingerprint(config), space, config
 
 
@@ -124,6 +128,7 @@ def _breakdown_table(m):
 @click.option("--profile", is_flag=True, help="Per-op profile and latency breakdown.")
 @click.option("--max-seconds", type=FiniteFloatRange(min=0.1), help="Cap on timing time.")
 @click.option("--fresh", is_flag=True, help="Measure even if the database has this key.")
+@deploy_shape_options
 @click.option("--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
 def bench_cmd(
@@ -140,6 +145,8 @@ def bench_cmd(
     profile: bool,
     max_seconds: float | None,
     fresh: bool,
+    input_shape_text: str | None,
+    classes_text: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -182,14 +189,17 @@ def bench_cmd(
             "per-op profiles on the host need --engine native (LCE's Python interpreter has "
             "no per-op timers), or a device that runs lce_benchmark_model"
         )
-    key = measurement_key(device)
+    shape = resolve_deploy_shape(input_shape_text, classes_text)
+    if model is not None and (input_shape_text or classes_text):
+        raise UserError("--input-shape and --classes apply to --space models, not MODEL.tflite")
+    key = measurement_key(device, shape.label)
 
     space = config = None
     if model is not None:
         tflite = load_tflite(Path(model))
         fingerprint = tflite_fingerprint(tflite)
     else:
-        tflite, fingerprint, space, config = _build_from_space(space_name, preset, console)
+        tflite, fingerprint, space, config = _build_from_space(space_name, preset, shape, console)
 
     store = _open_store(db, warn)
     result = imported_from = None
@@ -214,6 +224,7 @@ def bench_cmd(
                 progress=lambda msg: status.update(f"measuring on {device.name}: {msg}"),
                 warn=warn,
             )
+        result.deploy_shape = shape.label
         origin, source = "measured", "measured now"
         if store is not None:
             store.record_device(device.name, device.kind, device.to_spec())

@@ -151,3 +151,41 @@ def device_host_overrides(device_host: str | None) -> dict[str, Any]:
     from lce_nas.engine.devices import parse_device_host
 
     return parse_device_host(device_host) if device_host else {}
+
+
+def deploy_shape_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--input-shape HxWxC`` and ``--classes N``: the shape deploy models are built at."""
+    func = click.option(
+        "--classes",
+        "classes_text",
+        metavar="N",
+        help="Output classes of the deploy model (default 1000).",
+    )(func)
+    return click.option(
+        "--input-shape",
+        "input_shape_text",
+        metavar="HxWxC",
+        help="Input height x width x channels of the deploy model (default 224x224x3).",
+    )(func)
+
+
+def resolve_deploy_shape(
+    input_shape_text: str | None, classes_text: str | int | None, input_size: int | None = None
+):
+    """The :class:`~lce_nas.space.shape.DeployShape` the deploy-shape options name.
+
+    ``input_size`` (``convert --input-size``) sets height and width and keeps 3 channels.
+    """
+    from lce_nas.space.shape import parse_input_shape
+
+    if input_size is not None and input_shape_text is not None:
+        raise UserError("give only one of --input-size and --input-shape")
+    if input_size is not None:
+        input_shape_text = f"{input_size}x{input_size}x3"
+    classes = 1000
+    if classes_text is not None:
+        try:
+            classes = int(classes_text)
+        except ValueError:
+            raise UserError(f"--classes must be a whole number, got {classes_text!r}") from None
+    return parse_input_shape(input_shape_text or "224x224x3", classes)

@@ -10,11 +10,13 @@ import click
 from lce_nas.cli import validate
 from lce_nas.cli.options import (
     db_option,
+    deploy_shape_options,
     device_host_overrides,
     device_options,
     parse_duration,
     proxy_options,
     proxy_settings,
+    resolve_deploy_shape,
     writable_output,
 )
 from lce_nas.errors import UserError
@@ -52,6 +54,7 @@ class _RichReporter:
 
 @click.command()
 @click.option("--space", "space_name", default="quicknet", show_default=True)
+@deploy_shape_options
 @device_options
 @click.option("--study-name", help="Name of the study (default: SPACE-DEVICE); same name resumes.")
 @click.option("--resume", is_flag=True, help="Require an existing study of that name.")
@@ -106,6 +109,8 @@ class _RichReporter:
 @db_option
 def search(
     space_name,
+    input_shape_text,
+    classes_text,
     device_name,
     device_host,
     study_name,
@@ -155,7 +160,12 @@ def search(
     get_space(space_name)
     get_device(device_name, **overrides)
     check_ray_version()
-    name = study_name or f"{space_name}-{device_name}"
+    shape = resolve_deploy_shape(input_shape_text, classes_text)
+    default_name = f"{space_name}-{device_name}"
+    if not shape.is_default:
+        # Another shape is another study: its latencies never share a front.
+        default_name += "-" + shape.label.replace("/", "-")
+    name = study_name or default_name
     budget_s = parse_duration(time_budget)
     if trials is None and budget_s is None:
         trials, budget_s = DEFAULT_TRIALS, DEFAULT_TIME_BUDGET_S
@@ -165,6 +175,7 @@ def search(
         study_name=name,
         space=space_name,
         device=device_name,
+        deploy_shape=shape.label,
         sampler=sampler,
         trials=trials,
         time_budget_s=budget_s,
@@ -222,7 +233,13 @@ def search(
 
 
 @click.command()
-@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option(
+    "--study",
+    "study_names",
+    required=True,
+    multiple=True,
+    help="Study name; repeat it to put several studies' fronts side by side.",
+)
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the front as CSV.")
 @click.option(
     "--plot",
@@ -233,14 +250,23 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print the front as JSON rows.")
 @click.option("--all", "all_trials", is_flag=True, help="Every trial, not only the front.")
 @db_option
-def front(study_name, csv_path, plot_path, as_json, all_trials, db) -> None:
-    """Print a study's feasible Pareto front (accuracy vs latency)."""
+def front(study_names, csv_path, plot_path, as_json, all_trials, db) -> None:
+    """Print a study's feasible Pareto front (accuracy vs latency).
+
+    \b
+    lce-nas front --study quicknet-host
+    lce-nas front --study quicknet-host --study birealnet-host --study binarydensenet-host
+    """
     from rich.console import Console
 
     from lce_nas.search.results import load_front
     from lce_nas.settings import resolve_db_url
 
     url = resolve_db_url(db)
+    if len(study_names) > 1:
+        _compare_fronts(url, study_names, csv_path, plot_path, all_trials, as_json)
+        return
+    (study_name,) = study_names
     if csv_path is not None:
         writable_output(csv_path, "--csv")
     if plot_path is not None:
@@ -377,6 +403,37 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "dominates_presets": " ".join(row["dominates_presets"])})
+
+
+def _compare_fronts(url, study_names, csv_path, plot_path, all_trials, as_json) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lce_nas.search.compare import comparison_rows
+    from lce_nas.search.results import load_front
+
+    if csv_path or plot_path or all_trials:
+        raise UserError("--csv, --plot and --all take one --study; compare fronts with --json")
+    if len(set(study_names)) < len(study_names):
+        raise UserError("each --study may be given once")
+    rows = comparison_rows([load_front(url, name) for name in study_names])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"fronts of {', '.join(study_names)} (* on the joint front)")
+    for column in ("study", "space", "trial", "accuracy", "latency ms", "params", "fingerprint"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["study"],
+            row["space"] or "-",
+            f"{row['number']}" + (f" ({row['preset']})" if row["preset"] else ""),
+            f"{row['accuracy']:.3f}" + (" *" if row["on_joint_front"] else ""),
+            f"{row['latency_ms']:.2f}",
+            f"{row['parameters'] / 1e6:.2f}M" if row["parameters"] else "-",
+            (row["fingerprint"] or "")[:12],
+        )
+    Console().print(table)
 
 
 def _print_front(console, results, rows=None) -> None:

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import click
 
-from lce_nas.cli.options import architecture_options, resolve_architecture
+from lce_nas.cli.options import (
+    architecture_options,
+    deploy_shape_options,
+    resolve_architecture,
+    resolve_deploy_shape,
+)
 from lce_nas.cli.validate import writable_output, write_error
 
 # Caps far above any deployable model: past them a build needs tens of GB.
 MAX_INPUT_SIZE = 4096
-MAX_CLASSES = 100_000
 
 
 def register(group: click.Group) -> None:
@@ -25,35 +29,56 @@ def register(group: click.Group) -> None:
 
 @click.command()
 def spaces() -> None:
-    """List the search spaces and their presets."""
+    """List the search spaces, where each comes from, and their presets.
+
+    A plug-in that fails to load is named in one ``error:`` line (exit code 1);
+    the other spaces are still listed.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from lce_nas.space import list_spaces
+    from lce_nas.space import list_spaces, plugin_failures, space_origin
 
-    table = Table("space", "version", "presets", "what it searches")
+    table = Table("space", "version", "origin", "presets", "what it searches")
     for space in list_spaces():
-        table.add_row(space.name, space.version, ", ".join(space.presets()), space.summary)
+        table.add_row(
+            space.name,
+            space.version,
+            space_origin(space.name),
+            ", ".join(space.presets()),
+            space.summary,
+        )
     Console().print(table)
+    failures = plugin_failures()
+    for failure in failures:
+        click.echo(f"error: {failure}", err=True)
+    if failures:
+        raise SystemExit(1)
 
 
 @click.command()
 @architecture_options()
+@deploy_shape_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
-def describe(space_name, preset, params_json, params_file, as_json) -> None:
+def describe(
+    space_name, preset, params_json, params_file, input_shape_text, classes_text, as_json
+) -> None:
     """Summarise an architecture: parameters, binary/float MACs, packed size, fingerprint.
 
     \b
     lce-nas describe --space quicknet --preset quicknet-small
     lce-nas describe --params '{"section_blocks": [2, 2, 2, 2]}'
+    lce-nas describe --space birealnet --preset birealnet --input-shape 96x96x1 --classes 2
     """
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
-    summary = space.describe(config)
+    shape = resolve_deploy_shape(input_shape_text, classes_text)
+    summary = space.describe(config, shape.input_shape, shape.classes)
     record = {
         "space": space.name,
         "space_version": space.version,
         "preset": space.preset_name(config),
         "fingerprint": space.fingerprint(config),
+        "deploy_shape": shape.label,
         "config": space.to_params(config),
         **summary.to_dict(),
     }
@@ -69,6 +94,7 @@ def describe(space_name, preset, params_json, params_file, as_json) -> None:
     table.add_row("space", f"{space.name} (version {space.version})")
     table.add_row("preset", record["preset"] or "-")
     table.add_row("fingerprint", record["fingerprint"])
+    table.add_row("deploy shape", f"{shape.label} (input HxWxC / classes)")
     table.add_row("config", space.config_json(config))
     table.add_row("parameters", f"{summary.parameters:,}")
     table.add_row("binary MACs", f"{summary.binary_macs:,}")
@@ -85,29 +111,32 @@ def describe(space_name, preset, params_json, params_file, as_json) -> None:
 @click.option(
     "--input-size",
     type=click.IntRange(1, MAX_INPUT_SIZE),
-    default=224,
-    show_default=True,
-    help="Input height and width.",
+    help="Input height and width (3 channels; or --input-shape).",
 )
-@click.option(
-    "--classes",
-    type=click.IntRange(1, MAX_CLASSES),
-    default=1000,
-    show_default=True,
-    help="Output classes.",
-)
-def convert(space_name, preset, params_json, params_file, output, input_size, classes) -> None:
+@deploy_shape_options
+def convert(
+    space_name,
+    preset,
+    params_json,
+    params_file,
+    output,
+    input_size,
+    input_shape_text,
+    classes_text,
+) -> None:
     """Build an architecture's deploy model and convert it with LCE to .tflite.
 
     \b
     lce-nas convert --space quicknet --preset quicknet -o quicknet.tflite
+    lce-nas convert --preset quicknet-small --input-shape 96x96x1 --classes 2 -o q.tflite
     """
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
+    shape = resolve_deploy_shape(input_shape_text, classes_text, input_size)
     writable_output(output, "-o")
     from lce_nas.engine.convert import convert_model, op_counts
 
     start = time.perf_counter()
-    model = space.build_deploy(config, input_shape=(input_size, input_size, 3), classes=classes)
+    model = space.build_deploy(config, input_shape=shape.input_shape, classes=shape.classes)
     built = time.perf_counter()
     tflite = convert_model(model)
     converted = time.perf_counter()

@@ -9,11 +9,13 @@ import click
 from lce_nas.cli.options import (
     architecture_options,
     db_option,
+    deploy_shape_options,
     device_host_overrides,
     device_options,
     proxy_options,
     proxy_settings,
     resolve_architecture,
+    resolve_deploy_shape,
 )
 
 
@@ -24,6 +26,7 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @architecture_options()
+@deploy_shape_options
 @device_options
 @click.option("--ray-address", help="Join an existing Ray cluster instead of a local one.")
 @proxy_options
@@ -34,6 +37,8 @@ def evaluate(
     preset,
     params_json,
     params_file,
+    input_shape_text,
+    classes_text,
     device_name,
     device_host,
     ray_address,
@@ -57,6 +62,7 @@ def evaluate(
     from lce_nas.workers import Pool
 
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
+    shape = resolve_deploy_shape(input_shape_text, classes_text)
     device = get_device(device_name, **device_host_overrides(device_host))
     settings = proxy_settings(epochs, subset, width, batch_size)
     url = resolve_db_url(db)
@@ -67,7 +73,7 @@ def evaluate(
         Pool(device, url, dataset=dataset, proxy=settings, ray_address=ray_address) as pool,
     ):
         accuracy_future = pool.submit_accuracy(space.name, params)
-        latency_future = pool.submit_latency(space.name, params)
+        latency_future = pool.submit_latency(space.name, params, deploy_shape=shape.label)
         try:
             accuracy, latency = accuracy_future.result(), latency_future.result()
         except Exception as err:
@@ -98,6 +104,7 @@ def evaluate(
         "threads": m.threads,
         "kernel_options": m.kernel_options,
         "latency_cached": latency.cached,
+        "deploy_shape": shape.label,
     }
     if as_json:
         click.echo(json.dumps(record, indent=2))
@@ -110,5 +117,5 @@ def evaluate(
     out.print(
         f"  latency      {m.median_ms:.2f} ms median (p10 {m.p10_ms:.2f}, p90 {m.p90_ms:.2f}, "
         f"CV {m.cv:.3f}, {m.runs} runs) on {m.device}, {m.engine} {m.engine_version}, "
-        f"{m.threads} thread(s) ({lat_src})"
+        f"{m.threads} thread(s), deploy shape {shape.label} ({lat_src})"
     )

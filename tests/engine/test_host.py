@@ -157,3 +157,21 @@ def test_native_engine_missing_is_a_clear_error(monkeypatch):
         measurement_key(get_device("host", engine="native"))
     with pytest.raises(UserError, match=r"the native engine is not available"):
         native.available_kernels()
+
+
+def test_bench_from_space_at_two_deploy_shapes_keeps_two_latencies(tmp_path):
+    db = f"sqlite:///{tmp_path}/lat.db"
+    args = ("bench", "--space", "birealnet", "--preset", "birealnet", "--db", db)
+    args += ("--max-seconds", "0.5", "--classes", "2", "--json")
+
+    def bench(shape: str) -> dict:
+        result = run_cli(*args, "--input-shape", shape, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    grey = bench("32x32x1")
+    assert grey["source"] == "measured" and grey["deploy_shape"] == "32x32x1/2"
+    # Same architecture and device, another shape: timed again, never the cached latency.
+    rgb = bench("48x48x3")
+    assert rgb["source"] == "measured" and rgb["deploy_shape"] == "48x48x3/2"
+    assert rgb["fingerprint"] == grey["fingerprint"]

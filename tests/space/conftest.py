@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import optuna
 import pytest
 from lce_nas.space import get_space
+from space_checks import sample_configs
 
 
 @pytest.fixture(scope="session")
@@ -15,14 +15,7 @@ def quicknet_space():
 @pytest.fixture(scope="session")
 def sampled_configs(quicknet_space):
     """20 configs drawn by Optuna's RandomSampler with a fixed seed."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=20))
-    configs = []
-    for _ in range(20):
-        trial = study.ask()
-        configs.append(quicknet_space.suggest(trial))
-        study.tell(trial, 0.0)
-    return configs
+    return sample_configs(quicknet_space)
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +23,19 @@ def quicknet_tflite(quicknet_space) -> bytes:
     from lce_nas.engine.convert import convert_model
 
     return convert_model(quicknet_space.build_deploy(quicknet_space.preset("quicknet")))
+
+
+@pytest.fixture(scope="session")
+def zoo_tflite():
+    """Converted 224 px presets of the larq-zoo families, each converted once per session."""
+    from lce_nas.engine.convert import convert_model
+
+    cache: dict[tuple[str, str], bytes] = {}
+
+    def converted(space_name: str, preset: str) -> bytes:
+        if (space_name, preset) not in cache:
+            space = get_space(space_name)
+            cache[space_name, preset] = convert_model(space.build_deploy(space.preset(preset)))
+        return cache[space_name, preset]
+
+    return converted

@@ -71,8 +71,8 @@ def test_binary_params_file_is_refused(tmp_path):
     [
         (["--input-size", "0"], "'--input-size': 0 is not in the range"),
         (["--input-size", "-5"], "'--input-size': -5 is not in the range"),
-        (["--classes", "-1"], "'--classes': -1 is not in the range"),
-        (["--classes", "0"], "'--classes': 0 is not in the range"),
+        (["--classes", "-1"], "--classes must be a whole number in 1..100000, got -1"),
+        (["--classes", "0"], "--classes must be a whole number in 1..100000, got 0"),
     ],
 )
 def test_convert_refuses_sizes_and_counts_below_one(tmp_path, args, message):

@@ -12,6 +12,7 @@ import optuna
 import pytest
 from lce_nas.space.quicknet import PRESETS, QuickNetConfig
 from lce_nas.space.quicknet_cost import final_spatial
+from space_checks import build_convert_and_run
 
 from lce_nas.errors import UserError
 
@@ -58,31 +59,17 @@ def test_binary_macs_of_presets(quicknet_space):
     assert small.packed_bytes < small.parameters * 4 / 2  # most weights are 1-bit
 
 
-def _build_convert_and_run(space, configs) -> None:
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
-    from lce_nas.engine.convert import convert_model, op_counts
-
-    rng = np.random.default_rng(0)
-    for config in configs:
-        deploy = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
-        assert deploy.count_params() == space.describe(config, (32, 32, 3), 10).parameters
-        # Proxy width keeps the conversion small; the block structure is the deploy model's.
-        proxy = space.build_proxy(config, (32, 32, 3), classes=10, width=0.125)
-        tflite = convert_model(proxy)
-        assert op_counts(tflite)["LceBconv2d"] == sum(config.section_blocks)
-        x = rng.standard_normal((1, 32, 32, 3)).astype(np.float32)
-        out = Interpreter(tflite, num_threads=1).predict(x)
-        assert out.shape == (1, 10)
-        assert np.isclose(out.sum(), 1.0, atol=1e-4)
+def _binary_convs(config: QuickNetConfig) -> int:
+    return sum(config.section_blocks)
 
 
 def test_a_few_sampled_configs_build_convert_and_run_in_lce(quicknet_space, sampled_configs):
-    _build_convert_and_run(quicknet_space, sampled_configs[:3])
+    build_convert_and_run(quicknet_space, sampled_configs[:3], _binary_convs)
 
 
 @pytest.mark.slow
 def test_twenty_sampled_configs_build_convert_and_run_in_lce(quicknet_space, sampled_configs):
-    _build_convert_and_run(quicknet_space, sampled_configs)
+    build_convert_and_run(quicknet_space, sampled_configs, _binary_convs)
 
 
 @pytest.mark.slow

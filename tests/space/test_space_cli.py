@@ -57,7 +57,11 @@ def test_describe_reads_a_params_file(run, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["describe", "--space", "resnet"], "unknown space 'resnet' (choose from: quicknet)"),
+        (
+            ["describe", "--space", "resnet"],
+            "unknown space 'resnet' (choose from: "
+            "binarydensenet, birealnet, quicknet, realtobinary)",
+        ),
         (["describe", "--preset", "quicknet-xl"], "unknown preset 'quicknet-xl'"),
         (["describe", "--params", '{"kernel_size": 4}'], "kernel_size must be one of 3, 5"),
         (["describe", "--params", '{"section_blocks": [4, 4, 13, 4]}'], "in 1..12"),

@@ -1,0 +1,88 @@
+"""Fronts of several studies side by side, on one device and one deploy shape."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from lce_nas.search.compare import comparison_rows
+from lce_nas.search.results import FrontRow, StudyResults
+
+from lce_nas.cli import main
+from lce_nas.errors import UserError
+
+KEY = {
+    "device": "host",
+    "engine": "lce-interpreter",
+    "engine_version": "0.16.0",
+    "threads": 1,
+    "kernel_options": {"use_xnnpack": True},
+}
+
+
+def _results(name: str, space: str, points, **key) -> StudyResults:
+    rows = [
+        FrontRow(
+            number=i, state="COMPLETE", preset=None, fingerprint=f"{name}{i}", accuracy=acc,
+            median_ms=ms, p10_ms=ms, p90_ms=ms, parameters=10**6, binary_macs=10**9,
+            packed_bytes=10**6, feasible=True, on_front=True,
+        )
+        for i, (acc, ms) in enumerate(points)
+    ]  # fmt: skip
+    meta = {
+        "space": space,
+        "measurement_key": {**KEY, **key},
+        "dataset": "fashion-mnist",
+        "proxy_settings": {"epochs": 1},
+    }
+    return StudyResults(name, meta, rows, None, None, [])
+
+
+def test_fronts_of_two_spaces_side_by_side_with_the_joint_front():
+    quick = _results("q", "quicknet", [(0.60, 10.0), (0.70, 30.0)])
+    bireal = _results("b", "birealnet", [(0.65, 12.0), (0.68, 40.0)])
+    rows = comparison_rows([quick, bireal])
+    assert [(r["study"], r["space"], r["median_ms"]) for r in rows] == [
+        ("q", "quicknet", 10.0),
+        ("b", "birealnet", 12.0),
+        ("q", "quicknet", 30.0),
+        ("b", "birealnet", 40.0),
+    ]
+    # Bi-Real's 40 ms point is beaten by QuickNet's 30 ms one; the others are on the joint front.
+    assert [r["on_joint_front"] for r in rows] == [True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"device": "rpi4"}, "different device"),
+        ({"threads": 4}, "different threads"),
+        ({"deploy_shape": "96x96x3/2"}, "different deploy_shape"),
+    ],
+)
+def test_studies_of_other_keys_are_refused(change, message):
+    a = _results("a", "quicknet", [(0.6, 10.0)])
+    b = _results("b", "birealnet", [(0.6, 10.0)], **change)
+    with pytest.raises(UserError, match=message):
+        comparison_rows([a, b])
+
+
+def test_a_study_without_a_stored_shape_compares_as_224():
+    old = _results("old", "quicknet", [(0.6, 10.0)])
+    new = _results("new", "birealnet", [(0.7, 20.0)], deploy_shape="224x224x3/1000")
+    assert len(comparison_rows([old, new])) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--study", "a", "--study", "b", "--csv", "x.csv"], "take one --study"),
+        (["--study", "a", "--study", "a"], "each --study may be given once"),
+        (["--study", "a", "--study", "missing"], "no study 'a'"),
+    ],
+)
+def test_bad_comparisons_are_one_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["front", *args, "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]

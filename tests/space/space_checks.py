@@ -1,0 +1,40 @@
+"""Checks shared by the tests of every search space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optuna
+
+
+def sample_configs(space, count: int = 20, seed: int = 20) -> list[Any]:
+    """``count`` configs drawn by Optuna's RandomSampler with a fixed seed."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    configs = []
+    for _ in range(count):
+        trial = study.ask()
+        configs.append(space.suggest(trial))
+        study.tell(trial, 0.0)
+    return configs
+
+
+def build_convert_and_run(space, configs, binary_convs: Callable[[Any], int]) -> None:
+    """Each config's deploy model matches ``describe``; its proxy converts and runs in LCE."""
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+    from lce_nas.engine.convert import convert_model, op_counts
+
+    rng = np.random.default_rng(0)
+    for config in configs:
+        deploy = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
+        assert deploy.count_params() == space.describe(config, (32, 32, 3), 10).parameters
+        # Proxy width keeps the conversion small; the block structure is the deploy model's.
+        proxy = space.build_proxy(config, (32, 32, 3), classes=10, width=0.125)
+        tflite = convert_model(proxy)
+        assert op_counts(tflite)["LceBconv2d"] == binary_convs(config)
+        x = rng.standard_normal((1, 32, 32, 3)).astype(np.float32)
+        out = Interpreter(tflite, num_threads=1).predict(x)
+        assert out.shape == (1, 10)
+        assert np.isclose(out.sum(), 1.0, atol=1e-4)
