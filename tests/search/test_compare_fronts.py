@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 from lce_nas.search.compare import comparison_rows
-from lce_nas.search.results import FrontRow, StudyResults
+from lce_nas.search.front import StudyFront, study_front
+from lce_nas.search.record import TrialRecord
 
 from lce_nas.cli import main
 from lce_nas.errors import UserError
@@ -19,12 +20,12 @@ KEY = {
 }
 
 
-def _results(name: str, space: str, points, **key) -> StudyResults:
-    rows = [
-        FrontRow(
-            number=i, state="COMPLETE", preset=None, fingerprint=f"{name}{i}", accuracy=acc,
-            median_ms=ms, p10_ms=ms, p90_ms=ms, parameters=10**6, binary_macs=10**9,
-            packed_bytes=10**6, feasible=True, on_front=True,
+def _results(name: str, space: str, points, **key) -> StudyFront:
+    records = [
+        TrialRecord(
+            number=i, state="COMPLETE", values=(acc, ms), fingerprint=f"{name}{i}",
+            feasible_attr=True, summary={"parameters": 10**6},
+            latency={"median_ms": ms, "p10_ms": ms, "p90_ms": ms},
         )
         for i, (acc, ms) in enumerate(points)
     ]  # fmt: skip
@@ -34,14 +35,14 @@ def _results(name: str, space: str, points, **key) -> StudyResults:
         "dataset": "fashion-mnist",
         "proxy_settings": {"epochs": 1},
     }
-    return StudyResults(name, meta, rows, None, None, [])
+    return study_front(name, meta, records)
 
 
 def test_fronts_of_two_spaces_side_by_side_with_the_joint_front():
     quick = _results("q", "quicknet", [(0.60, 10.0), (0.70, 30.0)])
     bireal = _results("b", "birealnet", [(0.65, 12.0), (0.68, 40.0)])
     rows = comparison_rows([quick, bireal])
-    assert [(r["study"], r["space"], r["median_ms"]) for r in rows] == [
+    assert [(r["study"], r["space"], r["latency_ms"]) for r in rows] == [
         ("q", "quicknet", 10.0),
         ("b", "birealnet", 12.0),
         ("q", "quicknet", 30.0),
@@ -77,7 +78,7 @@ def test_a_study_without_a_stored_shape_compares_as_224():
     [
         (["--study", "a", "--study", "b", "--csv", "x.csv"], "take one --study"),
         (["--study", "a", "--study", "a"], "each --study may be given once"),
-        (["--study", "a", "--study", "missing"], "no study 'a'"),
+        (["--study", "a", "--study", "missing"], "no database at"),
     ],
 )
 def test_bad_comparisons_are_one_line(tmp_path, monkeypatch, args, message):

@@ -81,7 +81,7 @@ def test_convert_refuses_sizes_and_counts_below_one(tmp_path, args, message):
         "convert", "--params", '{"section_blocks": [1, 1, 1, 1]}', *args, "-o", str(out),
         cwd=tmp_path,
     )  # fmt: skip
-    _one_line_error(code, stderr, message, "lce-nas convert --help")
+    _one_line_error(code, stderr, message)
     assert not out.exists()
 
 
