@@ -125,6 +125,7 @@ def test_a_few_sampled_configs_build_convert_and_run_in_lce(zoo_space):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # twenty conversions of up to 64 binary convs each
 def test_twenty_sampled_configs_build_convert_and_run_in_lce(zoo_space):
     build_convert_and_run(zoo_space, sample_configs(zoo_space), BINARY_CONVS[zoo_space.name])
 
