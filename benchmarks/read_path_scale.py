@@ -323,7 +323,8 @@ def main() -> None:
             copy_trials(url, size)
             print(f"{size} trials: built in {time.perf_counter() - start:.1f} s", flush=True)
             for row in time_front(url, args.repeat) + time_dashboard(url, args.repeat):
-                row = {"trials": size, **row, **context}
+                # The machine's load when measured: figures on a busy machine run slow.
+                row = {"trials": size, **row, **context, "load_1min": os.getloadavg()[0]}
                 rows.append(row)
                 shown = {
                     k: (round(v, 3) if isinstance(v, float) else v)

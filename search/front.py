@@ -117,11 +117,15 @@ class StudyFront:
     reference_point: dict[str, Any] | None
     hypervolume: float | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: False when only the front's records were read in full (``StudyReader.front_only``).
+    every_record_complete: bool = True
 
     def rows(self, every_trial: bool = False) -> list[dict[str, Any]]:
         """JSON rows of the front (fastest first), or of every trial by number."""
         on_front = set(self.front)
         if every_trial:
+            if not self.every_record_complete:
+                raise ValueError("this front read only its own trials in full")
             chosen = sorted(self.records, key=lambda r: r.number)
         else:
             by_number = {r.number: r for r in self.records}

@@ -30,7 +30,14 @@ from typing import Any
 
 from lce_nas.latency_db.readonly import has_tables, readonly_engine
 from lce_nas.search.front import StudyFront, study_front
-from lce_nas.search.record import FINISHED_STATES, KNOWN_ATTRS, TrialRecord, record_from_attrs
+from lce_nas.search.record import (
+    FEASIBLE,
+    FINISHED_STATES,
+    KNOWN_ATTRS,
+    PRESET,
+    TrialRecord,
+    record_from_attrs,
+)
 from lce_nas.search.study import META_KEY
 from optuna.storages._rdb import models
 from optuna.study._constrained_optimization import (
@@ -233,11 +240,8 @@ class StudyReader:
             "user_attrs": {key: _loads(text) for rows in attrs.values() for key, text in rows},
         }
 
-    def _refresh(self, study_id: int, cache: _StudyCache) -> None:
-        wanted = _TRIALS.c.trial_id > cache.max_trial_id
-        if cache.open_ids:
-            wanted = or_(wanted, _TRIALS.c.trial_id.in_(list(cache.open_ids)))
-        condition = and_(_TRIALS.c.study_id == study_id, wanted)
+    def _read_records(self, condition: Any, keys: tuple[str, ...]) -> list[tuple[int, TrialRecord]]:
+        """(trial id, record) of the trials ``condition`` selects, with user attributes ``keys``."""
         try:
             with self.engine.connect() as conn, conn.begin():
                 trials = conn.execute(
@@ -250,7 +254,7 @@ class StudyReader:
                     ).where(condition)
                 ).all()
                 if not trials:
-                    return
+                    return []
                 values = _by_trial(
                     conn,
                     _VALUES,
@@ -265,7 +269,7 @@ class StudyReader:
                     condition,
                     _USER_ATTRS.c.key,
                     _USER_ATTRS.c.value_json,
-                    extra=_USER_ATTRS.c.key.in_(KNOWN_ATTRS),
+                    extra=_USER_ATTRS.c.key.in_(keys),
                 )
                 system = _by_trial(
                     conn,
@@ -277,18 +281,50 @@ class StudyReader:
                 )
         except SQLAlchemyError as err:
             raise UserError(f"cannot read the studies: {_first_line(err)}") from err
-        for trial_id, number, state, started, completed in trials:
-            record = record_from_attrs(
-                number,
-                state.name,
-                _values(values.get(trial_id, [])),
-                {key: _loads(text) for key, text in attrs.get(trial_id, [])},
-                _get_constraints_from_system_attrs(
-                    {key: _loads(text) for key, text in system.get(trial_id, [])}
+        return [
+            (
+                trial_id,
+                record_from_attrs(
+                    number,
+                    state.name,
+                    _values(values.get(trial_id, [])),
+                    {key: _loads(text) for key, text in attrs.get(trial_id, [])},
+                    _get_constraints_from_system_attrs(
+                        {key: _loads(text) for key, text in system.get(trial_id, [])}
+                    ),
+                    started_at=_local(started),
+                    completed_at=_local(completed),
                 ),
-                started_at=_local(started),
-                completed_at=_local(completed),
             )
+            for trial_id, number, state, started, completed in trials
+        ]
+
+    def front_only(self, study: StudyInfo) -> StudyFront:
+        """The front as ``lce-nas front`` prints it, reading only the front's trials in full.
+
+        Feasibility, dominance, the reference point and the hypervolume need
+        each trial's state, values, constraints and two small attributes; the
+        front's rows need everything, but only for the few trials on it (so
+        ``rows(every_trial=True)`` of this front is refused: use :meth:`front`).
+        """
+        in_study = _TRIALS.c.study_id == study.study_id
+        light = [record for _, record in self._read_records(in_study, (FEASIBLE, PRESET))]
+        front = study_front(study.name, study.meta, light)
+        if front.front:
+            on_front = and_(in_study, _TRIALS.c.number.in_(front.front))
+            full = {r.number: r for _, r in self._read_records(on_front, KNOWN_ATTRS)}
+            front.records = [full.get(r.number, r) for r in front.records]
+        front.every_record_complete = False
+        return front
+
+    def _refresh(self, study_id: int, cache: _StudyCache) -> None:
+        wanted = _TRIALS.c.trial_id > cache.max_trial_id
+        if cache.open_ids:
+            wanted = or_(wanted, _TRIALS.c.trial_id.in_(list(cache.open_ids)))
+        for trial_id, record in self._read_records(
+            and_(_TRIALS.c.study_id == study_id, wanted), KNOWN_ATTRS
+        ):
+            number = record.number
             cache.records[number] = record
             cache.max_trial_id = max(cache.max_trial_id, trial_id)
             if record.finished:

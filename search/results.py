@@ -26,8 +26,11 @@ def open_reader(url: str) -> StudyReader:
     return reader
 
 
-def load_front(url: str, name: str) -> StudyFront:
+def load_front(url: str, name: str, every_trial: bool = True) -> StudyFront:
     """The front of study ``name``; a UserError naming the studies there if it does not exist.
+
+    ``every_trial=False`` reads in full only the trials on the front (what
+    ``lce-nas front`` prints), which keeps it fast on studies of many trials.
 
     Example:
         >>> front = load_front("sqlite:///lce-nas.db", "quicknet-host")  # doctest: +SKIP
@@ -40,6 +43,7 @@ def load_front(url: str, name: str) -> StudyFront:
         if name not in names:
             known = ", ".join(names) or "none"
             raise UserError(f"no study '{name}' in {display_url(url)} (studies: {known})")
-        return reader.front(reader.study(name))
+        study = reader.study(name)
+        return reader.front(study) if every_trial else reader.front_only(study)
     finally:
         reader.close()

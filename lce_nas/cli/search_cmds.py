@@ -271,7 +271,9 @@ def front(study_names, csv_path, plot_path, as_json, all_trials, db) -> None:
         writable_output(csv_path, "--csv")
     if plot_path is not None:
         validate.plot_path(plot_path)
-    results = load_front(url, study_name)
+    # The CSV and the plot show every feasible trial; the table and JSON the front.
+    whole = all_trials or csv_path is not None or plot_path is not None
+    results = load_front(url, study_name, every_trial=whole)
     rows = results.rows(every_trial=all_trials)
     if csv_path is not None:
         try:
@@ -416,7 +418,7 @@ def _compare_fronts(url, study_names, csv_path, plot_path, all_trials, as_json) 
         raise UserError("--csv, --plot and --all take one --study; compare fronts with --json")
     if len(set(study_names)) < len(study_names):
         raise UserError("each --study may be given once")
-    rows = comparison_rows([load_front(url, name) for name in study_names])
+    rows = comparison_rows([load_front(url, name, every_trial=False) for name in study_names])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
