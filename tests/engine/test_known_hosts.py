@@ -28,7 +28,8 @@ def _connect(sshd, **settings) -> str:
         identity_file=str(sshd.client_key), connect_timeout_s=5.0, retries=1, **settings,
     )  # fmt: skip
     with SshTransport(device, warn=lambda _message: None) as transport:
-        return transport.run("echo connected").strip()
+        # The last line: a login shell on the far side may print notices of its own first.
+        return transport.run("echo connected").strip().splitlines()[-1]
 
 
 def _key(sshd) -> tuple[str, str]:
