@@ -118,22 +118,35 @@ LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
   }
 }
 
-template <int MR, int NR>
-LCE_AVX512 void bgemm_rows(const BgemmArgs& g, int r, int r_end, int b) {
-  for (; r + MR <= r_end; r += MR) bgemm_tile<MR, NR>(g, r, b);
-  for (; r < r_end; ++r) bgemm_tile<1, NR>(g, r, b);
+struct BgemmTile {
+  template <int MR, int NR>
+  LCE_AVX512 static void run(const BgemmArgs& g, int r0, int b0) { bgemm_tile<MR, NR>(g, r0, b0); }
+};
+
+// Rows in tiles of MR, then one at a time, for the NR blocks from block b.
+template <class Tile, int MR, int NR, class Args>
+LCE_AVX512 void gemm_rows(const Args& g, int r, int r_end, int b) {
+  for (; r + MR <= r_end; r += MR) Tile::template run<MR, NR>(g, r, b);
+  for (; r < r_end; ++r) Tile::template run<1, NR>(g, r, b);
+}
+
+// Four blocks of 16 channels at a time, then the last one to three with taller tiles: the
+// tile sizes that fill the 32 vector registers without spilling.
+template <class Tile, class Args>
+LCE_AVX512 void gemm_blocks(const Args& g, int row_begin, int row_end) {
+  const int blocks = g.w->blocks();
+  int b = 0;
+  for (; b + 4 <= blocks; b += 4) gemm_rows<Tile, 6, 4>(g, row_begin, row_end, b);
+  switch (blocks - b) {
+    case 3: gemm_rows<Tile, 6, 3>(g, row_begin, row_end, b); break;
+    case 2: gemm_rows<Tile, 8, 2>(g, row_begin, row_end, b); break;
+    case 1: gemm_rows<Tile, 8, 1>(g, row_begin, row_end, b); break;
+    default: break;
+  }
 }
 
 LCE_AVX512 void bgemm_avx512(const BgemmArgs& g, int row_begin, int row_end) {
-  const int blocks = g.w->blocks();
-  int b = 0;
-  for (; b + 4 <= blocks; b += 4) bgemm_rows<6, 4>(g, row_begin, row_end, b);
-  switch (blocks - b) {
-    case 3: bgemm_rows<6, 3>(g, row_begin, row_end, b); break;
-    case 2: bgemm_rows<8, 2>(g, row_begin, row_end, b); break;
-    case 1: bgemm_rows<8, 1>(g, row_begin, row_end, b); break;
-    default: break;
-  }
+  gemm_blocks<BgemmTile>(g, row_begin, row_end);
 }
 
 template <int MR, int NR>
@@ -172,22 +185,13 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
   }
 }
 
-template <int MR, int NR>
-LCE_AVX512 void sgemm_rows(const SgemmArgs& g, int r, int r_end, int b) {
-  for (; r + MR <= r_end; r += MR) sgemm_tile<MR, NR>(g, r, b);
-  for (; r < r_end; ++r) sgemm_tile<1, NR>(g, r, b);
-}
+struct SgemmTile {
+  template <int MR, int NR>
+  LCE_AVX512 static void run(const SgemmArgs& g, int r0, int b0) { sgemm_tile<MR, NR>(g, r0, b0); }
+};
 
 LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
-  const int blocks = g.w->blocks();
-  int b = 0;
-  for (; b + 4 <= blocks; b += 4) sgemm_rows<6, 4>(g, row_begin, row_end, b);
-  switch (blocks - b) {
-    case 3: sgemm_rows<6, 3>(g, row_begin, row_end, b); break;
-    case 2: sgemm_rows<8, 2>(g, row_begin, row_end, b); break;
-    case 1: sgemm_rows<8, 1>(g, row_begin, row_end, b); break;
-    default: break;
-  }
+  gemm_blocks<SgemmTile>(g, row_begin, row_end);
 }
 
 // Depthwise convolution through the indirection table: 16 channels per vector (masked

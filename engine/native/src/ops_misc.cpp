@@ -175,6 +175,14 @@ class Concatenation : public Op {
   Clamp clamp_{};
 };
 
+// Steps a row-major index over axes 0..last of `shape` to the next element, like an odometer.
+void next_index(std::vector<int>& idx, const std::vector<int>& shape, int last) {
+  for (int d = last; d >= 0; --d) {
+    if (++idx[d] < shape[d]) return;
+    idx[d] = 0;
+  }
+}
+
 std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
   expect_constant(op, t, what);
   if (t.type == DType::kFloat32) fail(op, std::string(what) + " '" + t.name + "' must be integers");
@@ -229,10 +237,7 @@ class Pad : public Op {
       size_t o = 0;
       for (int d = 0; d < rank; ++d) o = o * out.shape[d] + idx[d] + before_[d];
       std::memcpy(dst + o, in.data<float>() + r * last, sizeof(float) * last);
-      for (int d = rank - 2; d >= 0; --d) {
-        if (++idx[d] < in.shape[d]) break;
-        idx[d] = 0;
-      }
+      next_index(idx, in.shape, rank - 2);  // row by row: the last axis is copied whole
     }
   }
 
@@ -275,10 +280,7 @@ class Reduce : public Op {
       for (int d = 0; d < rank; ++d)
         if (!reduced_[d]) o = o * in.shape[d] + idx[d];
       dst[o] = is_max ? std::max(dst[o], src[i]) : dst[o] + src[i];
-      for (int d = rank - 1; d >= 0; --d) {
-        if (++idx[d] < in.shape[d]) break;
-        idx[d] = 0;
-      }
+      next_index(idx, in.shape, rank - 1);
     }
     if (type == "MEAN")
       for (size_t i = 0; i < out.elements(); ++i) dst[i] /= static_cast<float>(count_);
