@@ -15,6 +15,18 @@ void expect_float(const Op& op, const Tensor& t) {
   expect_type(op, t, DType::kFloat32, "float32 (quantized models are not supported)");
 }
 
+// The float32 input 0 and output 0 of a one-in, one-out op, checked.
+struct InOut {
+  const Tensor& in;
+  const Tensor& out;
+};
+InOut float_in_out(Model& m, const Op& op) {
+  const InOut t{m.input(op, 0), m.output(op, 0)};
+  expect_float(op, t.in);
+  expect_float(op, t.out);
+  return t;
+}
+
 // Strides of `t` seen through NumPy broadcasting to `shape` (0 where broadcast).
 std::vector<size_t> broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
   const int rank = static_cast<int>(shape.size());
@@ -91,10 +103,7 @@ class Unary : public Op {
  public:
   explicit Unary(std::function<float(float, float)> f) : f_(std::move(f)) {}
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     if (out.elements() != in.elements())
       fail(*this, "output '" + out.name + "' has a different size than input '" + in.name + "'");
     alpha_ = opt_float(*this, "alpha", 0.0f);
@@ -195,10 +204,7 @@ std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* 
 class Pad : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
     const Tensor& paddings = m.input(*this, 1);
     const auto pads = const_ints(*this, paddings, "paddings");
@@ -250,10 +256,7 @@ class Pad : public Op {
 class Reduce : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     reduced_.assign(in.rank(), false);
     for (auto a : const_ints(*this, m.input(*this, 1), "axes")) {
       const int axis = static_cast<int>(a < 0 ? a + in.rank() : a);
@@ -294,10 +297,7 @@ class Reduce : public Op {
 class Softmax : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
     // The output is written row by row over the input's shape.
     expect_shape(*this, out, in.shape);
