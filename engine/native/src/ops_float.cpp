@@ -4,14 +4,22 @@
 namespace lce_native {
 namespace {
 
-// The checks CONV_2D and DEPTHWISE_CONV_2D share: float32 tensors, a constant 4-D filter.
-void expect_float_conv(const Op& op, const Tensor& in, const Tensor& filter, const Tensor& out) {
-  expect_type(op, in, DType::kFloat32, "float32 (quantized models are not supported)");
-  expect_type(op, filter, DType::kFloat32, "a float32 filter");
-  expect_type(op, out, DType::kFloat32, "float32");
-  expect_rank(op, in, 4);
-  expect_rank(op, filter, 4);
-  expect_constant(op, filter, "filter");
+// The input, filter and output of CONV_2D and DEPTHWISE_CONV_2D, with the checks they
+// share: float32 tensors, a constant 4-D filter.
+struct ConvIO {
+  const Tensor& in;
+  const Tensor& filter;
+  const Tensor& out;
+};
+ConvIO float_conv_io(Model& m, const Op& op) {
+  const ConvIO t{m.input(op, 0), m.input(op, 1), m.output(op, 0)};
+  expect_type(op, t.in, DType::kFloat32, "float32 (quantized models are not supported)");
+  expect_type(op, t.filter, DType::kFloat32, "a float32 filter");
+  expect_type(op, t.out, DType::kFloat32, "float32");
+  expect_rank(op, t.in, 4);
+  expect_rank(op, t.filter, 4);
+  expect_constant(op, t.filter, "filter");
+  return t;
 }
 
 // A float convolution's window: the filter's [.., h, w, ..] over the input's [n, h, w, c].
@@ -53,10 +61,7 @@ std::vector<float> padded_bias(Model& m, const Op& op, int index, int channels) 
 class Conv2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& filter = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
-    expect_float_conv(*this, in, filter, out);
+    const auto [in, filter, out] = float_conv_io(m, *this);
     if (filter.dim(3) != in.dim(3)) fail(*this, "grouped float convolutions are not supported");
     cin_ = positive_dim(*this, in, 3, "input channels");
     cout_ = positive_dim(*this, filter, 0, "output channels");
@@ -92,10 +97,7 @@ class Conv2d : public Op {
 class DepthwiseConv2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& filter = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
-    expect_float_conv(*this, in, filter, out);
+    const auto [in, filter, out] = float_conv_io(m, *this);
     if (filter.dim(0) != 1) fail(*this, "filter '" + filter.name + "' must be [1,h,w,c]");
     // Zero input channels would divide by zero below.
     cin_ = positive_dim(*this, in, 3, "input channels");
