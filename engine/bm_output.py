@@ -103,21 +103,36 @@ def _field(value: str, width: int) -> str:
     return "\t" + value.rjust(width)
 
 
-def _op_line(row: OpRow, cdf: float, total_ms: float) -> str:
-    pct = row.avg_ms * row.times_called * 100.0 / total_ms if total_ms else 0.0
+def _stat_line(
+    node_type: str,
+    second: str,
+    ms: float,
+    pct: float,
+    cdf: float,
+    times: int,
+    widths: tuple[int, int],
+) -> str:
+    """One row of a profile table; the op and type tables differ in their second column
+    and in the widths of the ms, % and cdf columns (``widths``), as TFLite prints them."""
+    ms_width, pct_width = widths
     return (
-        _field(row.node_type, 24)
-        + _field(f"{row.first_ms:.3f}", 9)
-        + _field(f"{row.avg_ms:.3f}", 9)
-        + _field(f"{pct:.3f}", 7)
+        _field(node_type, 24)
+        + _field(second, 9)
+        + _field(f"{ms:.3f}", ms_width)
+        + _field(f"{pct:.3f}", pct_width)
         + "%"
-        + _field(f"{cdf:.3f}", 7)
+        + _field(f"{cdf:.3f}", pct_width)
         + "%"
         + _field("0.000", 10)
-        + _field(str(row.times_called), 9)
-        + "\t"
-        + row.name
+        + _field(str(times), 9)
     )
+
+
+def _op_line(row: OpRow, cdf: float, total_ms: float) -> str:
+    pct = row.avg_ms * row.times_called * 100.0 / total_ms if total_ms else 0.0
+    first = f"{row.first_ms:.3f}"
+    line = _stat_line(row.node_type, first, row.avg_ms, pct, cdf, row.times_called, (9, 7))
+    return line + "\t" + row.name
 
 
 def _op_table(title: str, rows: list[OpRow], total_ms: float) -> list[str]:
@@ -186,17 +201,8 @@ def format_op_tables(rows: list[OpRow], run_totals_us: list[float]) -> str:
         ms = sum(r.avg_ms * r.times_called for r in group)
         pct = ms * 100.0 / total_ms if total_ms else 0.0
         cdf += pct
-        out.append(
-            _field(node_type, 24)
-            + _field(str(len(group)), 9)
-            + _field(f"{ms:.3f}", 10)
-            + _field(f"{pct:.3f}", 10)
-            + "%"
-            + _field(f"{cdf:.3f}", 10)
-            + "%"
-            + _field("0.000", 10)
-            + _field(str(sum(r.times_called for r in group)), 9)
-        )
+        times = sum(r.times_called for r in group)
+        out.append(_stat_line(node_type, str(len(group)), ms, pct, cdf, times, (10, 10)))
     out.append("")
     out.append(f"Timings (microseconds): {format_count_line(run_totals_us)}")
     out.append("Memory (bytes): count=0")

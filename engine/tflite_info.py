@@ -7,6 +7,7 @@ it and the breakdown can name its layers.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,12 +127,21 @@ def load_tflite(model: bytes | str | Path) -> bytes:
         ...
         lce_nas.errors.UserError: not a TFLite model (no 'TFL3' identifier); pass a .tflite file
     """
-    if isinstance(model, bytes | bytearray | memoryview):
-        data = bytes(model)
-    else:
-        path = Path(model)
-        if not path.is_file():
-            raise UserError(f"model file not found: {path}")
-        data = path.read_bytes()
+    data = model_bytes(model)
     read_model_info(data)
     return data
+
+
+def model_bytes(model: bytes | str | os.PathLike, error: type[UserError] = UserError) -> bytes:
+    """The bytes of a model given as bytes or a path; a missing file raises ``error``.
+
+    Example:
+        >>> model_bytes(memoryview(b"TFL3"))
+        b'TFL3'
+    """
+    if isinstance(model, bytes | bytearray | memoryview):
+        return bytes(model)
+    path = Path(model)
+    if not path.is_file():
+        raise error(f"model file not found: {path}")
+    return path.read_bytes()

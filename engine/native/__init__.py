@@ -22,11 +22,11 @@ import importlib
 import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 from lce_nas.engine.native.plan import MAX_MODEL_BYTES, NativeModelError, Plan, read_plan
+from lce_nas.engine.tflite_info import model_bytes
 
 from lce_nas.errors import UserError
 
@@ -311,13 +311,7 @@ def load(
         >>> m.kernels
         'avx512'
     """
-    if isinstance(model, bytes | bytearray | memoryview):
-        data = bytes(model)
-    else:
-        path = Path(model)
-        if not path.is_file():
-            raise NativeModelError(f"model file not found: {path}")
-        data = path.read_bytes()
+    data = model_bytes(model, NativeModelError)
     if kernels != "auto" and kernels not in available_kernels():
         raise NativeModelError(
             f"kernel set '{kernels}' is not available on this CPU (have: "

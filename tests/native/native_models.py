@@ -28,6 +28,24 @@ BCONV_BRANCHES = [
 BCONV_INPUTS = [(11, 9, 33), (7, 7, 1), (8, 10, 32), (9, 6, 97)]
 
 
+def _qconv(filters, kernel, strides=1, padding="same", pad_values=1.0, dilation=1):
+    """A binary conv as the BNNs build it (ste_sign both sides, clipped weights, no bias)."""
+    import larq as lq
+
+    return lq.layers.QuantConv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation,
+        pad_values=pad_values,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+        use_bias=False,
+    )
+
+
 def bconv_grid_model(input_shape):
     """One input, one LceBconv2d branch per entry of BCONV_BRANCHES."""
     import larq as lq
@@ -36,18 +54,7 @@ def bconv_grid_model(input_shape):
     inp = tf.keras.Input(input_shape)
     outs = []
     for filters, kernel, strides, padding, dilation, pad_values, act, out in BCONV_BRANCHES:
-        y = lq.layers.QuantConv2D(
-            filters,
-            kernel,
-            strides=strides,
-            padding=padding,
-            dilation_rate=dilation,
-            pad_values=pad_values,
-            input_quantizer="ste_sign",
-            kernel_quantizer="ste_sign",
-            kernel_constraint="weight_clip",
-            use_bias=False,
-        )(inp)
+        y = _qconv(filters, kernel, strides, padding, pad_values, dilation)(inp)
         if act == "relu":
             y = tf.keras.layers.ReLU()(y)
         elif act == "relu6":
@@ -96,22 +103,6 @@ def float_ops_model(input_shape=(13, 11, 6)):
         L.Reshape((-1, 6))(inp),
     ]
     return tf.keras.Model(inp, outs)
-
-
-def _qconv(filters, kernel, strides=1, padding="same", pad_values=1.0):
-    import larq as lq
-
-    return lq.layers.QuantConv2D(
-        filters,
-        kernel,
-        strides=strides,
-        padding=padding,
-        pad_values=pad_values,
-        input_quantizer="ste_sign",
-        kernel_quantizer="ste_sign",
-        kernel_constraint="weight_clip",
-        use_bias=False,
-    )
 
 
 def common_bnns_model(input_shape=(16, 16, 3)):

@@ -64,3 +64,17 @@ def inputs_for(tflite: bytes, seed: int = 1) -> np.ndarray:
     plan = read_plan(tflite)
     shape = plan.tensors[plan.inputs[0]].shape
     return np.random.RandomState(seed).normal(0.0, 1.0, shape).astype(np.float32)
+
+
+def run_kernel_sets(tflite: bytes, x: np.ndarray) -> dict:
+    """The model loaded once per kernel set on this CPU, keeping every tensor, and run on
+    ``x``: kernel set name -> NativeModel, to compare intermediates with ``portable``."""
+    from lce_nas.engine import native
+
+    models = {
+        k: native.load(tflite, kernels=k, keep_intermediates=True)
+        for k in native.available_kernels()
+    }
+    for m in models.values():
+        m.run(x)
+    return models

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
-from native_support import assert_close, convert, inputs_for, lce_run, native_run
+from native_support import assert_close, convert, inputs_for, lce_run, native_run, run_kernel_sets
 
 
 def test_tiny_quicknet_matches_lce(tiny_quicknet):
@@ -25,12 +25,7 @@ def test_tiny_quicknet_matches_lce(tiny_quicknet):
 def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):
     plan = read_plan(tiny_quicknet)
     x = inputs_for(tiny_quicknet)
-    models = {
-        k: native.load(tiny_quicknet, kernels=k, keep_intermediates=True)
-        for k in native.available_kernels()
-    }
-    for m in models.values():
-        m.run(x)
+    models = run_kernel_sets(tiny_quicknet, x)
     for op in plan.ops:
         name = plan.tensors[op.outputs[0]].name
         want = models["portable"].tensor(name)

@@ -7,7 +7,7 @@ import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
 from native_models import BCONV_INPUTS, bconv_grid_model, common_bnns_model, float_ops_model
-from native_support import assert_close, convert, inputs_for, lce_run, native_run
+from native_support import assert_close, convert, inputs_for, lce_run, native_run, run_kernel_sets
 
 _cache: dict[object, bytes] = {}
 
@@ -54,12 +54,7 @@ def test_bitpacked_intermediates_bit_exact_across_kernel_sets():
     tflite = _bconv(BCONV_INPUTS[0])
     plan = read_plan(tflite)
     x = inputs_for(tflite)
-    models = {
-        k: native.load(tflite, kernels=k, keep_intermediates=True)
-        for k in native.available_kernels()
-    }
-    for m in models.values():
-        m.run(x)
+    models = run_kernel_sets(tflite, x)
     packed = [t.name for t in plan.tensors if t.dtype == "int32" and t.data is None]
     assert len(packed) >= 4
     for name in packed:

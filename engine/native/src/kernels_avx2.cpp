@@ -116,13 +116,23 @@ LCE_AVX2 void bgemm_tile(const BgemmArgs& g, int r0, int b) {
   }
 }
 
-LCE_AVX2 void bgemm_avx2(const BgemmArgs& g, int row_begin, int row_end) {
-  constexpr int kMR = 4;
+struct BgemmTile {
+  template <int MR>
+  LCE_AVX2 static void run(const BgemmArgs& g, int r0, int b) { bgemm_tile<MR>(g, r0, b); }
+};
+
+// Block by block of 16 channels, rows in tiles of MR, then one at a time.
+template <class Tile, int MR, class Args>
+LCE_AVX2 void gemm_blocks(const Args& g, int row_begin, int row_end) {
   for (int b = 0; b < g.w->blocks(); ++b) {
     int r = row_begin;
-    for (; r + kMR <= row_end; r += kMR) bgemm_tile<kMR>(g, r, b);
-    for (; r < row_end; ++r) bgemm_tile<1>(g, r, b);
+    for (; r + MR <= row_end; r += MR) Tile::template run<MR>(g, r, b);
+    for (; r < row_end; ++r) Tile::template run<1>(g, r, b);
   }
+}
+
+LCE_AVX2 void bgemm_avx2(const BgemmArgs& g, int row_begin, int row_end) {
+  gemm_blocks<BgemmTile, 4>(g, row_begin, row_end);
 }
 
 template <int MR>
@@ -162,13 +172,13 @@ LCE_AVX2 void sgemm_tile(const SgemmArgs& g, int r0, int b) {
   }
 }
 
+struct SgemmTile {
+  template <int MR>
+  LCE_AVX2 static void run(const SgemmArgs& g, int r0, int b) { sgemm_tile<MR>(g, r0, b); }
+};
+
 LCE_AVX2 void sgemm_avx2(const SgemmArgs& g, int row_begin, int row_end) {
-  constexpr int kMR = 6;
-  for (int b = 0; b < g.w->blocks(); ++b) {
-    int r = row_begin;
-    for (; r + kMR <= row_end; r += kMR) sgemm_tile<kMR>(g, r, b);
-    for (; r < row_end; ++r) sgemm_tile<1>(g, r, b);
-  }
+  gemm_blocks<SgemmTile, 6>(g, row_begin, row_end);
 }
 
 }  // namespace

@@ -52,31 +52,58 @@ inline __mmask16 lane_mask(int channels_left) {
                                  : static_cast<__mmask16>((1u << channels_left) - 1);
 }
 
+// What the binary and float GEMM tiles do differently per input element: a binary step
+// adds popcount(a XOR w), a float step a * w.
+struct BinaryStep {
+  using Elem = Word;
+  using Vec = __m512i;
+  LCE_AVX512 static Vec load(const Word* p) { return _mm512_loadu_si512(p); }
+  LCE_AVX512 static Vec broadcast(Word x) { return _mm512_set1_epi32(static_cast<int>(x)); }
+  LCE_AVX512 static Vec step(Vec a, Vec w, Vec acc) {
+    return _mm512_add_epi32(acc, _mm512_popcnt_epi32(_mm512_xor_si512(a, w)));
+  }
+};
+
+struct FloatStep {
+  using Elem = float;
+  using Vec = __m512;
+  LCE_AVX512 static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  LCE_AVX512 static Vec broadcast(float x) { return _mm512_set1_ps(x); }
+  LCE_AVX512 static Vec step(Vec a, Vec w, Vec acc) { return _mm512_fmadd_ps(a, w, acc); }
+};
+
+// The indirect GEMM's inner loops over taps and depth for an MR x (NR * 16) tile: each
+// row's element is broadcast and stepped into the NR weight vectors of its block.
+// Always inlined: `acc` must stay in registers.
+template <class Step, int MR, int NR, class Args>
+LCE_AVX512 __attribute__((always_inline)) inline void accumulate(
+    const Args& g, int r0, int b0, typename Step::Vec (&acc)[MR][NR]) {
+  using Elem = typename Step::Elem;
+  const Elem* w[NR];
+  for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
+  const Elem* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
+  for (int t = 0; t < g.taps; ++t) {
+    const Elem* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
+    for (int c = 0; c < g.depth; ++c) {
+      const int k = t * g.depth + c;
+      typename Step::Vec wv[NR];
+      for (int j = 0; j < NR; ++j) wv[j] = Step::load(w[j] + k * kLanes);
+      for (int i = 0; i < MR; ++i) {
+        const auto av = Step::broadcast(a[i][c]);
+        for (int j = 0; j < NR; ++j) acc[i][j] = Step::step(av, wv[j], acc[i][j]);
+      }
+    }
+  }
+}
+
 // One MR x (NR * 16) tile of the binary GEMM, output transform included.
 template <int MR, int NR>
 LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
   __m512i acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
-  const Word* w[NR];
-  for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
-  const Word* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
-  for (int t = 0; t < g.taps; ++t) {
-    const Word* a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
-    for (int c = 0; c < g.depth; ++c) {
-      const int k = t * g.depth + c;
-      __m512i wv[NR];
-      for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_si512(w[j] + k * kLanes);
-      for (int i = 0; i < MR; ++i) {
-        const __m512i av = _mm512_set1_epi32(static_cast<int>(a[i][c]));
-        for (int j = 0; j < NR; ++j) {
-          acc[i][j] =
-              _mm512_add_epi32(acc[i][j], _mm512_popcnt_epi32(_mm512_xor_si512(av, wv[j])));
-        }
-      }
-    }
-  }
+  accumulate<BinaryStep>(g, r0, b0, acc);
   if (g.out_packed != nullptr) {
     const int out_words = packed_words(g.channels_out);
     const int blocks = g.w->blocks();
@@ -118,22 +145,35 @@ LCE_AVX512 void bgemm_tile(const BgemmArgs& g, int r0, int b0) {
   }
 }
 
-template <int MR, int NR>
-LCE_AVX512 void bgemm_rows(const BgemmArgs& g, int r, int r_end, int b) {
-  for (; r + MR <= r_end; r += MR) bgemm_tile<MR, NR>(g, r, b);
-  for (; r < r_end; ++r) bgemm_tile<1, NR>(g, r, b);
+struct BgemmTile {
+  template <int MR, int NR>
+  LCE_AVX512 static void run(const BgemmArgs& g, int r0, int b0) { bgemm_tile<MR, NR>(g, r0, b0); }
+};
+
+// Rows in tiles of MR, then one at a time, for the NR blocks from block b.
+template <class Tile, int MR, int NR, class Args>
+LCE_AVX512 void gemm_rows(const Args& g, int r, int r_end, int b) {
+  for (; r + MR <= r_end; r += MR) Tile::template run<MR, NR>(g, r, b);
+  for (; r < r_end; ++r) Tile::template run<1, NR>(g, r, b);
+}
+
+// Four blocks of 16 channels at a time, then the last one to three with taller tiles: the
+// tile sizes that fill the 32 vector registers without spilling.
+template <class Tile, class Args>
+LCE_AVX512 void gemm_blocks(const Args& g, int row_begin, int row_end) {
+  const int blocks = g.w->blocks();
+  int b = 0;
+  for (; b + 4 <= blocks; b += 4) gemm_rows<Tile, 6, 4>(g, row_begin, row_end, b);
+  switch (blocks - b) {
+    case 3: gemm_rows<Tile, 6, 3>(g, row_begin, row_end, b); break;
+    case 2: gemm_rows<Tile, 8, 2>(g, row_begin, row_end, b); break;
+    case 1: gemm_rows<Tile, 8, 1>(g, row_begin, row_end, b); break;
+    default: break;
+  }
 }
 
 LCE_AVX512 void bgemm_avx512(const BgemmArgs& g, int row_begin, int row_end) {
-  const int blocks = g.w->blocks();
-  int b = 0;
-  for (; b + 4 <= blocks; b += 4) bgemm_rows<6, 4>(g, row_begin, row_end, b);
-  switch (blocks - b) {
-    case 3: bgemm_rows<6, 3>(g, row_begin, row_end, b); break;
-    case 2: bgemm_rows<8, 2>(g, row_begin, row_end, b); break;
-    case 1: bgemm_rows<8, 1>(g, row_begin, row_end, b); break;
-    default: break;
-  }
+  gemm_blocks<BgemmTile>(g, row_begin, row_end);
 }
 
 template <int MR, int NR>
@@ -144,22 +184,7 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
         g.bias != nullptr ? _mm512_loadu_ps(g.bias + (b0 + j) * kLanes) : _mm512_setzero_ps();
     for (int i = 0; i < MR; ++i) acc[i][j] = bias;
   }
-  const float* w[NR];
-  for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
-  const float* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
-  for (int t = 0; t < g.taps; ++t) {
-    const float* a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
-    for (int c = 0; c < g.depth; ++c) {
-      const int k = t * g.depth + c;
-      __m512 wv[NR];
-      for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_ps(w[j] + k * kLanes);
-      for (int i = 0; i < MR; ++i) {
-        const __m512 av = _mm512_set1_ps(a[i][c]);
-        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(av, wv[j], acc[i][j]);
-      }
-    }
-  }
+  accumulate<FloatStep>(g, r0, b0, acc);
   const __m512 lo = _mm512_set1_ps(g.clamp.lo);
   const __m512 hi = _mm512_set1_ps(g.clamp.hi);
   for (int j = 0; j < NR; ++j) {
@@ -172,22 +197,13 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
   }
 }
 
-template <int MR, int NR>
-LCE_AVX512 void sgemm_rows(const SgemmArgs& g, int r, int r_end, int b) {
-  for (; r + MR <= r_end; r += MR) sgemm_tile<MR, NR>(g, r, b);
-  for (; r < r_end; ++r) sgemm_tile<1, NR>(g, r, b);
-}
+struct SgemmTile {
+  template <int MR, int NR>
+  LCE_AVX512 static void run(const SgemmArgs& g, int r0, int b0) { sgemm_tile<MR, NR>(g, r0, b0); }
+};
 
 LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
-  const int blocks = g.w->blocks();
-  int b = 0;
-  for (; b + 4 <= blocks; b += 4) sgemm_rows<6, 4>(g, row_begin, row_end, b);
-  switch (blocks - b) {
-    case 3: sgemm_rows<6, 3>(g, row_begin, row_end, b); break;
-    case 2: sgemm_rows<8, 2>(g, row_begin, row_end, b); break;
-    case 1: sgemm_rows<8, 1>(g, row_begin, row_end, b); break;
-    default: break;
-  }
+  gemm_blocks<SgemmTile>(g, row_begin, row_end);
 }
 
 // Depthwise convolution through the indirection table: 16 channels per vector (masked

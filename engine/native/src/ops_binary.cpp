@@ -117,15 +117,8 @@ class Bconv2d : public Op {
     m.charge(*this, (filter.elements() + static_cast<size_t>(k_words_) * kLanes) * sizeof(Word),
              "packed weights");
 
-    // Weights: (k, o) blocks of 16 output channels, zero past cout.
     const Word* f = filter.data<Word>();
-    weights_.k_size = k_words_;
-    weights_.channels = cout_;
-    weights_.data.assign(static_cast<size_t>(weights_.blocks()) * k_words_ * kLanes, 0);
-    for (int o = 0; o < cout_; ++o)
-      for (int k = 0; k < k_words_; ++k)
-        weights_.data[(static_cast<size_t>(o / kLanes) * k_words_ + k) * kLanes + o % kLanes] =
-            f[static_cast<size_t>(o) * k_words_ + k];
+    weights_ = pack_blocks(f, cout_, k_words_);
 
     const size_t padded = static_cast<size_t>(weights_.blocks()) * kLanes;
     if (packed_out_) {
@@ -317,11 +310,8 @@ class BMaxPool2d : public Op {
     const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
     expect_type(*this, out, DType::kInt32, "int32 (bitpacked)");
-    expect_rank(*this, in, 4);
-    win_ = make_window(*this, in.dim(1), in.dim(2), opt_int(*this, "filter_height"),
-                       opt_int(*this, "filter_width"), opt_int(*this, "stride_height"),
-                       opt_int(*this, "stride_width"), 1, 1, opt_int(*this, "padding"));
-    expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
+    win_ = pool_window(*this, in, out,
+                       {"filter_height", "filter_width", "stride_height", "stride_width"});
   }
   void run(Model& m) override {
     const Tensor& in = m.tensor(inputs[0]);

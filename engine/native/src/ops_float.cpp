@@ -4,17 +4,47 @@
 namespace lce_native {
 namespace {
 
-// Pack a (k, o) float matrix given as w(o, k) into 16-channel blocks.
-PackedBlocks<float> pack_float(const float* w_ok, int channels, int k_size) {
-  PackedBlocks<float> p;
-  p.k_size = k_size;
-  p.channels = channels;
-  p.data.assign(static_cast<size_t>(p.blocks()) * k_size * kLanes, 0.0f);
-  for (int o = 0; o < channels; ++o)
-    for (int k = 0; k < k_size; ++k)
-      p.data[(static_cast<size_t>(o / kLanes) * k_size + k) * kLanes + o % kLanes] =
-          w_ok[static_cast<size_t>(o) * k_size + k];
-  return p;
+// The input, filter and output of CONV_2D and DEPTHWISE_CONV_2D, with the checks they
+// share: float32 tensors, a constant 4-D filter.
+struct ConvIO {
+  const Tensor& in;
+  const Tensor& filter;
+  const Tensor& out;
+};
+ConvIO float_conv_io(Model& m, const Op& op) {
+  const ConvIO t{m.input(op, 0), m.input(op, 1), m.output(op, 0)};
+  expect_type(op, t.in, DType::kFloat32, "float32 (quantized models are not supported)");
+  expect_type(op, t.filter, DType::kFloat32, "a float32 filter");
+  expect_type(op, t.out, DType::kFloat32, "float32");
+  expect_rank(op, t.in, 4);
+  expect_rank(op, t.filter, 4);
+  expect_constant(op, t.filter, "filter");
+  return t;
+}
+
+// A float convolution's window: the filter's [.., h, w, ..] over the input's [n, h, w, c].
+Window conv_window(const Op& op, const Tensor& in, const Tensor& filter) {
+  return make_window(op, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
+                     opt_int(op, "stride_h"), opt_int(op, "stride_w"), opt_int(op, "dilation_h", 1),
+                     opt_int(op, "dilation_w", 1), opt_int(op, "padding"));
+}
+
+// The float GEMM over rows read through `ind` (taps x depth floats each) into `out`.
+SgemmArgs sgemm_args(const std::vector<const float*>& ind, int taps, int depth,
+                     const PackedBlocks<float>& w, const std::vector<float>& bias, Clamp clamp,
+                     float* out) {
+  SgemmArgs g;
+  g.ind = ind.data();
+  g.taps = taps;
+  g.depth = depth;
+  g.k_size = w.k_size;
+  g.w = &w;
+  g.bias = bias.data();
+  g.clamp = clamp;
+  g.channels_out = w.channels;
+  g.out = out;
+  g.ldc = w.channels;
+  return g;
 }
 
 std::vector<float> padded_bias(Model& m, const Op& op, int index, int channels) {
@@ -31,22 +61,11 @@ std::vector<float> padded_bias(Model& m, const Op& op, int index, int channels) 
 class Conv2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& filter = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
-    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
-    expect_type(*this, filter, DType::kFloat32, "a float32 filter");
-    expect_type(*this, out, DType::kFloat32, "float32");
-    expect_rank(*this, in, 4);
-    expect_rank(*this, filter, 4);
-    expect_constant(*this, filter, "filter");
+    const auto [in, filter, out] = float_conv_io(m, *this);
     if (filter.dim(3) != in.dim(3)) fail(*this, "grouped float convolutions are not supported");
     cin_ = positive_dim(*this, in, 3, "input channels");
     cout_ = positive_dim(*this, filter, 0, "output channels");
-    win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
-                       opt_int(*this, "stride_h"), opt_int(*this, "stride_w"),
-                       opt_int(*this, "dilation_h", 1), opt_int(*this, "dilation_w", 1),
-                       opt_int(*this, "padding"));
+    win_ = conv_window(*this, in, filter);
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
     window_taps(m, *this, win_, in.dim(0), sizeof(float*));
@@ -54,23 +73,14 @@ class Conv2d : public Op {
     rows_ = in.dim(0) * win_.out_h * win_.out_w;
     m.charge(*this, (filter.elements() + 16 * static_cast<size_t>(k_)) * sizeof(float),
              "packed weights");
-    weights_ = pack_float(filter.data<float>(), cout_, k_);
+    weights_ = pack_blocks(filter.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
     zeros_.assign(cin_ + kLanes, 0.0f);  // slack: vector kernels read whole registers
     ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, cin_, zeros_.data());
   }
   void run(Model& m) override {
-    SgemmArgs g;
-    g.ind = ind_.data();
-    g.taps = win_.k_h * win_.k_w;
-    g.depth = cin_;
-    g.k_size = k_;
-    g.w = &weights_;
-    g.bias = bias_.data();
-    g.clamp = clamp_;
-    g.channels_out = cout_;
-    g.out = m.tensor(outputs[0]).data<float>();
-    g.ldc = cout_;
+    const SgemmArgs g = sgemm_args(ind_, win_.k_h * win_.k_w, cin_, weights_, bias_, clamp_,
+                                   m.tensor(outputs[0]).data<float>());
     const auto sgemm = m.kernels().sgemm;
     m.pool().parallel_for(rows_, 8, [&](int b, int e) { sgemm(g, b, e); });
   }
@@ -87,25 +97,14 @@ class Conv2d : public Op {
 class DepthwiseConv2d : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& filter = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
-    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
-    expect_type(*this, filter, DType::kFloat32, "a float32 filter");
-    expect_type(*this, out, DType::kFloat32, "float32");
-    expect_rank(*this, in, 4);
-    expect_rank(*this, filter, 4);
-    expect_constant(*this, filter, "filter");
+    const auto [in, filter, out] = float_conv_io(m, *this);
     if (filter.dim(0) != 1) fail(*this, "filter '" + filter.name + "' must be [1,h,w,c]");
     // Zero input channels would divide by zero below.
     cin_ = positive_dim(*this, in, 3, "input channels");
     cout_ = positive_dim(*this, filter, 3, "output channels");
     if (cout_ % cin_ != 0) fail(*this, "output channels must be a multiple of input channels");
     mult_ = cout_ / cin_;
-    win_ = make_window(*this, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
-                       opt_int(*this, "stride_h"), opt_int(*this, "stride_w"),
-                       opt_int(*this, "dilation_h", 1), opt_int(*this, "dilation_w", 1),
-                       opt_int(*this, "padding"));
+    win_ = conv_window(*this, in, filter);
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
     m.charge(*this, filter.bytes(), "weights");
@@ -197,22 +196,13 @@ class FullyConnected : public Op {
                         static_cast<size_t>(rows_) * sizeof(float*),
              "packed weights");
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
-    weights_ = pack_float(w.data<float>(), cout_, k_);
+    weights_ = pack_blocks(w.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
     for (int r = 0; r < rows_; ++r) ind_.push_back(in.data<float>() + static_cast<size_t>(r) * k_);
   }
   void run(Model& m) override {
-    SgemmArgs g;
-    g.ind = ind_.data();
-    g.taps = 1;
-    g.depth = k_;
-    g.k_size = k_;
-    g.w = &weights_;
-    g.bias = bias_.data();
-    g.clamp = clamp_;
-    g.channels_out = cout_;
-    g.out = m.tensor(outputs[0]).data<float>();
-    g.ldc = cout_;
+    const SgemmArgs g =
+        sgemm_args(ind_, 1, k_, weights_, bias_, clamp_, m.tensor(outputs[0]).data<float>());
     m.kernels().sgemm(g, 0, rows_);
   }
 
@@ -232,11 +222,7 @@ class Pool2d : public Op {
     const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
     expect_type(*this, out, DType::kFloat32, "float32");
-    expect_rank(*this, in, 4);
-    win_ = make_window(*this, in.dim(1), in.dim(2), opt_int(*this, "filter_h"),
-                       opt_int(*this, "filter_w"), opt_int(*this, "stride_h"),
-                       opt_int(*this, "stride_w"), 1, 1, opt_int(*this, "padding"));
-    expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, in.dim(3)});
+    win_ = pool_window(*this, in, out, {"filter_h", "filter_w", "stride_h", "stride_w"});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
     const int c = positive_dim(*this, in, 3, "channels");
     // Tap counts overflow and tables explode on damaged window sizes: charged first.

@@ -15,6 +15,18 @@ void expect_float(const Op& op, const Tensor& t) {
   expect_type(op, t, DType::kFloat32, "float32 (quantized models are not supported)");
 }
 
+// The float32 input 0 and output 0 of a one-in, one-out op, checked.
+struct InOut {
+  const Tensor& in;
+  const Tensor& out;
+};
+InOut float_in_out(Model& m, const Op& op) {
+  const InOut t{m.input(op, 0), m.output(op, 0)};
+  expect_float(op, t.in);
+  expect_float(op, t.out);
+  return t;
+}
+
 // Strides of `t` seen through NumPy broadcasting to `shape` (0 where broadcast).
 std::vector<size_t> broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
   const int rank = static_cast<int>(shape.size());
@@ -91,10 +103,7 @@ class Unary : public Op {
  public:
   explicit Unary(std::function<float(float, float)> f) : f_(std::move(f)) {}
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     if (out.elements() != in.elements())
       fail(*this, "output '" + out.name + "' has a different size than input '" + in.name + "'");
     alpha_ = opt_float(*this, "alpha", 0.0f);
@@ -175,6 +184,14 @@ class Concatenation : public Op {
   Clamp clamp_{};
 };
 
+// Steps a row-major index over axes 0..last of `shape` to the next element, like an odometer.
+void next_index(std::vector<int>& idx, const std::vector<int>& shape, int last) {
+  for (int d = last; d >= 0; --d) {
+    if (++idx[d] < shape[d]) return;
+    idx[d] = 0;
+  }
+}
+
 std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
   expect_constant(op, t, what);
   if (t.type == DType::kFloat32) fail(op, std::string(what) + " '" + t.name + "' must be integers");
@@ -187,10 +204,7 @@ std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* 
 class Pad : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
     const Tensor& paddings = m.input(*this, 1);
     const auto pads = const_ints(*this, paddings, "paddings");
@@ -229,10 +243,7 @@ class Pad : public Op {
       size_t o = 0;
       for (int d = 0; d < rank; ++d) o = o * out.shape[d] + idx[d] + before_[d];
       std::memcpy(dst + o, in.data<float>() + r * last, sizeof(float) * last);
-      for (int d = rank - 2; d >= 0; --d) {
-        if (++idx[d] < in.shape[d]) break;
-        idx[d] = 0;
-      }
+      next_index(idx, in.shape, rank - 2);  // row by row: the last axis is copied whole
     }
   }
 
@@ -245,10 +256,7 @@ class Pad : public Op {
 class Reduce : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     reduced_.assign(in.rank(), false);
     for (auto a : const_ints(*this, m.input(*this, 1), "axes")) {
       const int axis = static_cast<int>(a < 0 ? a + in.rank() : a);
@@ -275,10 +283,7 @@ class Reduce : public Op {
       for (int d = 0; d < rank; ++d)
         if (!reduced_[d]) o = o * in.shape[d] + idx[d];
       dst[o] = is_max ? std::max(dst[o], src[i]) : dst[o] + src[i];
-      for (int d = rank - 1; d >= 0; --d) {
-        if (++idx[d] < in.shape[d]) break;
-        idx[d] = 0;
-      }
+      next_index(idx, in.shape, rank - 1);
     }
     if (type == "MEAN")
       for (size_t i = 0; i < out.elements(); ++i) dst[i] /= static_cast<float>(count_);
@@ -292,10 +297,7 @@ class Reduce : public Op {
 class Softmax : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, in);
-    expect_float(*this, out);
+    const auto [in, out] = float_in_out(m, *this);
     if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
     // The output is written row by row over the input's shape.
     expect_shape(*this, out, in.shape);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cmath>
 #include <limits>
@@ -138,6 +139,33 @@ inline int positive_dim(const Op& op, const Tensor& t, int i, const char* what) 
   const int d = t.dim(i);
   if (d < 1) fail(op, "tensor '" + t.name + "' has " + what + " " + std::to_string(d));
   return d;
+}
+
+// A pooling window over a 4-D input read from the op's options, whose names differ between
+// TFLite and LCE ({filter h, filter w, stride h, stride w}); the output keeps the channels.
+inline Window pool_window(const Op& op, const Tensor& in, const Tensor& out,
+                          const std::array<const char*, 4>& keys) {
+  expect_rank(op, in, 4);
+  const Window w = make_window(op, in.dim(1), in.dim(2), opt_int(op, keys[0]), opt_int(op, keys[1]),
+                               opt_int(op, keys[2]), opt_int(op, keys[3]), 1, 1,
+                               opt_int(op, "padding"));
+  expect_shape(op, out, {in.dim(0), w.out_h, w.out_w, in.dim(3)});
+  return w;
+}
+
+// Weights given as w(o, k) packed into the GEMM kernels' (k, o) blocks of kLanes output
+// channels, zero past `channels`.
+template <typename T>
+PackedBlocks<T> pack_blocks(const T* w_ok, int channels, int k_size) {
+  PackedBlocks<T> p;
+  p.k_size = k_size;
+  p.channels = channels;
+  p.data.assign(static_cast<size_t>(p.blocks()) * k_size * kLanes, T{});
+  for (int o = 0; o < channels; ++o)
+    for (int k = 0; k < k_size; ++k)
+      p.data[(static_cast<size_t>(o / kLanes) * k_size + k) * kLanes + o % kLanes] =
+          w_ok[static_cast<size_t>(o) * k_size + k];
+  return p;
 }
 
 // Indirection table for an indirect GEMM: entry [row * taps + tap] points at the `depth`
