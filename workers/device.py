@@ -54,8 +54,11 @@ def time_candidate(
     The deploy model is built at ``deploy_shape`` (``HxWxC/classes``), which is
     part of the latency's key: a latency of another shape never answers.
     ``lookup=False`` is for a caller that has looked the cache up already (a
-    miss) and stored the architecture: the worker then only measures and
-    records the measurement. ``fresh`` measures again even on a hit.
+    miss) and stored the architecture (the search loop). The worker still
+    checks the latency cache once more right before timing, on the device's
+    own queue: a second driver (a resumed search, another search on the same
+    cluster) may have timed the model since, and one model is never timed
+    twice. ``fresh`` measures again even on a hit.
 
     Every timed candidate also gets a per-op latency breakdown where one can be
     had (``profile=None``): remote devices profile with ``lce_benchmark_model``
@@ -80,7 +83,7 @@ def time_candidate(
     config = space.config_from_params(params)
     fingerprint = space.fingerprint(config)
     store = open_store(store_url)
-    if lookup and not fresh:
+    if not fresh:
         row = store.lookup_measurement_row(fingerprint, measurement_key(device, deploy_shape))
         if row is not None:
             from lce_nas.latency_db.records import measurement_from_row

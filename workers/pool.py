@@ -296,12 +296,13 @@ class Pool:
 
         Returns a future of its ``LatencyResult``. ``lookup=False``: as for
         :meth:`submit_accuracy`, the caller did the cache lookup and stored the
-        architecture.
+        architecture; the device worker still re-checks the latency cache on its
+        own queue before timing (see :func:`~lce_nas.workers.device.time_candidate`).
         """
         return self._resilient(
             "timing",
             lambda: self.device_worker.latency.remote(
-                space_name, params, fresh or not lookup, profile, lookup, deploy_shape
+                space_name, params, fresh, profile, lookup, deploy_shape
             ),
         )
 
