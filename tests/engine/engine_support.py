@@ -114,6 +114,9 @@ def start_sshd(directory: Path) -> SshServer:
                 "PermitRootLogin prohibit-password",
                 "Subsystem sftp internal-sftp",
                 "LogLevel ERROR",
+                # The account's shell start-up files may rehash pyenv shims on every
+                # login, waiting up to a minute on a lock a killed session left behind.
+                "SetEnv PYENV_REHASH_TIMEOUT=1",
                 "",
             ]
         )
