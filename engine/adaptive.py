@@ -6,11 +6,23 @@ The same rule serves single runs on the host and batches on remote devices.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
-@dataclass(frozen=True)
-class RunPolicy:
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """The run-policy settings a device profile carries (see :class:`RunPolicy`)."""
+
+    warmup_runs: int = 5
+    min_runs: int = 20
+    max_runs: int = 2000
+    tolerance: float = 0.01
+    min_seconds: float = 1.0
+    max_seconds: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPolicy(RunSettings):
     """How long to time one model.
 
     After ``min_runs`` samples and ``min_seconds`` of timing, the median is
@@ -24,26 +36,15 @@ class RunPolicy:
         5
     """
 
-    warmup_runs: int = 5
-    min_runs: int = 20
-    max_runs: int = 2000
-    tolerance: float = 0.01
-    max_seconds: float = 30.0
-    min_seconds: float = 1.0
     check_every: int = 5
 
     @classmethod
-    def from_device(cls, device, *, max_seconds: float | None = None) -> RunPolicy:
+    def from_device(cls, device: RunSettings, *, max_seconds: float | None = None) -> RunPolicy:
         """The policy a device profile asks for; ``max_seconds`` overrides its time cap."""
         cap = max_seconds if max_seconds is not None else device.max_seconds
-        return cls(
-            warmup_runs=device.warmup_runs,
-            min_runs=device.min_runs,
-            max_runs=device.max_runs,
-            tolerance=device.tolerance,
-            max_seconds=cap,
-            min_seconds=min(device.min_seconds, cap),
-        )
+        settings = {f.name: getattr(device, f.name) for f in fields(RunSettings)}
+        settings.update(max_seconds=cap, min_seconds=min(device.min_seconds, cap))
+        return cls(**settings)
 
 
 class StabilityTracker:

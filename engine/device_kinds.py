@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lce_nas.engine.adaptive import RunSettings
+
 from lce_nas.errors import UserError
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ REMOTE_ENGINE = "lce_benchmark_model"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Device:
+class Device(RunSettings):
     """One place to time models, with how to run there (the settings every kind has).
 
     Kernel options (``use_indirect_bgemm``, ``use_xnnpack``,
@@ -55,14 +57,8 @@ class Device:
     use_xnnpack: bool = True
     use_reference_bconv: bool = False
     description: str = ""
-    # run policy
-    warmup_runs: int = 5
-    min_runs: int = 20
-    max_runs: int = 2000
+    # Remote devices time this many runs per round trip.
     batch_runs: int = 20
-    tolerance: float = 0.01
-    min_seconds: float = 1.0
-    max_seconds: float = 30.0
     origin: str = "built-in"
 
     def __post_init__(self) -> None:

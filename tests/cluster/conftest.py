@@ -8,27 +8,19 @@ advertises ``device:host``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_support import running_server
+from search_support import TINY_PROXY, fast_host_profile, lce_nas_command
 
-FAST_HOST = """
-[devices.host]
-max_seconds = 1.5
-min_seconds = 0.3
-min_runs = 5
-warmup_runs = 1
-"""
-TINY_PROXY = ["--epochs", "1", "--subset", "256", "--width", "0.125"]
+FAST_HOST = fast_host_profile("host", max_seconds=1.5)
 
 
 class RayCluster:
@@ -113,10 +105,10 @@ class ClusterWorkspace:
         (root / "lce-nas.toml").write_text(FAST_HOST)
 
     def search_args(self, db: str, study: str, address: str, *extra: str) -> list[str]:
-        return [
-            sys.executable, "-m", "lce_nas.cli", "search", "--device", "host",
-            "--study-name", study, "--ray-address", address, *TINY_PROXY, *extra, "--db", db,
-        ]  # fmt: skip
+        return lce_nas_command(
+            "search", "--device", "host", "--study-name", study, "--ray-address", address,
+            *TINY_PROXY, *extra, db=db,
+        )  # fmt: skip
 
     def env(self, cluster: RayCluster) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "LCE_NAS_DB"))}
@@ -144,27 +136,8 @@ def workspace(tmp_path) -> ClusterWorkspace:
     return ClusterWorkspace(tmp_path)
 
 
-def wait_for(condition, timeout_s: float, what: str) -> None:
-    """Poll ``condition()`` until it is true."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _db_helpers():
-    """The latency-database tests' PostgreSQL recipe (one for the whole suite)."""
-    path = Path(__file__).resolve().parents[1] / "db" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("lce_nas_db_test_fixtures_cluster", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def restartable_postgres():
     """A PostgreSQL server of this module's own, so a test may restart it."""
-    with _db_helpers().running_server() as server:
+    with running_server() as server:
         yield server

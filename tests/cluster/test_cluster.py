@@ -14,9 +14,9 @@ import time
 
 import optuna
 import pytest
-from conftest import wait_for
 from lce_nas.latency_db import LatencyStore
 from optuna.trial import TrialState
+from search_support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 

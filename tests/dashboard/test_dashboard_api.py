@@ -201,41 +201,35 @@ def test_compare_returns_the_chosen_studies_fronts(api, fixture_db):
     assert all(math.isfinite(r["latency_ms"]) for r in one[0]["trials"])
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/studies/no-such-study",
-        "/api/studies/no-such-study/trials",
-        "/api/studies/no-such-study/front",
-        "/api/studies/fixture-native/trials/999",
-        "/api/studies/fixture-native/trials/abc",
-        "/api/compare?study=no-such-study",
-        "/api/nothing-here",
-    ],
-)
-def test_unknown_things_are_json_404s(api, path):
-    status, kind, body = api.status(path)
-    assert status == 404 and kind.startswith("application/json")
-    assert "Traceback" not in body and '"detail"' in body
+API_404 = [
+    "/api/studies/no-such-study",
+    "/api/studies/no-such-study/trials",
+    "/api/studies/no-such-study/front",
+    "/api/studies/fixture-native/trials/999",
+    "/api/studies/fixture-native/trials/abc",
+    "/api/compare?study=no-such-study",
+    "/api/nothing-here",
+]
+PAGE_404 = [
+    "/studies/no-such-study",
+    "/studies/fixture-native/trials/999",
+    "/studies/fixture-native/trials/abc",
+    "/studies/..%2F..%2Fetc/trials/0",
+    "/studies/fixture-native/trials/0/files/model.tflite",  # not exported
+    "/studies/fixture-native/trials/0/files/secret.txt",
+    "/static/..%2Fapp.py",
+    "/compare?study=no-such-study",
+]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/studies/no-such-study",
-        "/studies/fixture-native/trials/999",
-        "/studies/fixture-native/trials/abc",
-        "/studies/..%2F..%2Fetc/trials/0",
-        "/studies/fixture-native/trials/0/files/model.tflite",  # not exported
-        "/studies/fixture-native/trials/0/files/secret.txt",
-        "/static/..%2Fapp.py",
-        "/compare?study=no-such-study",
-    ],
-)
-def test_unknown_pages_are_html_404s(api, path):
+@pytest.mark.parametrize("path", API_404 + PAGE_404)
+def test_unknown_things_are_404s_of_their_kind(api, path):
     status, kind, body = api.status(path)
-    assert status == 404 and kind.startswith("text/html")
-    assert "not found" in body and "Traceback" not in body
+    assert status == 404 and "Traceback" not in body
+    if path.startswith("/api/"):
+        assert kind.startswith("application/json") and '"detail"' in body
+    else:
+        assert kind.startswith("text/html") and "not found" in body
 
 
 def test_pages_and_plotly_are_served_by_the_app(api, fixture_db):

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import optuna
 import pytest
 import sqlalchemy
 from dashboard_support import Api, DashboardProcess
 from lce_nas.latency_db import LatencyStore
+from postgres_support import PASSWORD, running_server
 
 pytestmark = pytest.mark.postgres
-
-
-def _load_db_fixtures():
-    """The latency-database tests' PostgreSQL helpers (one server recipe for the suite)."""
-    path = Path(__file__).resolve().parents[1] / "db" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("lce_nas_db_test_fixtures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def postgres():
     """A PostgreSQL server on 127.0.0.1 for this module."""
-    with _load_db_fixtures().running_server() as server:
+    with running_server() as server:
         yield server
 
 
@@ -52,7 +41,7 @@ def test_dashboard_reads_postgres_read_only(postgres, db_copy):
         assert trial["measurement"]["fingerprint"] == preset["fingerprint"]
         assert trial["measurement"]["breakdown"]["categories"][1]["ms"] > 0
         footer = api.status("/")[2]
-        assert "postgres:***@" in footer and _load_db_fixtures().PASSWORD not in footer
+        assert "postgres:***@" in footer and PASSWORD not in footer
     finally:
         process.stop()
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from lce_nas.engine.measurement import Measurement, OpTiming
 from lce_nas.latency_db import AccuracyEvaluation, LatencyStore
+from lce_nas.latency_db.models import VERSION_TABLE
 
 FP = "ab" * 32
 FP2 = "cd" * 32
@@ -59,3 +61,12 @@ def populate(store: LatencyStore) -> None:
                                              epochs=3, seed=1, train_seconds=34.5))  # fmt: skip
     store.record_accuracy(AccuracyEvaluation(FP2, "fashion-mnist", {"epochs": 3}, 0.5))
     store.record_search("s1", "lce-nas-s1", "quicknet", "rpi4", {"trials": 5, "seed": None})
+
+
+def stamp_revision(url: str, revision: str) -> None:
+    """Create the schema at ``url``, then mark it as ``revision`` (e.g. one from the future)."""
+    LatencyStore(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = :r"), {"r": revision})
+    engine.dispose()

@@ -6,11 +6,9 @@ import json
 
 import optuna
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
-from db_support import FP, FP2, measurement, populate
+from db_support import FP, FP2, measurement, populate, stamp_revision
 from lce_nas.latency_db import LatencyStore
-from lce_nas.latency_db.models import VERSION_TABLE
 
 from lce_nas.cli import main
 
@@ -52,11 +50,7 @@ def test_db_info_reads_the_environment_and_refuses_missing_files(tmp_path):
 
 
 def test_db_info_on_a_newer_schema_is_one_line_error(db_url):
-    LatencyStore(db_url).close()
-    engine = sa.create_engine(db_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0777'"))
-    engine.dispose()
+    stamp_revision(db_url, "0777")
     result = run("db", "measurements", "--db", db_url)
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "0777" in result.output

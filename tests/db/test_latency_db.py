@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from db_support import FP, FP2, OUR_TABLES, T0, measurement, populate, record_arch
+from db_support import FP, FP2, OUR_TABLES, T0, measurement, populate, record_arch, stamp_revision
 from lce_nas.engine.measurement import MeasurementKey, OpTiming
 from lce_nas.latency_db import AccuracyEvaluation, LatencyStore, SchemaError, head_revision, migrate
 from lce_nas.latency_db.models import VERSION_TABLE, Base
@@ -89,11 +89,7 @@ def test_reopening_is_a_no_op(db_url):
 
 
 def test_newer_schema_revision_is_refused_and_database_left_unchanged(db_url):
-    LatencyStore(db_url).close()
-    engine = sa.create_engine(db_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0042_from_future'"))
-    engine.dispose()
+    stamp_revision(db_url, "0042_from_future")
     before = snapshot(db_url)
     with pytest.raises(SchemaError) as info:
         LatencyStore(db_url)

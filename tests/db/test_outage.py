@@ -7,10 +7,10 @@ import time
 
 import optuna
 import pytest
-from conftest import running_server
 from lce_nas.latency_db import LatencyStore
 from lce_nas.latency_db.connect import connection_lost, expect_reachable
 from lce_nas.search.study import storage_for
+from postgres_support import running_server
 
 from lce_nas.errors import UserError
 

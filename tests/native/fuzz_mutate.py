@@ -130,7 +130,15 @@ def _edit_operands(rng: random.Random, model: Any) -> str | None:
 
 def _alias_operands(rng: random.Random, model: Any) -> str | None:
     op = _pick(
-        rng, [op for op in _graph(model).operators if op.inputs is not None and len(op.inputs)]
+        rng,
+        [
+            op
+            for op in _graph(model).operators
+            if op.inputs is not None
+            and len(op.inputs)
+            and op.outputs is not None
+            and len(op.outputs)
+        ],
     )
     if op is None:
         return None
@@ -168,7 +176,11 @@ def _edit_custom_option(rng: random.Random, model: Any) -> str | None:
         return None
     raw = bytes(bytearray(op.customOptions))
     if rng.random() < 0.7:
-        options = flexbuffers.Loads(raw)
+        try:
+            options = flexbuffers.Loads(raw)
+        except (ValueError, IndexError, KeyError, TypeError):
+            # An earlier bit flip of this op's options left them unreadable.
+            return None
         if not isinstance(options, dict) or not options:
             return None
         key = rng.choice(sorted(options))
@@ -365,6 +377,21 @@ def _reshape_in_place(model: Any) -> None:
     op.inputs = [int(op.outputs[0]), *[int(i) for i in op.inputs[1:]]]
 
 
+def _huge_channels_in(model: Any) -> None:
+    # channels_in = INT_MAX overflowed int while rounding up to whole bitpacked words.
+    op = _op_of(model, "LceBconv2d")
+    options = flexbuffers.Loads(bytes(bytearray(op.customOptions)))
+    options["channels_in"] = (1 << 31) - 1
+    op.customOptions = list(flexbuffers.Dumps(options))
+
+
+def _ops_out_of_order(model: Any) -> None:
+    # The last op first: it read a tensor no op had written yet, whose bytes the memory
+    # plan had given to another live tensor (an overlapping memcpy).
+    ops = _graph(model).operators
+    ops.insert(0, ops.pop())
+
+
 # name -> (seed file, edit, fragments the refusal must contain)
 TARGETED: dict[str, tuple[str, Callable[[Any], None], tuple[str, ...]]] = {
     "softmax_output": ("quicknet_tiny.tflite", _softmax_output, ("SOFTMAX", "shape")),
@@ -379,6 +406,8 @@ TARGETED: dict[str, tuple[str, Callable[[Any], None], tuple[str, ...]]] = {
     ),
     "huge_output_dim": ("quicknet_tiny.tflite", _huge_output_dim, ("MiB",)),
     "reshape_in_place": ("float_ops.tflite", _reshape_in_place, ("RESHAPE", "same tensor")),
+    "huge_channels_in": ("quicknet_tiny.tflite", _huge_channels_in, ("LceBconv2d", "channels")),
+    "ops_out_of_order": ("common_bnns.tflite", _ops_out_of_order, ("execution order",)),
 }
 
 

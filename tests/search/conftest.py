@@ -12,17 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from search_support import TINY_PROXY, fast_host_profile, lce_nas_command
 
-FAST_HOST = """
-[devices.fast-host]
-kind = "host"
-description = "the host, with short timing runs for tests"
-max_seconds = 2.0
-min_seconds = 0.3
-min_runs = 5
-warmup_runs = 1
-"""
-TINY_PROXY = ["--epochs", "1", "--subset", "256", "--width", "0.125"]
+FAST_HOST = fast_host_profile(
+    "fast-host", max_seconds=2.0, description="the host, with short timing runs for tests"
+)
 
 
 class SearchWorkspace:
@@ -32,7 +26,7 @@ class SearchWorkspace:
         (root / "lce-nas.toml").write_text(FAST_HOST)
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "lce_nas.cli", *args, "--db", self.db]
+        return lce_nas_command(*args, db=self.db)
 
     def search_args(self, study: str, *extra: str) -> list[str]:
         return self.command(

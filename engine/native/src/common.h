@@ -13,7 +13,10 @@ using Word = std::uint32_t;  // one bitpacked word: 32 channels, LSB first, bit 
 constexpr int kWordBits = 32;
 constexpr int kLanes = 16;  // output channels per packed-weight block
 
-inline int packed_words(int channels) { return (channels + kWordBits - 1) / kWordBits; }
+// Written so that no channel count a file can claim (up to INT_MAX) overflows.
+inline int packed_words(int channels) {
+  return channels <= 0 ? 0 : (channels - 1) / kWordBits + 1;
+}
 
 enum class DType { kFloat32, kInt32, kInt64 };
 

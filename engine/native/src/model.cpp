@@ -128,6 +128,7 @@ void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& out
   for (int id : inputs)
     if (tensors_[id].constant)
       throw std::invalid_argument("graph input '" + tensors_[id].name + "' is a constant");
+  check_execution_order();
   if (!keep_intermediates_) fuse_residual_adds();
   plan_memory();
   for (auto& op : ops_) {
@@ -142,6 +143,24 @@ void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& out
       fail(*op, "out of memory while preparing");
     } catch (const std::exception& e) {
       fail(*op, e.what());
+    }
+  }
+}
+
+// The memory plan and the fusions take the op list as the execution order: a tensor read
+// before it is written (or written twice) would make two live tensors share bytes.
+void Model::check_execution_order() const {
+  std::vector<bool> ready(tensors_.size(), false);
+  for (size_t id = 0; id < tensors_.size(); ++id) ready[id] = tensors_[id].constant;
+  for (int id : inputs_) ready[id] = true;
+  for (const auto& op : ops_) {
+    for (int id : op->inputs)
+      if (id >= 0 && !ready[id])
+        fail(*op, "reads tensor '" + tensors_[id].name +
+                      "' before any operator writes it (operators out of execution order)");
+    for (int id : op->outputs) {
+      if (ready[id]) fail(*op, "writes tensor '" + tensors_[id].name + "' a second time");
+      ready[id] = true;
     }
   }
 }

@@ -116,6 +116,7 @@ class Model {
   bool keep_intermediates_ = false;
   size_t max_bytes_ = kDefaultMaxBytes;
   size_t charged_ = 0;
+  void check_execution_order() const;
   void fuse_residual_adds();
   std::vector<std::uint8_t> arena_;
   void plan_memory();
