@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lce_nas.search.pareto import dominates, hypervolume_history, pareto_front
+from lce_nas.search.pareto import dominates, hypervolume, hypervolume_history, pareto_front
 from lce_nas.search.record import TrialRecord, finite
 
 
@@ -147,25 +147,35 @@ class StudyFront:
         }
 
 
-def study_front(name: str, meta: dict[str, Any], records: Sequence[TrialRecord]) -> StudyFront:
-    """Front, dominance, reference point and hypervolume history of one study."""
+def study_front(
+    name: str, meta: dict[str, Any], records: Sequence[TrialRecord], *, history: bool = True
+) -> StudyFront:
+    """Front, dominance, reference point and hypervolume (with its history unless
+    ``history=False``: the final volume does not depend on completion times)."""
     records = sorted(records, key=lambda r: r.number)
     numbers = front_numbers(records)
     reference = reference_point(meta, records)
     volume = None
-    history: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     if reference is not None:
         box = (reference["accuracy"], reference["latency_ms"])
+        # The final volume from all points at once: the same figure with or without
+        # the history, whichever order the trials completed in.
+        volume = hypervolume([r.point for r in records if _on_the_board(r)], box)
+    if reference is not None and history:
         done = completion_order(records)
-        values = hypervolume_history([r.point if r.feasible else None for r in done], box)
-        history = [
+        values = hypervolume_history([r.point if _on_the_board(r) else None for r in done], box)
+        steps = [
             {"number": r.number, "completed_at": _iso(r.completed_at), "hypervolume": v}
             for r, v in zip(done, values, strict=True)
         ]
-        volume = values[-1] if values else 0.0
     return StudyFront(
-        name, dict(meta), records, numbers, dominated_presets(records), reference, volume, history
+        name, dict(meta), records, numbers, dominated_presets(records), reference, volume, steps
     )
+
+
+def _on_the_board(record: TrialRecord) -> bool:
+    return record.state == "COMPLETE" and record.feasible and record.point is not None
 
 
 def _naive(moment: datetime | None) -> datetime:

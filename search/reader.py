@@ -44,7 +44,7 @@ from optuna.study._constrained_optimization import (
     _CONSTRAINTS_KEY,
     _get_constraints_from_system_attrs,
 )
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, and_, case, func, null, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from lce_nas.errors import UserError
@@ -240,18 +240,20 @@ class StudyReader:
             "user_attrs": {key: _loads(text) for rows in attrs.values() for key, text in rows},
         }
 
-    def _read_records(self, condition: Any, keys: tuple[str, ...]) -> list[tuple[int, TrialRecord]]:
-        """(trial id, record) of the trials ``condition`` selects, with user attributes ``keys``."""
+    def _read_records(
+        self, condition: Any, keys: tuple[str, ...], *, times: bool = True
+    ) -> list[tuple[int, TrialRecord]]:
+        """(trial id, record) of the trials ``condition`` selects, with user attributes ``keys``
+        (and without start and completion times when ``times`` is False)."""
+        moments = (
+            (_TRIALS.c.datetime_start, _TRIALS.c.datetime_complete) if times else (null(), null())
+        )
         try:
             with self.engine.connect() as conn, conn.begin():
                 trials = conn.execute(
-                    select(
-                        _TRIALS.c.trial_id,
-                        _TRIALS.c.number,
-                        _TRIALS.c.state,
-                        _TRIALS.c.datetime_start,
-                        _TRIALS.c.datetime_complete,
-                    ).where(condition)
+                    select(_TRIALS.c.trial_id, _TRIALS.c.number, _TRIALS.c.state, *moments).where(
+                        condition
+                    )
                 ).all()
                 if not trials:
                     return []
@@ -308,8 +310,8 @@ class StudyReader:
         ``rows(every_trial=True)`` of this front is refused: use :meth:`front`).
         """
         in_study = _TRIALS.c.study_id == study.study_id
-        light = [record for _, record in self._read_records(in_study, (FEASIBLE, PRESET))]
-        front = study_front(study.name, study.meta, light)
+        light = self._read_records(in_study, (FEASIBLE, PRESET), times=False)
+        front = study_front(study.name, study.meta, [r for _, r in light], history=False)
         if front.front:
             on_front = and_(in_study, _TRIALS.c.number.in_(front.front))
             full = {r.number: r for _, r in self._read_records(on_front, KNOWN_ATTRS)}
