@@ -174,18 +174,20 @@ def print_table(
             f"{params['stem_filters']:4d} {params['transition']:9} {params['kernel_size']:2d} "
             f"{params['activation']:5}{cells}"
         )
+
+    def tau_between(first: str, second: str) -> float:
+        """Kendall's tau-b of two settings over the configs both have (nan below two)."""
+        both = [i for i in range(len(configs)) if (first, i) in done and (second, i) in done]
+        if len(both) < 2:
+            return float("nan")
+        return kendall_tau(
+            [done[(first, i)]["top1"] for i in both], [done[(second, i)]["top1"] for i in both]
+        )
+
     print(f"\n{'setting':>10} {'configs':>8} {'wall s':>9} {'s/config':>9} {'tau':>7}")
     for name in names:
         rows = [done[(name, i)] for i in range(len(configs)) if (name, i) in done]
-        both = [i for i in range(len(configs)) if (name, i) in done and (reference_name, i) in done]
-        tau = (
-            kendall_tau(
-                [done[(name, i)]["top1"] for i in both],
-                [done[(reference_name, i)]["top1"] for i in both],
-            )
-            if len(both) >= 2
-            else float("nan")
-        )
+        tau = tau_between(name, reference_name)
         total = sum(r["seconds"] for r in rows)
         per = total / len(rows) if rows else float("nan")
         print(f"{name:>10} {len(rows):8d} {total:9.1f} {per:9.1f} {tau:7.3f}")
@@ -195,16 +197,7 @@ def print_table(
     for first in names:
         cells = []
         for second in names:
-            both = [i for i in range(len(configs)) if (first, i) in done and (second, i) in done]
-            tau = (
-                kendall_tau(
-                    [done[(first, i)]["top1"] for i in both],
-                    [done[(second, i)]["top1"] for i in both],
-                )
-                if len(both) >= 2
-                else float("nan")
-            )
-            cells.append(f"{tau:10.3f}")
+            cells.append(f"{tau_between(first, second):10.3f}")
         print(f"{first:>10}" + "".join(cells))
 
 
