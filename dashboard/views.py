@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
 from lce_nas.search.front import StudyFront
 from lce_nas.search.reader import StudyInfo
 
@@ -31,6 +32,8 @@ def study_summary(
         "space": meta.get("space"),
         "device": meta.get("device") or key.get("device"),
         "measurement_key": key or None,
+        # Rows written before deploy shapes existed were all timed at the default.
+        "deploy_shape": key.get("deploy_shape", DEFAULT_DEPLOY_SHAPE) if meta else None,
         "dataset": meta.get("dataset"),
         "sampler": meta.get("sampler"),
         "constraints": meta.get("constraints"),

@@ -159,6 +159,7 @@ function lceStudiesPage({ refresh }) {
       { key: "name", label: "study", html: (s) => `<a href="${studyUrl(s.name)}">${esc(s.name)}</a>` },
       { key: "space", label: "space" },
       { key: "device", label: "device" },
+      { key: "deploy_shape", label: "deploy shape", html: (s) => esc(s.deploy_shape || "–") },
       { key: "engine", label: "latency key", html: (s) => esc(keyText(s.measurement_key)), sort: (s) => keyText(s.measurement_key) },
       { key: "search_status", label: "search" },
       { key: "trials", label: "trials", num: true },
@@ -276,6 +277,7 @@ function lceStudyPage({ study, refresh }) {
     cards($("study-summary"), [
       ["space", esc(d.space || "–")],
       ["device", esc(d.device || "–")],
+      ["deploy shape", esc(d.deploy_shape || "–")],
       ["latency key", esc(keyText(d.measurement_key))],
       ["dataset", esc(d.dataset || "–")],
       ["sampler", esc(d.sampler || "–")],
@@ -481,7 +483,7 @@ function lceComparePage({ selected, refresh }) {
     const shown = fronts.filter((f) => chosen.has(f.study));
     Plotly.react("compare", shown.map((f, i) => ({
       type: "scatter", mode: "lines+markers", line: { shape: "hv", color: palette[i % palette.length] },
-      name: `${f.study} (${f.summary.device || "?"}, ${keyText(f.summary.measurement_key)})`,
+      name: `${f.study} (${f.summary.device || "?"}, ${f.summary.deploy_shape || "?"}, ${keyText(f.summary.measurement_key)})`,
       x: f.trials.map((r) => r.latency_ms), y: f.trials.map((r) => 100 * r.accuracy),
       customdata: f.trials.map((r) => [f.study, r.number]),
       text: f.trials.map((r) => `${esc(f.study)} #${r.number}${r.preset ? " " + esc(r.preset) : ""}<br>${esc(r.config_summary)}`),
@@ -495,6 +497,7 @@ function lceComparePage({ selected, refresh }) {
     renderTable($("compare-table"), [
       { key: "study", label: "study", html: (f) => `<a href="${studyUrl(f.study)}">${esc(f.study)}</a>` },
       { key: "device", label: "device", html: (f) => esc(f.summary.device || "–") },
+      { key: "shape", label: "deploy shape", html: (f) => esc(f.summary.deploy_shape || "–") },
       { key: "key", label: "latency key", html: (f) => esc(keyText(f.summary.measurement_key)) },
       { key: "dataset", label: "dataset", html: (f) => esc(f.summary.dataset || "–") },
       { key: "size", label: "front", num: true, html: (f) => String(f.trials.length) },

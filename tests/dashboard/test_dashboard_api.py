@@ -46,6 +46,8 @@ def test_studies_lists_every_study_with_counts(api, fixture_db):
     assert main["infeasible"] >= 1  # QuickNet-Large breaks the latency limit
     assert main["space"] == "quicknet" and main["device"] == "host"
     assert main["measurement_key"]["engine"] == "native"
+    # The fixture's key has no deploy shape, as keys written before shapes existed.
+    assert main["deploy_shape"] == "224x224x3/1000"
     assert main["search_status"] == "running"
     assert studies[fixture_db.other_study]["search_status"] == "finished"
     assert studies[fixture_db.other_study]["measurement_key"]["engine"] == "lce-interpreter"
