@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,13 @@ def resolve_architecture(
 
 
 def proxy_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--epochs``, ``--subset``, ``--width``, ``--batch-size`` and ``--dataset``."""
+    """``--dataset`` and the proxy flags ``--epochs``, ``--subset``, ``--width``,
+    ``--batch-size``; the command gets ``dataset`` and ``proxy`` (a ``ProxySettings``)."""
+
+    @functools.wraps(func)
+    def with_proxy(*args: Any, epochs, subset, width, batch_size, **kwargs: Any) -> Any:
+        return func(*args, proxy=proxy_settings(epochs, subset, width, batch_size), **kwargs)
+
     options = [
         click.option(
             "--dataset",
@@ -88,9 +95,10 @@ def proxy_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--subset", type=click.IntRange(min=10), help="Proxy training images."),
         click.option("--epochs", type=click.IntRange(min=1), help="Proxy training epochs."),
     ]
+    command: Callable[..., Any] = with_proxy
     for option in options:
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
 def proxy_settings(

@@ -15,7 +15,6 @@ from lce_nas.cli.options import (
     device_options,
     parse_duration,
     proxy_options,
-    proxy_settings,
     resolve_deploy_shape,
     writable_output,
 )
@@ -126,10 +125,7 @@ def search(
     ray_address,
     trainer_gpus,
     dataset,
-    epochs,
-    subset,
-    width,
-    batch_size,
+    proxy,
     db,
 ) -> None:
     """Search the space for the accuracy/latency front on a device.
@@ -183,7 +179,7 @@ def search(
         max_latency_ms=max_latency_ms,
         max_size_mb=max_size_mb,
         dataset=dataset,
-        proxy=proxy_settings(epochs, subset, width, batch_size),
+        proxy=proxy,
         seed=seed,
         max_consecutive_failures=max_failures,
         ray_address=ray_address,

@@ -13,7 +13,6 @@ from lce_nas.cli.options import (
     device_host_overrides,
     device_options,
     proxy_options,
-    proxy_settings,
     resolve_architecture,
     resolve_deploy_shape,
 )
@@ -43,10 +42,7 @@ def evaluate(
     device_host,
     ray_address,
     dataset,
-    epochs,
-    subset,
-    width,
-    batch_size,
+    proxy,
     db,
     as_json,
 ) -> None:
@@ -64,13 +60,12 @@ def evaluate(
     space, config = resolve_architecture(space_name, preset, params_json, params_file)
     shape = resolve_deploy_shape(input_shape_text, classes_text)
     device = get_device(device_name, **device_host_overrides(device_host))
-    settings = proxy_settings(epochs, subset, width, batch_size)
     url = resolve_db_url(db)
     params = space.to_params(config)
     console = Console(stderr=True)
     with (
         console.status("training the proxy and timing the deploy model on Ray"),
-        Pool(device, url, dataset=dataset, proxy=settings, ray_address=ray_address) as pool,
+        Pool(device, url, dataset=dataset, proxy=proxy, ray_address=ray_address) as pool,
     ):
         accuracy_future = pool.submit_accuracy(space.name, params)
         latency_future = pool.submit_latency(space.name, params, deploy_shape=shape.label)
@@ -90,7 +85,7 @@ def evaluate(
         "accuracy": accuracy.evaluation.top1,
         "loss": accuracy.evaluation.loss,
         "dataset": accuracy.evaluation.dataset,
-        "proxy_settings": settings.to_dict(),
+        "proxy_settings": proxy.to_dict(),
         "train_seconds": accuracy.evaluation.train_seconds,
         "accuracy_cached": accuracy.cached,
         "median_ms": m.median_ms,
