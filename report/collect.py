@@ -61,6 +61,8 @@ class Plan:
 
     devices: list[Device]
     blocks: bool = True
+    #: Names of the blocks to measure (None: all four).
+    block_names: tuple[str, ...] | None = None
     breakdown: bool = True
     fresh: bool = False
     max_seconds: float = 3.0
@@ -103,10 +105,15 @@ class Collector:
         self._steps = self._count_steps()
         self._step = 0
 
+    def blocks(self) -> list[Block]:
+        """The ResNet-18 blocks this plan measures."""
+        names = self.plan.block_names
+        return [b for b in RESNET18_BLOCKS if names is None or b.name in names]
+
     def _count_steps(self) -> int:
         steps = 0
         if self.plan.blocks:
-            steps += len(RESNET18_BLOCKS) * len(PRECISIONS) * len(self.plan.devices)
+            steps += len(self.blocks()) * len(PRECISIONS) * len(self.plan.devices)
         if self.plan.breakdown:
             steps += len(BREAKDOWN_MODELS) * len(self.breakdown_devices())
         return steps
@@ -131,7 +138,7 @@ class Collector:
         for device in self.breakdown_devices():
             self.store.record_device(device.name, device.kind, device.to_spec())
         if self.plan.blocks:
-            for block in RESNET18_BLOCKS:
+            for block in self.blocks():
                 for precision in PRECISIONS:
                     for device in self.plan.devices:
                         rows.append(self._block_row(block, precision, device))

@@ -10,6 +10,7 @@ import click
 from lce_nas.cli.options import db_option, device_host_overrides, device_options
 from lce_nas.cli.validate import FiniteFloatRange
 from lce_nas.errors import UserError
+from lce_nas.report.blocks import RESNET18_BLOCKS
 
 # Short per-model timing: 27 numbers must fit in minutes on a small machine.
 DEFAULT_MAX_SECONDS = 3.0
@@ -63,6 +64,13 @@ def _summary(rows, source_line: str):
 @click.option("--fresh", is_flag=True, help="Measure again even where the database has the key.")
 @click.option("--blocks-only", is_flag=True, help="Only the ResNet-18 block figure.")
 @click.option(
+    "--block",
+    "block_names",
+    multiple=True,
+    type=click.Choice([b.name for b in RESNET18_BLOCKS]),
+    help="Measure only this block (repeatable; default: all four).",
+)
+@click.option(
     "--max-seconds",
     type=FiniteFloatRange(min=0.1),
     default=DEFAULT_MAX_SECONDS,
@@ -77,6 +85,7 @@ def report_cmd(
     engine: str | None,
     fresh: bool,
     blocks_only: bool,
+    block_names: tuple[str, ...],
     max_seconds: float,
     db: str | None,
 ) -> None:
@@ -106,7 +115,13 @@ def report_cmd(
     devices = engine_devices(device, engine)
     out_dir = _output_dir(output)
     cap = min(max_seconds, device.max_seconds)
-    plan = Plan(devices, breakdown=not blocks_only, fresh=fresh, max_seconds=cap)
+    plan = Plan(
+        devices,
+        block_names=block_names or None,
+        breakdown=not blocks_only,
+        fresh=fresh,
+        max_seconds=cap,
+    )
     started = time.monotonic()
     with LatencyStore(resolve_db_url(db)) as store:
         collector = Collector(
