@@ -69,14 +69,19 @@ class Block:
         return self.side * self.side * self.channels * self.channels * 9
 
     def fingerprint(self, precision: str) -> str:
-        """The key its measurements are stored under (the shape, precision and builder).
+        """The key its measurements are stored under: sha256 of the shape, precision, builder.
+
+        The same 64 hex digits as an architecture fingerprint, so ``db export``
+        and ``db import`` carry block latencies like any other; ``kind`` keeps
+        it apart from every search space's configs.
 
         Example:
-            >>> Block("conv2_x", 56, 64).fingerprint("binary")[:13]
-            'report-block:'
+            >>> len(Block("conv2_x", 56, 64).fingerprint("binary"))
+            64
         """
         check_precision(precision)
         spec = {
+            "kind": "resnet18-block",
             "block": self.name,
             "input": list(self.input_shape),
             "filters": self.channels,
@@ -84,7 +89,7 @@ class Block:
             "precision": precision,
             "builder": BUILDER_VERSION,
         }
-        return "report-block:" + hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+        return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
 RESNET18_BLOCKS = (

@@ -101,7 +101,6 @@ class Collector:
         self.warn = warn
         self.measured = 0
         self._tflite: dict[tuple[str, str], bytes] = {}
-        self._this_run: dict[tuple[str, Any], Measurement] = {}
         self._steps = self._count_steps()
         self._step = 0
 
@@ -181,8 +180,6 @@ class Collector:
         from lce_nas.engine.measuring import measure, measurement_key
 
         key = measurement_key(device, shape_label)
-        if (fingerprint, key) in self._this_run:
-            return self._this_run[(fingerprint, key)], "measured", ""
         cached = self._lookup(fingerprint, key, profile)
         if cached is not None:
             self._progress(what, device, f"{cached.median_ms:.3f} ms (database)")
@@ -205,7 +202,6 @@ class Collector:
             return None, "refused", f"the native engine refuses this model: {err}"
         result.deploy_shape = shape_label
         self.store.record_measurement(result)
-        self._this_run[(fingerprint, key)] = result
         self.measured += 1
         self._progress(what, device, f"{result.median_ms:.3f} ms (measured, recorded)")
         return result, "measured", ""

@@ -93,14 +93,15 @@ def paper_comparison(rows: list[Row]) -> list[str]:
         if fp32 is not None:
             verdict = _verdict(fp32, PAPER_BINARY_OVER_FLOAT32)
             parts.append(
-                f"binary is at most {fp32:.1f}x faster than float32 "
-                f"(paper: up to {PAPER_BINARY_OVER_FLOAT32:.0f}x on a {PAPER_DEVICE}; {verdict})"
+                f"binary is at best {_faster(fp32, 'float32')} "
+                f"(paper: up to {PAPER_BINARY_OVER_FLOAT32:.0f}x faster on a {PAPER_DEVICE}; "
+                f"{verdict})"
             )
         if int8 is not None:
             verdict = _verdict(int8, PAPER_BINARY_OVER_INT8)
             parts.append(
-                f"at most {int8:.1f}x faster than int8 "
-                f"(paper: up to {PAPER_BINARY_OVER_INT8:.0f}x; {verdict})"
+                f"at best {_faster(int8, 'int8')} "
+                f"(paper: up to {PAPER_BINARY_OVER_INT8:.0f}x faster; {verdict})"
             )
         else:
             parts.append("no int8 figure on this engine (it refuses int8 models)")
@@ -126,6 +127,18 @@ def paper_comparison(rows: list[Row]) -> list[str]:
             "ratios on this machine fall far below the phone's."
         )
     return lines
+
+
+def _faster(ratio: float, than: str) -> str:
+    """``ratio`` (their time / binary's) in words.
+
+    Example:
+        >>> _faster(4.0, "float32"), _faster(0.25, "int8")
+        ('4.0x faster than float32', '4.0x slower than int8')
+    """
+    if ratio >= 1:
+        return f"{ratio:.1f}x faster than {than}"
+    return f"{1 / ratio:.1f}x slower than {than}"
 
 
 def _is_x86(cpu: str) -> bool:

@@ -239,7 +239,8 @@ def _breakdown_table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
         if r.figure != "breakdown":
             continue
         split = [_fmt(r.split_ms.get(c)) if r.split_ms else "" for c in CATEGORIES]
-        body.append([r.item, r.engine, _fmt(r.median_ms) or r.note, *split, r.split_from])
+        split_from = r.split_from or ("no per-op timers" if r.median_ms else "")
+        body.append([r.item, r.engine, _fmt(r.median_ms) or r.note, *split, split_from])
     return head, body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -133,9 +134,10 @@ def report_cmd(
         rows = collector.run()
     files = write_report(rows, out_dir)
     elapsed = time.monotonic() - started
+    counts = Counter(r.source for r in rows)
     source_line = (
-        f"{collector.measured} measured, {len(rows) - collector.measured} from the database or "
-        f"refused, {elapsed:.0f} s"
+        f"{collector.measured} measured, {counts['cache']} from the database, "
+        f"{counts['refused']} refused, {elapsed:.0f} s"
     )
     Console().print(_summary(rows, source_line))
     click.echo(f"wrote {files['html']} (and report.md, report.csv, speedups.csv, PNGs)")

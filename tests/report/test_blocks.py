@@ -117,8 +117,8 @@ def test_speedups_and_the_paper_comparison_use_the_measured_numbers():
     assert ups["native", "conv2_x"].over_float32 == pytest.approx(30.0)
     assert ups["native", "conv2_x"].over_int8 is None  # refused, not zero
     text = " ".join(paper_comparison(rows))
-    assert "at most 2.0x faster than float32 (paper: up to 17x" in text
-    assert "at most 0.5x faster than int8 (paper: up to 12x" in text
+    assert "at best 2.0x faster than float32 (paper: up to 17x faster" in text
+    assert "at best 2.0x slower than int8 (paper: up to 12x faster" in text
     assert "refuses int8" in text
     assert "Why x86 differs" in text
 

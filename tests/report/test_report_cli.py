@@ -86,7 +86,7 @@ def test_fresh_report_writes_every_file_and_stores_every_number(fresh):
     assert len(ups) == 4 and all(float(u["binary_over_float32"]) > 0 for u in ups)
     assert all(float(u["binary_over_int8"]) > 0 for u in ups)
     md = (out / "report.md").read_text()
-    assert "paper: up to 17x on a Pixel 1 phone" in md and "paper: up to 12x" in md
+    assert "paper: up to 17x faster on a Pixel 1 phone" in md and "paper: up to 12x faster" in md
     assert "MLSys 2021" in md and "conv2_x" in md
     assert "[18/18]" in proc.stderr  # progress lines while it measures
     assert "18 measured" in proc.stdout  # the summary table
@@ -112,6 +112,25 @@ def test_second_report_answers_from_the_database(fresh):
     assert {(r["fingerprint"], r["engine"]): r["median_ms"] for r in rows} == old
     assert "converting" not in proc.stderr  # nothing was even built
     assert seconds < 60
+
+
+@pytest.mark.slow
+def test_db_export_carries_the_report_to_a_colleague(fresh, tmp_path):
+    cwd, first, _ = fresh
+    assert first.returncode == 0, first.stderr[-3000:]
+    export = tmp_path / "report-export.json"
+    proc = run_cli("db", "export", "--db", f"sqlite:///{cwd}/t.db", "-o", str(export), cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    colleague = tmp_path / "colleague"
+    colleague.mkdir()
+    (colleague / "lce-nas.toml").write_text(FAST_HOST)
+    proc = run_cli("db", "import", str(export), "--db", f"sqlite:///{colleague}/t.db",
+                   cwd=colleague)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert measurement_count(colleague / "t.db") == measurement_count(cwd / "t.db")
+    proc = _report(colleague, "--device", "fast", "--blocks-only", "-o", "out")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {r["source"] for r in read_csv(colleague / "out" / "report.csv")} == {"cache"}
 
 
 @pytest.mark.slow
