@@ -161,6 +161,15 @@ def breakdown_findings(rows: list[Row]) -> list[str]:
     for engine in dict.fromkeys(r.engine for r in rows if r.figure == "breakdown"):
         models = [r for r in rows if r.figure == "breakdown" and r.engine == engine and r.split_ms]
         if not models:
+            whole = [
+                f"{r.item} {r.median_ms:.1f} ms"
+                for r in rows
+                if r.figure == "breakdown" and r.engine == engine and r.median_ms
+            ]
+            if whole:
+                lines.append(
+                    f"With {engine} (no per-op timers, whole model): " + "; ".join(whole) + "."
+                )
             continue
         parts = []
         for row in models:
