@@ -195,6 +195,11 @@ class Collector:
                 warn=self.warn,
             )
         except UserError as err:
+            if profile and device.engine != "native":
+                # Everything measured so far is stored; a rerun answers it from the database.
+                raise UserError(
+                    f"{err} (the breakdown needs per-op timers; --blocks-only skips it)"
+                ) from None
             if device.engine != "native":
                 raise
             # The native engine refuses what it does not implement (int8): say so, go on.
