@@ -22,6 +22,7 @@ SUBPACKAGES = {
     "lce_nas.workers": "workers",
     "lce_nas.search": "search",
     "lce_nas.dashboard": "dashboard",
+    "lce_nas.report": "report",
 }
 
 packages: list[str] = []

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "workers_cmds",
     "search_cmds",
     "dashboard_cmds",
+    "report_cmds",
 )
 
 

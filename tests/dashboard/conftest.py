@@ -1,23 +1,11 @@
-"""Dashboard fixtures: a database two small searches wrote, a server, a headless browser."""
+"""Dashboard fixtures: a database two small searches wrote, a server (the browser: tests/)."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from dashboard_support import Api, DashboardProcess, FixtureDb, build_fixture_db
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -55,28 +43,3 @@ def server(fixture_db):
 @pytest.fixture(scope="session")
 def api(server) -> Api:
     return Api(server.url)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright, headless."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh --test (installs chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page that fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
