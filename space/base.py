@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 ConfigT = TypeVar("ConfigT")
+#: Height, width and channels of a model's input images (channels last).
+HWC = tuple[int, int, int]
+#: What deploy models take unless told otherwise (ImageNet), and what proxies take.
+DEPLOY_INPUT: HWC = (224, 224, 3)
+PROXY_INPUT: HWC = (32, 32, 1)
+#: Strides of a stem's two stride-2 steps (1 where a proxy drops one).
+StemStrides = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -105,29 +112,19 @@ class SearchSpace(abc.ABC, Generic[ConfigT]):
 
     @abc.abstractmethod
     def build_deploy(
-        self,
-        config: ConfigT,
-        input_shape: tuple[int, int, int] = (224, 224, 3),
-        classes: int = 1000,
+        self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> tf.keras.Model:
         """The model as deployed and timed on a device."""
 
     @abc.abstractmethod
     def build_proxy(
-        self,
-        config: ConfigT,
-        input_shape: tuple[int, int, int] = (32, 32, 1),
-        classes: int = 10,
-        width: float = 1.0,
+        self, config: ConfigT, input_shape: HWC = PROXY_INPUT, classes: int = 10, width: float = 1.0
     ) -> tf.keras.Model:
         """A small model with the same block structure, trained for proxy accuracy."""
 
     @abc.abstractmethod
     def describe(
-        self,
-        config: ConfigT,
-        input_shape: tuple[int, int, int] = (224, 224, 3),
-        classes: int = 1000,
+        self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> ArchSummary:
         """Parameters, binary and float MACs and packed size of the deploy model."""
 

@@ -17,15 +17,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lce_nas.space.base import ArchSummary, SearchSpace, register_space
-from lce_nas.space.params import (
-    choice,
-    choice_list,
-    int_list,
-    merge_params,
-    proxy_stem_strides,
-    scale_channels,
-)
+from lce_nas.space.base import HWC, PROXY_INPUT, StemStrides, register_space
+
+# transition_filters lives with the cost model, which needs it; it is imported from here too.
+from lce_nas.space.binarydensenet_cost import densenet_summary, final_spatial, transition_filters
+from lce_nas.space.params import choice, choice_list, int_list, proxy_stem_strides, scale_channels
+from lce_nas.space.zoo import ZooSpace
 
 if TYPE_CHECKING:
     import optuna
@@ -76,30 +73,16 @@ PRESETS: dict[str, DenseNetConfig] = {
 }
 
 
-def transition_filters(config: DenseNetConfig) -> tuple[int, ...]:
-    """Output channels of the 3 transitions, by larq-zoo's rule (see the module docstring).
-
-    Example:
-        >>> transition_filters(PRESETS["binary-densenet28"])
-        (160, 192, 256)
-    """
-    channels = config.initial_filters
-    out = []
-    for layers, reduction in zip(config.block_layers, config.reductions, strict=False):
-        channels += layers * config.growth_rate
-        channels = max(32, round(channels // reduction / 32) * 32)
-        out.append(channels)
-    return tuple(out)
-
-
 @register_space
-class DenseNetSpace(SearchSpace[DenseNetConfig]):
+class DenseNetSpace(ZooSpace[DenseNetConfig]):
     """BinaryDenseNet-like BNNs (see the module docstring for the block and transition rules).
 
     Example:
         >>> space = DenseNetSpace()
         >>> space.describe(space.preset("binary-densenet28")).parameters
         5150504
+        >>> space.config_from_params({"growth_rate": 32}).block_layers
+        (6, 6, 6, 5)
     """
 
     name = "binarydensenet"
@@ -108,6 +91,10 @@ class DenseNetSpace(SearchSpace[DenseNetConfig]):
         "BinaryDenseNet-like BNNs: 4 dense blocks x 1-16 binary convs, growth rate, stem "
         "width, transition reductions, dilations, transition pooling"
     )
+    preset_table = PRESETS
+    default_preset = "binary-densenet28"
+    params_example = '{"growth_rate": 64}'
+    cost_model = densenet_summary
 
     def suggest(self, trial: optuna.Trial) -> DenseNetConfig:
         """Sample a config; every combination is a valid network."""
@@ -139,18 +126,8 @@ class DenseNetSpace(SearchSpace[DenseNetConfig]):
         return params
 
     def config_from_params(self, params: dict[str, Any]) -> DenseNetConfig:
-        """Validate a config given as JSON; missing fields take BinaryDenseNet28's values.
-
-        Example:
-            >>> DenseNetSpace().config_from_params({"growth_rate": 32}).block_layers
-            (6, 6, 6, 5)
-        """
-        values = merge_params(
-            params,
-            dataclasses.asdict(PRESETS["binary-densenet28"]),
-            self.name,
-            '{"growth_rate": 64}',
-        )
+        """Validate a config given as JSON; missing fields take BinaryDenseNet28's values."""
+        values = self.merged_params(params)
         return DenseNetConfig(
             block_layers=int_list(values["block_layers"], "block_layers", *LAYERS_RANGE, BLOCKS),
             growth_rate=choice(values["growth_rate"], "growth_rate", GROWTH_RATES),
@@ -163,53 +140,42 @@ class DenseNetSpace(SearchSpace[DenseNetConfig]):
             transition_pool=choice(values["transition_pool"], "transition_pool", POOLS),
         )
 
-    def presets(self) -> dict[str, DenseNetConfig]:
-        return dict(PRESETS)
-
-    def build_deploy(
-        self,
-        config: DenseNetConfig,
-        input_shape: tuple[int, int, int] = (224, 224, 3),
-        classes: int = 1000,
-    ) -> tf.keras.Model:
+    def build(self, config: DenseNetConfig, *shape_classes_strides: Any) -> tf.keras.Model:
         from lce_nas.space.binarydensenet_keras import build_densenet
 
-        return build_densenet(
-            config, transition_filters(config), input_shape, classes, stem_strides=(2, 2)
-        )
+        return build_densenet(config, transition_filters(config), *shape_classes_strides)
 
-    def build_proxy(
-        self,
-        config: DenseNetConfig,
-        input_shape: tuple[int, int, int] = (32, 32, 1),
-        classes: int = 10,
-        width: float = 1.0,
-    ) -> tf.keras.Model:
-        """The deploy network's block structure, adapted to small images.
+    def proxy_plan(
+        self, config: DenseNetConfig, input_shape: HWC, width: float
+    ) -> tuple[DenseNetConfig, StemStrides]:
+        """Growth rate and stem times ``width`` (multiples of 4, at least 4), and the stem strides.
 
-        Growth rate, stem and the deploy model's transition widths times
-        ``width`` (multiples of 4, at least 4); the stem drops stride-2 steps
-        (the max pool's first, then the conv's) until the last block is at
-        least 4x4 where the input allows it, else at least 2x2.
+        The stem drops stride-2 steps (the max pool's first, then the
+        conv's) until the last block is at least 4x4 where the input allows
+        it, else at least 2x2.
         """
-        from lce_nas.space.binarydensenet_cost import final_spatial
-        from lce_nas.space.binarydensenet_keras import build_densenet
-
         scaled = dataclasses.replace(
             config,
             growth_rate=scale_channels(config.growth_rate, width),
             initial_filters=scale_channels(config.initial_filters, width),
         )
-        transitions = tuple(scale_channels(c, width) for c in transition_filters(config))
-        strides = proxy_stem_strides(lambda s: final_spatial(config, input_shape[:2], s))
-        return build_densenet(scaled, transitions, input_shape, classes, stem_strides=strides)
+        return scaled, proxy_stem_strides(lambda s: final_spatial(config, input_shape[:2], s))
 
-    def describe(
+    def build_proxy(
         self,
         config: DenseNetConfig,
-        input_shape: tuple[int, int, int] = (224, 224, 3),
-        classes: int = 1000,
-    ) -> ArchSummary:
-        from lce_nas.space.binarydensenet_cost import densenet_summary
+        input_shape: HWC = PROXY_INPUT,
+        classes: int = 10,
+        width: float = 1.0,
+    ) -> tf.keras.Model:
+        """The deploy network's block structure, adapted to small images.
 
-        return densenet_summary(config, input_shape, classes, stem_strides=(2, 2))
+        Widths and stem strides follow :meth:`proxy_plan`; the transitions
+        keep the deploy model's widths times ``width`` (multiples of 4, at
+        least 4), not those the narrower blocks would give.
+        """
+        from lce_nas.space.binarydensenet_keras import build_densenet
+
+        scaled, strides = self.proxy_plan(config, input_shape, width)
+        transitions = tuple(scale_channels(c, width) for c in transition_filters(config))
+        return build_densenet(scaled, transitions, input_shape, classes, stem_strides=strides)

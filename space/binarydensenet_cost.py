@@ -6,18 +6,42 @@ included); MACs count one multiply-accumulate per kernel tap and output element.
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
-from lce_nas.space.base import ArchSummary
-from lce_nas.space.binarydensenet import DenseNetConfig, transition_filters
+from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.costs import final_spatial_after, stem_7x7, with_classifier
+
+if TYPE_CHECKING:
+    from lce_nas.space.binarydensenet import DenseNetConfig
+
+
+def transition_filters(config: DenseNetConfig) -> tuple[int, ...]:
+    """Output channels of the 3 transitions, by larq-zoo's rule (see ``binarydensenet``).
+
+    Example:
+        >>> from lce_nas.space.binarydensenet import PRESETS
+        >>> transition_filters(PRESETS["binary-densenet28"])
+        (160, 192, 256)
+    """
+    channels = config.initial_filters
+    out = []
+    for layers, reduction in zip(config.block_layers, config.reductions, strict=False):
+        channels += layers * config.growth_rate
+        channels = max(32, round(channels // reduction / 32) * 32)
+        out.append(channels)
+    return tuple(out)
 
 
 def _pooled(size: int) -> int:
     return size // 2 if size >= 2 else 1
 
 
+def _unchanged(size: int) -> int:
+    return size
+
+
 def final_spatial(
-    config: DenseNetConfig, input_hw: tuple[int, int], stem_strides: tuple[int, int]
+    config: DenseNetConfig, input_hw: tuple[int, int], stem_strides: StemStrides
 ) -> tuple[int, int]:
     """Height and width of the last dense block's feature map.
 
@@ -26,20 +50,12 @@ def final_spatial(
         >>> final_spatial(PRESETS["binary-densenet37-dilated"], (224, 224), (2, 2))
         (28, 28)
     """
-    sizes = []
-    for size in input_hw:
-        size = math.ceil(math.ceil(size / stem_strides[0]) / stem_strides[1])
-        for dilation in config.dilations[1:]:
-            size = _pooled(size) if dilation == 1 else size
-        sizes.append(size)
-    return sizes[0], sizes[1]
+    steps = [_pooled if dilation == 1 else _unchanged for dilation in config.dilations[1:]]
+    return final_spatial_after(input_hw, stem_strides, steps)
 
 
 def densenet_summary(
-    config: DenseNetConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: DenseNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``binarydensenet`` model.
 
@@ -48,12 +64,9 @@ def densenet_summary(
         >>> densenet_summary(PRESETS["binary-densenet45"], (224, 224, 3), 1000, (2, 2)).parameters
         13939240
     """
-    h, w, cin = input_shape
     channels = config.initial_filters
-    h, w = math.ceil(h / stem_strides[0]), math.ceil(w / stem_strides[0])
-    params = 49 * cin * channels + 4 * channels
-    float_macs = h * w * 49 * cin * channels
-    h, w = math.ceil(h / stem_strides[1]), math.ceil(w / stem_strides[1])
+    h, w, params, float_macs = stem_7x7(input_shape, channels, stem_strides)
+    params += 4 * channels
     binary_params = binary_macs = 0
     transitions = transition_filters(config)
     for block, (layers, dilation) in enumerate(
@@ -72,6 +85,5 @@ def densenet_summary(
             params += 4 * channels + binary
             binary_macs += h * w * binary
             channels += config.growth_rate
-    params += 4 * channels + channels * classes + classes
-    float_macs += channels * classes
-    return ArchSummary.from_counts(params, binary_params, binary_macs, float_macs)
+    params += 4 * channels
+    return with_classifier(channels, classes, params, binary_params, binary_macs, float_macs)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import larq as lq
 import tensorflow as tf
+from lce_nas.space.base import HWC, StemStrides
 from lce_nas.space.binarydensenet import DenseNetConfig
+from lce_nas.space.layers import classifier, ste_sign, stem_conv
 
 import lce_nas  # noqa: F401  (Keras 2 must be selected before TensorFlow loads)
 
@@ -20,11 +22,9 @@ def _dense_layer(x: tf.Tensor, growth_rate: int, dilation: int) -> tf.Tensor:
         3,
         dilation_rate=dilation,
         padding="same",
-        input_quantizer=lq.quantizers.SteSign(clip_value=1.3),
-        kernel_quantizer=lq.quantizers.SteSign(clip_value=1.3),
-        kernel_constraint=lq.constraints.WeightClip(clip_value=1.3),
         kernel_initializer="glorot_normal",
         use_bias=False,
+        **ste_sign(1.3),
     )(y)
     return tf.keras.layers.concatenate([x, y])
 
@@ -43,9 +43,9 @@ def _transition(x: tf.Tensor, filters: int, pool: str | None) -> tf.Tensor:
 def build_densenet(
     config: DenseNetConfig,
     transition_filters: tuple[int, ...],
-    input_shape: tuple[int, int, int],
+    input_shape: HWC,
     classes: int,
-    stem_strides: tuple[int, int],
+    stem_strides: StemStrides,
 ) -> tf.keras.Model:
     """Build a BinaryDenseNet-like model with the given transition widths.
 
@@ -56,14 +56,7 @@ def build_densenet(
         5150504
     """
     inputs = tf.keras.Input(shape=input_shape)
-    x = tf.keras.layers.Conv2D(
-        config.initial_filters,
-        7,
-        strides=stem_strides[0],
-        padding="same",
-        kernel_initializer="he_normal",
-        use_bias=False,
-    )(inputs)
+    x = stem_conv(inputs, config.initial_filters, stem_strides[0], "he_normal")
     x = _bn(x)
     x = tf.keras.layers.Activation("relu")(x)
     x = tf.keras.layers.MaxPool2D(3, strides=stem_strides[1], padding="same")(x)
@@ -79,9 +72,6 @@ def build_densenet(
             x = _dense_layer(x, config.growth_rate, dilation)
     x = _bn(x)
     x = tf.keras.layers.Activation("relu")(x)
-    # larq-zoo's global pool: a full-size average pool converts to AVERAGE_POOL_2D, not MEAN.
-    x = tf.keras.layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
-    x = tf.keras.layers.Flatten()(x)
-    x = tf.keras.layers.Dense(classes, kernel_initializer="he_normal")(x)
+    x = classifier(x, classes, "he_normal")
     outputs = tf.keras.layers.Activation("softmax", dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="binary_densenet_like")

@@ -6,35 +6,36 @@ included); MACs count one multiply-accumulate per kernel tap and output element.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lce_nas.space.base import ArchSummary
-from lce_nas.space.birealnet import STAGES, BiRealConfig
+from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.costs import final_spatial_after, stem_7x7, strided, with_classifier
+from lce_nas.space.zoo import STAGES
+
+if TYPE_CHECKING:
+    from lce_nas.space.birealnet import BiRealConfig
 
 
-def final_spatial(input_hw: tuple[int, int], stem_strides: tuple[int, int]) -> tuple[int, int]:
+def _halved(size: int) -> int:
+    return strided(size, 2)
+
+
+def final_spatial(input_hw: tuple[int, int], stem_strides: StemStrides) -> tuple[int, int]:
     """Height and width of the last stage's feature map (stride 2 at each later stage).
 
     Example:
         >>> final_spatial((224, 224), (2, 2))
         (7, 7)
     """
-    sizes = []
-    for size in input_hw:
-        size = math.ceil(math.ceil(size / stem_strides[0]) / stem_strides[1])
-        for _ in range(STAGES - 1):
-            size = math.ceil(size / 2)
-        sizes.append(size)
-    return sizes[0], sizes[1]
+    return final_spatial_after(input_hw, stem_strides, [_halved] * (STAGES - 1))
 
 
 def residual_stages_summary(
     config: Any,
-    input_shape: tuple[int, int, int],
+    input_shape: HWC,
     classes: int,
-    stem_strides: tuple[int, int],
+    stem_strides: StemStrides,
     stem_extra: int,
     block_extra: Callable[[int, int], tuple[int, int]],
 ) -> ArchSummary:
@@ -46,12 +47,9 @@ def residual_stages_summary(
     the parameters and float MACs each block has besides its binary conv and
     downsampling shortcut (pool, 1x1 conv, BN).
     """
-    h, w, cin = input_shape
     channels = config.stage_filters[0]
-    h, w = math.ceil(h / stem_strides[0]), math.ceil(w / stem_strides[0])
-    params = 49 * cin * channels + stem_extra
-    float_macs = h * w * 49 * cin * channels
-    h, w = math.ceil(h / stem_strides[1]), math.ceil(w / stem_strides[1])
+    h, w, params, float_macs = stem_7x7(input_shape, channels, stem_strides)
+    params += stem_extra
     binary_params = binary_macs = 0
     k2 = config.kernel_size**2
     for stage, (blocks, filters) in enumerate(
@@ -60,7 +58,7 @@ def residual_stages_summary(
         for block in range(blocks):
             downsample = stage > 0 and block == 0
             if downsample:
-                h, w = math.ceil(h / 2), math.ceil(w / 2)
+                h, w = _halved(h), _halved(w)
             if downsample or channels != filters:
                 params += channels * filters + 4 * filters
                 float_macs += h * w * channels * filters
@@ -71,16 +69,11 @@ def residual_stages_summary(
             params += binary + extra_params
             float_macs += extra_macs
             channels = filters
-    params += channels * classes + classes
-    float_macs += channels * classes
-    return ArchSummary.from_counts(params, binary_params, binary_macs, float_macs)
+    return with_classifier(channels, classes, params, binary_params, binary_macs, float_macs)
 
 
 def birealnet_summary(
-    config: BiRealConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: BiRealConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``birealnet`` model.
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import larq as lq
 import tensorflow as tf
+from lce_nas.space.base import HWC, StemStrides
 from lce_nas.space.birealnet import BiRealConfig
+from lce_nas.space.layers import classifier, stages, ste_sign, stem_conv
 
 import lce_nas  # noqa: F401  (Keras 2 must be selected before TensorFlow loads)
 
@@ -27,11 +29,7 @@ def _binary_conv(x: tf.Tensor, filters: int, strides: int, config: BiRealConfig)
             "kernel_constraint": "weight_clip",
         }
     else:
-        quantizers = {
-            "input_quantizer": lq.quantizers.SteSign(clip_value=1.25),
-            "kernel_quantizer": lq.quantizers.SteSign(clip_value=1.25),
-            "kernel_constraint": lq.constraints.WeightClip(clip_value=1.25),
-        }
+        quantizers = ste_sign(1.25)
     return lq.layers.QuantConv2D(
         filters,
         config.kernel_size,
@@ -68,16 +66,11 @@ def _block(x: tf.Tensor, filters: int, downsample: bool, config: BiRealConfig) -
     return tf.keras.layers.add([x, shortcut])
 
 
-def _stem(x: tf.Tensor, config: BiRealConfig, strides: tuple[int, int]) -> tf.Tensor:
+def _stem(x: tf.Tensor, config: BiRealConfig, strides: StemStrides) -> tf.Tensor:
     resnet_e = config.recipe == "resnet-e"
-    x = tf.keras.layers.Conv2D(
-        config.stage_filters[0],
-        7,
-        strides=strides[0],
-        padding="same",
-        kernel_initializer="he_normal" if resnet_e else "glorot_normal",
-        use_bias=False,
-    )(x)
+    x = stem_conv(
+        x, config.stage_filters[0], strides[0], "he_normal" if resnet_e else "glorot_normal"
+    )
     x = _bn(x, config.recipe)
     if resnet_e:
         x = tf.keras.layers.Activation("relu")(x)
@@ -86,10 +79,7 @@ def _stem(x: tf.Tensor, config: BiRealConfig, strides: tuple[int, int]) -> tf.Te
 
 
 def build_birealnet(
-    config: BiRealConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: BiRealConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> tf.keras.Model:
     """Build a Bi-Real-like model; the first block of every stage after the first downsamples.
 
@@ -100,17 +90,10 @@ def build_birealnet(
     """
     inputs = tf.keras.Input(shape=input_shape)
     x = _stem(inputs, config, stem_strides)
-    for stage, (blocks, filters) in enumerate(
-        zip(config.stage_blocks, config.stage_filters, strict=True)
-    ):
-        for block in range(blocks):
-            x = _block(x, filters, stage > 0 and block == 0, config)
+    x = stages(x, config, _block)
     if config.recipe == "resnet-e":
         x = tf.keras.layers.Activation("relu")(x)
-    # larq-zoo's global pool: a full-size average pool converts to AVERAGE_POOL_2D, not MEAN.
-    x = tf.keras.layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
-    x = tf.keras.layers.Flatten()(x)
     initializer = "glorot_normal" if config.recipe == "resnet-e" else "glorot_uniform"
-    x = tf.keras.layers.Dense(classes, kernel_initializer=initializer)(x)
+    x = classifier(x, classes, initializer)
     outputs = tf.keras.layers.Activation("softmax", dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name=f"{config.recipe}_like")

@@ -15,26 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
-from lce_nas.space.base import ArchSummary, SearchSpace, register_space
-from lce_nas.space.params import (
-    choice,
-    int_list,
-    merge_params,
-    scale_channels,
-    suggest_widths,
-    widths,
-)
+from lce_nas.space.base import HWC, StemStrides, register_space
+from lce_nas.space.params import scale_channels
+from lce_nas.space.quicknet_cost import quicknet_summary
+from lce_nas.space.zoo import StagedSpace
 
-if TYPE_CHECKING:
-    import optuna
-    import tensorflow as tf
-
-SECTIONS = 4
-BLOCKS_RANGE = (1, 12)
-FILTERS_RANGE = (32, 768)
-FILTERS_STEP = 32
 STEM_FILTERS = (8, 16, 24, 32, 48, 64)
 TRANSITIONS = ("blurpool", "maxpool", "avgpool")
 KERNEL_SIZES = (3, 5)
@@ -76,17 +63,17 @@ PRESETS: dict[str, QuickNetConfig] = {
     "quicknet-large": QuickNetConfig((6, 8, 12, 6), (64, 128, 256, 512), 16),
 }
 
-_FIELDS = [f.name for f in dataclasses.fields(QuickNetConfig)]
-
 
 @register_space
-class QuickNetSpace(SearchSpace[QuickNetConfig]):
+class QuickNetSpace(StagedSpace[QuickNetConfig]):
     """QuickNet-like BNNs (see the module docstring for the bounds and the width rule).
 
     Example:
         >>> space = QuickNetSpace()
         >>> space.describe(space.preset("quicknet")).parameters
         13243720
+        >>> space.config_from_params({"kernel_size": 5}).kernel_size
+        5
     """
 
     name = "quicknet"
@@ -95,78 +82,22 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
         "QuickNet-like BNNs: 4 sections x 1-12 binary residual blocks, 32-768 filters, "
         "stem width, transition type, binary kernel size, fused activation"
     )
+    preset_table = PRESETS
+    default_preset = "quicknet"
+    params_example = '{"kernel_size": 3}'
+    keras_builder = "lce_nas.space.quicknet_keras:build_quicknet"
+    cost_model = quicknet_summary
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "stem_filters": STEM_FILTERS,
+        "transition": TRANSITIONS,
+        "kernel_size": KERNEL_SIZES,
+        "activation": ACTIVATIONS,
+    }
 
-    def suggest(self, trial: optuna.Trial) -> QuickNetConfig:
-        """Sample a config; decreasing filters are repaired by a running maximum."""
-        blocks = tuple(trial.suggest_int(f"blocks_{i}", *BLOCKS_RANGE) for i in range(SECTIONS))
-        filters = suggest_widths(trial, "filters", *FILTERS_RANGE, FILTERS_STEP, SECTIONS)
-        return QuickNetConfig(
-            section_blocks=blocks,
-            section_filters=filters,
-            stem_filters=trial.suggest_categorical("stem_filters", STEM_FILTERS),
-            transition=trial.suggest_categorical("transition", TRANSITIONS),
-            kernel_size=trial.suggest_categorical("kernel_size", KERNEL_SIZES),
-            activation=trial.suggest_categorical("activation", ACTIVATIONS),
-        )
-
-    def trial_params(self, config: QuickNetConfig) -> dict[str, Any]:
-        """Optuna parameters for which :meth:`suggest` returns ``config`` (for enqueueing)."""
-        params: dict[str, Any] = {}
-        for i in range(SECTIONS):
-            params[f"blocks_{i}"] = config.section_blocks[i]
-            params[f"filters_{i}_x32"] = config.section_filters[i] // FILTERS_STEP
-        params.update(
-            stem_filters=config.stem_filters,
-            transition=config.transition,
-            kernel_size=config.kernel_size,
-            activation=config.activation,
-        )
-        return params
-
-    def config_from_params(self, params: dict[str, Any]) -> QuickNetConfig:
-        """Validate a config given as JSON; missing fields take QuickNet's values.
-
-        Example:
-            >>> QuickNetSpace().config_from_params({"kernel_size": 5}).kernel_size
-            5
-        """
-        values = merge_params(
-            params, dataclasses.asdict(PRESETS["quicknet"]), "quicknet", '{"kernel_size": 3}'
-        )
-        blocks = int_list(values["section_blocks"], "section_blocks", *BLOCKS_RANGE, SECTIONS)
-        filters = widths(
-            values["section_filters"], "section_filters", *FILTERS_RANGE, FILTERS_STEP, SECTIONS
-        )
-        return QuickNetConfig(
-            section_blocks=blocks,
-            section_filters=filters,
-            stem_filters=choice(values["stem_filters"], "stem_filters", STEM_FILTERS),
-            transition=choice(values["transition"], "transition", TRANSITIONS),
-            kernel_size=choice(values["kernel_size"], "kernel_size", KERNEL_SIZES),
-            activation=choice(values["activation"], "activation", ACTIVATIONS),
-        )
-
-    def presets(self) -> dict[str, QuickNetConfig]:
-        return dict(PRESETS)
-
-    def build_deploy(
-        self,
-        config: QuickNetConfig,
-        input_shape: tuple[int, int, int] = (224, 224, 3),
-        classes: int = 1000,
-    ) -> tf.keras.Model:
-        from lce_nas.space.quicknet_keras import build_quicknet
-
-        return build_quicknet(config, input_shape, classes, stem_strides=(2, 2))
-
-    def build_proxy(
-        self,
-        config: QuickNetConfig,
-        input_shape: tuple[int, int, int] = (32, 32, 1),
-        classes: int = 10,
-        width: float = 1.0,
-    ) -> tf.keras.Model:
-        """The deploy network's block structure, adapted to small images.
+    def proxy_plan(
+        self, config: QuickNetConfig, input_shape: HWC, width: float
+    ) -> tuple[QuickNetConfig, StemStrides]:
+        """The widths and stem strides of a proxy of ``width``.
 
         Mapping from the deploy model: the same blocks per section, kernel
         size, transition type and activation; every width (stem and sections)
@@ -176,25 +107,14 @@ class QuickNetSpace(SearchSpace[QuickNetConfig]):
         least 4x4 where the input allows it, and never below 2x2 (28-32 px
         inputs keep no stride: 32 -> 32 -> 16 -> 8 -> 4).
         """
-        from lce_nas.space.quicknet_keras import build_quicknet, proxy_stem_strides
+        from lce_nas.space.quicknet_keras import proxy_stem_strides
 
         scaled = scale_width(config, width)
-        strides = proxy_stem_strides(scaled, input_shape)
-        return build_quicknet(scaled, input_shape, classes, stem_strides=strides)
-
-    def describe(
-        self,
-        config: QuickNetConfig,
-        input_shape: tuple[int, int, int] = (224, 224, 3),
-        classes: int = 1000,
-    ) -> ArchSummary:
-        from lce_nas.space.quicknet_cost import quicknet_summary
-
-        return quicknet_summary(config, input_shape, classes, stem_strides=(2, 2))
+        return scaled, proxy_stem_strides(scaled, input_shape)
 
 
 def scale_width(config: QuickNetConfig, width: float) -> QuickNetConfig:
-    """The config with every width times ``width`` (see :meth:`QuickNetSpace.build_proxy`).
+    """The config with every width times ``width`` (see :meth:`QuickNetSpace.proxy_plan`).
 
     Example:
         >>> scale_width(PRESETS["quicknet-small"], 0.25).section_filters

@@ -7,24 +7,24 @@ multiply-accumulate per kernel tap and output element.
 
 from __future__ import annotations
 
-import math
+from functools import partial
+from typing import TYPE_CHECKING
 
-from lce_nas.space.base import ArchSummary
-from lce_nas.space.quicknet import QuickNetConfig
+from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.costs import final_spatial_after, strided, with_classifier
 
-
-def _same(size: int, stride: int) -> int:
-    return math.ceil(size / stride)
+if TYPE_CHECKING:
+    from lce_nas.space.quicknet import QuickNetConfig
 
 
 def _transition_out(size: int, kind: str) -> int:
     if kind == "blurpool" and size >= 2:  # 2x2 max-pool stride 1 (valid), stride-2 blur
-        return _same(size - 1, 2)
-    return _same(size, 2)
+        return strided(size - 1, 2)
+    return strided(size, 2)
 
 
 def final_spatial(
-    config: QuickNetConfig, input_hw: tuple[int, int], stem_strides: tuple[int, int]
+    config: QuickNetConfig, input_hw: tuple[int, int], stem_strides: StemStrides
 ) -> tuple[int, int]:
     """Height and width of the last section's feature map.
 
@@ -33,20 +33,12 @@ def final_spatial(
         >>> final_spatial(PRESETS["quicknet"], (224, 224), (2, 2))
         (7, 7)
     """
-    sizes = []
-    for size in input_hw:
-        size = _same(_same(size, stem_strides[0]), stem_strides[1])
-        for _ in config.section_filters[1:]:
-            size = _transition_out(size, config.transition)
-        sizes.append(size)
-    return sizes[0], sizes[1]
+    steps = [partial(_transition_out, kind=config.transition)] * (len(config.section_filters) - 1)
+    return final_spatial_after(input_hw, stem_strides, steps)
 
 
 def quicknet_summary(
-    config: QuickNetConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: QuickNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``quicknet`` model.
 
@@ -65,10 +57,10 @@ def quicknet_summary(
         return channels * (4 if scaled else 2)
 
     # Stem: 3x3 conv, BN, depthwise 3x3, BN (no scale/center), 1x1 conv, BN.
-    h, w = _same(h, stem_strides[0]), _same(w, stem_strides[0])
+    h, w = strided(h, stem_strides[0]), strided(w, stem_strides[0])
     params += 9 * cin * stem + bn(stem)
     float_macs += h * w * 9 * cin * stem
-    h, w = _same(h, stem_strides[1]), _same(w, stem_strides[1])
+    h, w = strided(h, stem_strides[1]), strided(w, stem_strides[1])
     params += 9 * stem + bn(stem, scaled=False) + stem * f0 + bn(f0)
     float_macs += h * w * (9 * stem + stem * f0)
 
@@ -90,6 +82,4 @@ def quicknet_summary(
         params += blocks * (block_binary + bn(channels))
         binary_macs += blocks * h * w * block_binary
 
-    params += channels * classes + classes
-    float_macs += channels * classes
-    return ArchSummary.from_counts(params, binary_params, binary_macs, float_macs)
+    return with_classifier(channels, classes, params, binary_params, binary_macs, float_macs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import larq as lq
 import numpy as np
 import tensorflow as tf
+from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.layers import classifier, ste_sign
 from lce_nas.space.quicknet import QuickNetConfig
 
 import lce_nas  # noqa: F401  (Keras 2 must be selected before TensorFlow loads)
@@ -31,7 +33,7 @@ class BlurInitializer(tf.keras.initializers.Initializer):
         return {}
 
 
-def _stem(x: tf.Tensor, config: QuickNetConfig, strides: tuple[int, int]) -> tf.Tensor:
+def _stem(x: tf.Tensor, config: QuickNetConfig, strides: StemStrides) -> tf.Tensor:
     x = lq.layers.QuantConv2D(
         config.stem_filters,
         (3, 3),
@@ -61,11 +63,9 @@ def _residual_block(x: tf.Tensor, config: QuickNetConfig) -> tf.Tensor:
         padding="same",
         pad_values=1.0,
         activation=None if config.activation == "none" else config.activation,
-        input_quantizer=lq.quantizers.SteSign(clip_value=1.25),
-        kernel_quantizer=lq.quantizers.SteSign(clip_value=1.25),
-        kernel_constraint=lq.constraints.WeightClip(clip_value=1.25),
         kernel_initializer="glorot_normal",
         use_bias=False,
+        **ste_sign(1.25),
     )(x)
     x = _bn(x)
     return tf.keras.layers.add([x, shortcut])
@@ -99,10 +99,7 @@ def _transition(x: tf.Tensor, filters: int, kind: str) -> tf.Tensor:
 
 
 def build_quicknet(
-    config: QuickNetConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: QuickNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> tf.keras.Model:
     """Build a QuickNet-like model; every section after the first starts with a transition.
 
@@ -121,18 +118,12 @@ def build_quicknet(
         for _ in range(blocks):
             x = _residual_block(x, config)
     x = tf.keras.layers.Activation("relu")(x)
-    # A full-size average pool and a flatten (as larq-zoo does) rather than
-    # GlobalAveragePooling2D: it converts to AVERAGE_POOL_2D instead of MEAN.
-    x = tf.keras.layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
-    x = tf.keras.layers.Flatten()(x)
-    x = tf.keras.layers.Dense(classes, kernel_initializer="glorot_normal")(x)
+    x = classifier(x, classes, "glorot_normal")
     outputs = tf.keras.layers.Activation("softmax", dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="quicknet_like")
 
 
-def proxy_stem_strides(
-    config: QuickNetConfig, input_shape: tuple[int, int, int]
-) -> tuple[int, int]:
+def proxy_stem_strides(config: QuickNetConfig, input_shape: HWC) -> StemStrides:
     """The stem strides for a proxy on small images.
 
     Stride-2 steps are dropped, the depthwise conv's first, until the last

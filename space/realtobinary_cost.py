@@ -6,16 +6,17 @@ included); MACs count one multiply-accumulate per kernel tap and output element.
 
 from __future__ import annotations
 
-from lce_nas.space.base import ArchSummary
+from typing import TYPE_CHECKING
+
+from lce_nas.space.base import HWC, ArchSummary, StemStrides
 from lce_nas.space.birealnet_cost import residual_stages_summary
-from lce_nas.space.realtobinary import RealToBinaryConfig
+
+if TYPE_CHECKING:
+    from lce_nas.space.realtobinary import RealToBinaryConfig
 
 
 def realtobinary_summary(
-    config: RealToBinaryConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: RealToBinaryConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``realtobinary`` model.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import larq as lq
 import tensorflow as tf
+from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.layers import classifier, global_pool, stages, stem_conv
 from lce_nas.space.realtobinary import RealToBinaryConfig
 
 import lce_nas  # noqa: F401  (Keras 2 must be selected before TensorFlow loads)
@@ -15,8 +17,7 @@ def _bn(x: tf.Tensor) -> tf.Tensor:
 
 def _gate(conv_input: tf.Tensor, conv_output: tf.Tensor, reduction: int) -> tf.Tensor:
     channels = conv_output.shape[-1]
-    z = tf.keras.layers.AveragePooling2D(pool_size=tuple(conv_input.shape[1:3]))(conv_input)
-    z = tf.keras.layers.Flatten()(z)
+    z = global_pool(conv_input)
     z = tf.keras.layers.Dense(
         conv_input.shape[-1] // reduction,
         activation="relu",
@@ -59,10 +60,7 @@ def _half_block(
 
 
 def build_realtobinary(
-    config: RealToBinaryConfig,
-    input_shape: tuple[int, int, int],
-    classes: int,
-    stem_strides: tuple[int, int],
+    config: RealToBinaryConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
 ) -> tf.keras.Model:
     """Build a Real-to-Binary-like model; each later stage's first binary conv downsamples.
 
@@ -72,25 +70,11 @@ def build_realtobinary(
         11995624
     """
     inputs = tf.keras.Input(shape=input_shape)
-    x = tf.keras.layers.Conv2D(
-        config.stage_filters[0],
-        7,
-        strides=stem_strides[0],
-        padding="same",
-        kernel_initializer="glorot_normal",
-        use_bias=False,
-    )(inputs)
+    x = stem_conv(inputs, config.stage_filters[0], stem_strides[0], "glorot_normal")
     x = _bn(x)
     x = tf.keras.layers.PReLU(shared_axes=[1, 2])(x)
     x = tf.keras.layers.MaxPool2D(3, strides=stem_strides[1], padding="same")(x)
-    for stage, (blocks, filters) in enumerate(
-        zip(config.stage_blocks, config.stage_filters, strict=True)
-    ):
-        for block in range(blocks):
-            x = _half_block(x, filters, stage > 0 and block == 0, config)
-    # larq-zoo's global pool: a full-size average pool converts to AVERAGE_POOL_2D, not MEAN.
-    x = tf.keras.layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
-    x = tf.keras.layers.Flatten()(x)
-    x = tf.keras.layers.Dense(classes)(x)
+    x = stages(x, config, _half_block)
+    x = classifier(x, classes, "glorot_uniform")
     outputs = tf.keras.layers.Softmax(dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="realtobinary_like")

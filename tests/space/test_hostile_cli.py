@@ -11,25 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from lce_nas.latency_db import LatencyStore
-
-from lce_nas.cli import main
-
-
-def _one_line_error(exit_code: int, stderr: str, *fragments: str) -> str:
-    assert exit_code == 2, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ") and "Traceback" not in stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+from space_checks import invoke, one_line_error
 
 
 def run(*args: str):
     """The CLI in this process (stderr kept apart, exceptions shown as tracebacks)."""
-    result = CliRunner().invoke(main, list(args))
+    result = invoke(*args)
     return result.exit_code, result.stderr + (
         "Traceback" if result.exception and not isinstance(result.exception, SystemExit) else ""
     )
@@ -45,25 +33,25 @@ def run_process(*args: str, cwd: Path) -> tuple[int, str]:
 
 def test_deeply_nested_params_are_refused_before_parsing():
     nested = "[" * 30_000 + "]" * 30_000
-    _one_line_error(*run("describe", "--params", nested), "--params", "nested 30000 levels")
+    one_line_error(*run("describe", "--params", nested), "--params", "nested 30000 levels")
     shallow = '{"kernel_size": [[[[5]]]]}'
-    _one_line_error(*run("describe", "--params", shallow), "kernel_size")
+    one_line_error(*run("describe", "--params", shallow), "kernel_size")
 
 
 def test_numbers_too_long_to_read_and_huge_params_are_one_line():
     digits = '{"kernel_size": ' + "9" * 5000 + "}"
-    _one_line_error(*run("describe", "--params", digits), "malformed JSON in --params", "digits")
+    one_line_error(*run("describe", "--params", digits), "malformed JSON in --params", "digits")
     huge = '{"kernel_size": 3' + " " * (2 << 20) + "}"
-    _one_line_error(*run("describe", "--params", huge), "too long for an architecture")
+    one_line_error(*run("describe", "--params", huge), "too long for an architecture")
 
 
 def test_binary_params_file_is_refused(tmp_path):
     binary = tmp_path / "weights.bin"
     binary.write_bytes(bytes(range(256)) * 4)
-    _one_line_error(*run("describe", "--params-file", str(binary)), "not UTF-8 text")
+    one_line_error(*run("describe", "--params-file", str(binary)), "not UTF-8 text")
     nul = tmp_path / "nul.json"
     nul.write_bytes(b'{"kernel_size": 3}\x00\x00')
-    _one_line_error(*run("describe", "--params-file", str(nul)), "binary")
+    one_line_error(*run("describe", "--params-file", str(nul)), "binary")
 
 
 @pytest.mark.parametrize(
@@ -81,7 +69,7 @@ def test_convert_refuses_sizes_and_counts_below_one(tmp_path, args, message):
         "convert", "--params", '{"section_blocks": [1, 1, 1, 1]}', *args, "-o", str(out),
         cwd=tmp_path,
     )  # fmt: skip
-    _one_line_error(code, stderr, message)
+    one_line_error(code, stderr, message)
     assert not out.exists()
 
 
@@ -89,7 +77,7 @@ def test_convert_to_a_folder_that_refuses_files_fails_before_building(tmp_path):
     code, stderr = run_process(
         "convert", "--preset", "quicknet", "-o", "/proc/q.tflite", cwd=tmp_path
     )
-    _one_line_error(code, stderr, "-o /proc/q.tflite: cannot write there")
+    one_line_error(code, stderr, "-o /proc/q.tflite: cannot write there")
 
 
 @pytest.mark.parametrize(
@@ -103,7 +91,7 @@ def test_convert_to_a_folder_that_refuses_files_fails_before_building(tmp_path):
 )
 def test_front_checks_its_outputs_before_reading_the_study(tmp_path, args, message):
     db = tmp_path / "lce-nas.db"
-    _one_line_error(*run("front", "--study", "s", *args, "--db", f"sqlite:///{db}"), message)
+    one_line_error(*run("front", "--study", "s", *args, "--db", f"sqlite:///{db}"), message)
     assert not db.exists()
 
 
@@ -115,7 +103,7 @@ def test_db_export_checks_its_output_first(tmp_path, target, message):
     url = f"sqlite:///{tmp_path / 'lab.db'}"
     LatencyStore(url).close()
     out = str(tmp_path) if target == "." else target
-    _one_line_error(*run("db", "export", "--db", url, "-o", out), message)
+    one_line_error(*run("db", "export", "--db", url, "-o", out), message)
 
 
 def test_the_early_check_leaves_an_existing_file_as_it_is(tmp_path):
@@ -123,6 +111,6 @@ def test_the_early_check_leaves_an_existing_file_as_it_is(tmp_path):
     out.write_text("kept\n")
     db = f"sqlite:///{tmp_path / 'lce-nas.db'}"
     LatencyStore(db).close()
-    _one_line_error(*run("front", "--study", "nope", "--csv", str(out), "--db", db), "no study")
+    one_line_error(*run("front", "--study", "nope", "--csv", str(out), "--db", db), "no study")
     assert out.read_text() == "kept\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".front")] == []
