@@ -157,7 +157,11 @@ def test_a_postgres_restart_then_a_killed_driver_lose_and_duplicate_nothing(
     result = workspace.run(args, ray_cluster, timeout=1200)
     assert result.returncode == 0, result.stdout + result.stderr
     after = _snapshot(db, "pg-restart")
-    assert len(after) == 4, result.stdout
+    states = {
+        t.number: (t.state.name, t.user_attrs.get("failure"))
+        for t in optuna.load_study(study_name="pg-restart", storage=db).trials
+    }
+    assert len(after) == 4, f"{states}\n{result.stdout}"
     assert all(after[number] == values for number, values in before.items())
     # Only trials the kill left running failed (and were queued again).
     for trial in _trials(db, "pg-restart", TrialState.FAIL):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from engine_support import run_cli, ssh_profile
 from lce_nas.engine.breakdown import CATEGORIES
@@ -18,12 +16,10 @@ def _report(cwd, *args: str, timeout: float = 600):
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
-    """One fresh report on the fast host profile: (folder, process, seconds)."""
+    """One fresh report on the fast host profile: (folder, process)."""
     cwd = tmp_path_factory.mktemp("report")
     (cwd / "lce-nas.toml").write_text(FAST_HOST)
-    started = time.monotonic()
-    proc = _report(cwd, "--device", "fast", "-o", "out")
-    return cwd, proc, time.monotonic() - started
+    return cwd, _report(cwd, "--device", "fast", "-o", "out")
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
@@ -46,7 +42,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.slow
 def test_fresh_report_writes_every_file_and_stores_every_number(fresh):
-    cwd, proc, seconds = fresh
+    cwd, proc = fresh
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = cwd / "out"
     for name in ("report.html", "report.md", "report.csv", "speedups.csv", "blocks.png",
@@ -90,17 +86,14 @@ def test_fresh_report_writes_every_file_and_stores_every_number(fresh):
     assert "MLSys 2021" in md and "conv2_x" in md
     assert "[18/18]" in proc.stderr  # progress lines while it measures
     assert "18 measured" in proc.stdout  # the summary table
-    assert seconds < 600
 
 
 @pytest.mark.slow
 def test_second_report_answers_from_the_database(fresh):
-    cwd, first, _ = fresh
+    cwd, first = fresh
     assert first.returncode == 0, first.stderr[-3000:]
     before = measurement_count(cwd / "t.db")
-    started = time.monotonic()
     proc = _report(cwd, "--device", "fast", "-o", "again")
-    seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert measurement_count(cwd / "t.db") == before  # nothing new was timed
     rows = read_csv(cwd / "again" / "report.csv")
@@ -111,12 +104,11 @@ def test_second_report_answers_from_the_database(fresh):
     }
     assert {(r["fingerprint"], r["engine"]): r["median_ms"] for r in rows} == old
     assert "converting" not in proc.stderr  # nothing was even built
-    assert seconds < 60
 
 
 @pytest.mark.slow
 def test_db_export_carries_the_report_to_a_colleague(fresh, tmp_path):
-    cwd, first, _ = fresh
+    cwd, first = fresh
     assert first.returncode == 0, first.stderr[-3000:]
     export = tmp_path / "report-export.json"
     proc = run_cli("db", "export", "--db", f"sqlite:///{cwd}/t.db", "-o", str(export), cwd=cwd)
@@ -160,7 +152,7 @@ def test_report_html_shows_both_figures_in_a_browser(fresh, page):
 
 @pytest.mark.slow
 def test_native_engine_refuses_int8_by_name_beside_lce(fresh):
-    cwd, first, _ = fresh
+    cwd, first = fresh
     assert first.returncode == 0, first.stderr[-3000:]
     proc = _report(cwd, "--device", "fast", "--engine", "native", "--blocks-only",
                    "--block", "conv5_x", "-o", "native")  # fmt: skip
@@ -181,18 +173,28 @@ def test_report_over_ssh_on_the_loopback_sshd(report_sshd, tmp_path):
     (tmp_path / "lce-nas.toml").write_text(
         ssh_profile(report_sshd, remote, max_seconds=1.0, batch_runs=3)
     )
-    args = ("--device", "loopback", "--blocks-only", "--block", "conv5_x", "-o", "out")
-    proc = _report(tmp_path, *args)
+    # One block and the whole breakdown: the three models are timed and profiled
+    # by lce_benchmark_model on the far side.
+    args = ("--device", "loopback", "--block", "conv5_x", "-o", "out")
+    proc = _report(tmp_path, *args, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_csv(tmp_path / "out" / "report.csv")
-    assert [(r["precision"], r["engine"], r["source"]) for r in rows] == [
+    assert [(r["precision"], r["engine"], r["source"]) for r in rows[:3]] == [
         ("float32", "lce_benchmark_model", "measured"),
         ("int8", "lce_benchmark_model", "measured"),
         ("binary", "lce_benchmark_model", "measured"),
     ]
+    models = rows[3:]
+    assert [r["item"] for r in models] == ["QuickNetLarge", "Real-to-Binary Net",
+                                           "BinaryDenseNet28"]  # fmt: skip
+    for row in models:
+        assert row["engine"] == "lce_benchmark_model" and row["source"] == "measured"
+        split = sum(float(row[f"{c}_ms"]) for c in CATEGORIES)
+        assert split == pytest.approx(float(row["median_ms"]), rel=1e-3)
+        assert float(row["binary_conv_ms"]) > 0
     assert all(float(r["median_ms"]) > 0 and r["device"] == "loopback" for r in rows)
-    assert measurement_count(tmp_path / "t.db") == 3
+    assert measurement_count(tmp_path / "t.db") == 6
     again = _report(tmp_path, *args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {r["source"] for r in read_csv(tmp_path / "out" / "report.csv")} == {"cache"}
-    assert measurement_count(tmp_path / "t.db") == 3
+    assert measurement_count(tmp_path / "t.db") == 6
