@@ -64,6 +64,7 @@ def _summary(rows, source_line: str):
 )
 @click.option("--fresh", is_flag=True, help="Measure again even where the database has the key.")
 @click.option("--blocks-only", is_flag=True, help="Only the ResNet-18 block figure.")
+@click.option("--breakdown-only", is_flag=True, help="Only the latency breakdown figure.")
 @click.option(
     "--block",
     "block_names",
@@ -86,6 +87,7 @@ def report_cmd(
     engine: str | None,
     fresh: bool,
     blocks_only: bool,
+    breakdown_only: bool,
     block_names: tuple[str, ...],
     max_seconds: float,
     db: str | None,
@@ -111,6 +113,8 @@ def report_cmd(
     from lce_nas.report.render import write_report
     from lce_nas.settings import resolve_db_url
 
+    if blocks_only and breakdown_only:
+        raise UserError("give at most one of --blocks-only and --breakdown-only")
     console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
     device = get_device(device_name, **device_host_overrides(device_host))
     devices = engine_devices(device, engine)
@@ -118,6 +122,7 @@ def report_cmd(
     cap = min(max_seconds, device.max_seconds)
     plan = Plan(
         devices,
+        blocks=not breakdown_only,
         block_names=block_names or None,
         breakdown=not blocks_only,
         fresh=fresh,

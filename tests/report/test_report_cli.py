@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from engine_support import run_cli, ssh_profile
+from engine_support import LCE_NAS, run_cli, ssh_profile
 from lce_nas.engine.breakdown import CATEGORIES
 from report_support import FAST_HOST, measurement_count, read_csv
 
@@ -31,6 +31,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
          "--engine applies to host devices"),
         (("--device", "nowhere"), "unknown device 'nowhere'"),
         (("--device", "fast", "--block", "conv9_x"), "Invalid value for '--block'"),
+        (("--device", "fast", "--blocks-only", "--breakdown-only"), "at most one of"),
     ]  # fmt: skip
     for args, message in cases:
         proc = _report(tmp_path, *args)
@@ -173,28 +174,51 @@ def test_report_over_ssh_on_the_loopback_sshd(report_sshd, tmp_path):
     (tmp_path / "lce-nas.toml").write_text(
         ssh_profile(report_sshd, remote, max_seconds=1.0, batch_runs=3)
     )
-    # One block and the whole breakdown: the three models are timed and profiled
-    # by lce_benchmark_model on the far side.
-    args = ("--device", "loopback", "--block", "conv5_x", "-o", "out")
-    proc = _report(tmp_path, *args, timeout=900)
+    # The loopback's device-side tool (lce-nas benchmark-model) has per-op timers
+    # only with the native engine, which refuses int8: the blocks go over SSH here,
+    # the breakdown's profile path over SSH is tests/engine/test_ssh.py's.
+    args = ("--device", "loopback", "--blocks-only", "--block", "conv5_x", "-o", "out")
+    proc = _report(tmp_path, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_csv(tmp_path / "out" / "report.csv")
-    assert [(r["precision"], r["engine"], r["source"]) for r in rows[:3]] == [
+    assert [(r["precision"], r["engine"], r["source"]) for r in rows] == [
         ("float32", "lce_benchmark_model", "measured"),
         ("int8", "lce_benchmark_model", "measured"),
         ("binary", "lce_benchmark_model", "measured"),
     ]
-    models = rows[3:]
-    assert [r["item"] for r in models] == ["QuickNetLarge", "Real-to-Binary Net",
-                                           "BinaryDenseNet28"]  # fmt: skip
-    for row in models:
-        assert row["engine"] == "lce_benchmark_model" and row["source"] == "measured"
-        split = sum(float(row[f"{c}_ms"]) for c in CATEGORIES)
-        assert split == pytest.approx(float(row["median_ms"]), rel=1e-3)
-        assert float(row["binary_conv_ms"]) > 0
     assert all(float(r["median_ms"]) > 0 and r["device"] == "loopback" for r in rows)
-    assert measurement_count(tmp_path / "t.db") == 6
+    assert measurement_count(tmp_path / "t.db") == 3
     again = _report(tmp_path, *args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {r["source"] for r in read_csv(tmp_path / "out" / "report.csv")} == {"cache"}
-    assert measurement_count(tmp_path / "t.db") == 6
+    assert measurement_count(tmp_path / "t.db") == 3
+
+
+@pytest.mark.slow
+def test_breakdown_over_ssh_on_the_loopback_sshd(report_sshd, tmp_path):
+    # Per-op timers on the far side: the stand-in tool runs the native engine there.
+    (tmp_path / "lce-nas.toml").write_text(
+        ssh_profile(
+            report_sshd,
+            tmp_path / "remote",
+            benchmark_binary=f"{LCE_NAS} benchmark-model --engine=native",
+            max_seconds=1.0,
+            batch_runs=3,
+        )
+    )
+    proc = _report(tmp_path, "--device", "loopback", "--breakdown-only", "-o", "out", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_csv(tmp_path / "out" / "report.csv")
+    assert [r["item"] for r in rows] == ["QuickNetLarge", "Real-to-Binary Net",
+                                         "BinaryDenseNet28"]  # fmt: skip
+    for row in rows:
+        assert (row["device"], row["engine"], row["source"]) == (
+            "loopback",
+            "lce_benchmark_model",
+            "measured",
+        )
+        split = sum(float(row[f"{c}_ms"]) for c in CATEGORIES)
+        assert split == pytest.approx(float(row["median_ms"]), rel=1e-3)
+        assert float(row["binary_conv_ms"]) > 0 and float(row["first_layer_ms"]) > 0
+    assert measurement_count(tmp_path / "t.db") == 3
+    assert (tmp_path / "out" / "breakdown.png").stat().st_size > 0
