@@ -283,10 +283,13 @@ def write_result(
 
 def write_failure(study: Any, trial: Any, reason: str) -> None:
     """Store why a trial failed (works on a live ``Trial`` and on a stale ``FrozenTrial``)."""
-    if hasattr(trial, "set_user_attr"):
-        trial.set_user_attr(FAILURE, reason)
-    else:
+    from optuna.trial import FrozenTrial
+
+    # A FrozenTrial has set_user_attr too, but it only changes the copy in memory.
+    if isinstance(trial, FrozenTrial):
         study._storage.set_trial_user_attr(trial._trial_id, FAILURE, reason)
+    else:
+        trial.set_user_attr(FAILURE, reason)
 
 
 def config_summary(config: dict[str, Any] | None) -> str:
