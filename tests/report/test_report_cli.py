@@ -130,7 +130,7 @@ def test_db_export_carries_the_report_to_a_colleague(fresh, tmp_path):
 def test_report_html_shows_both_figures_in_a_browser(fresh, page):
     from PIL import Image
 
-    cwd, proc, _ = fresh
+    cwd, proc = fresh
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = cwd / "out" / "report.html"
     assert "src='data:image/png;base64," in html.read_text()  # self-contained
