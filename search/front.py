@@ -161,10 +161,10 @@ def study_front(
         box = (reference["accuracy"], reference["latency_ms"])
         # The final volume from all points at once: the same figure with or without
         # the history, whichever order the trials completed in.
-        volume = hypervolume([r.point for r in records if _on_the_board(r)], box)
+        volume = hypervolume([r.point for r in records if r.feasible], box)
     if reference is not None and history:
         done = completion_order(records)
-        values = hypervolume_history([r.point if _on_the_board(r) else None for r in done], box)
+        values = hypervolume_history([r.point if r.feasible else None for r in done], box)
         steps = [
             {"number": r.number, "completed_at": _iso(r.completed_at), "hypervolume": v}
             for r, v in zip(done, values, strict=True)
@@ -172,10 +172,6 @@ def study_front(
     return StudyFront(
         name, dict(meta), records, numbers, dominated_presets(records), reference, volume, steps
     )
-
-
-def _on_the_board(record: TrialRecord) -> bool:
-    return record.state == "COMPLETE" and record.feasible and record.point is not None
 
 
 def _naive(moment: datetime | None) -> datetime:
