@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from lce_nas.space.shape import DeployShape
@@ -24,7 +27,30 @@ def convert_model(model: tf.keras.Model) -> bytes:
     """
     import larq_compute_engine as lce
 
-    return bytes(lce.convert_keras_model(model))
+    # LCE exports a SavedModel first and converts from the frozen graph when a
+    # model cannot be saved. The export is most of a conversion's time and the
+    # frozen graph gives the same ops, shapes and weights (benchmarks/conversion_paths.py),
+    # so the model is made unsaveable for the call; a model whose graph cannot be
+    # frozen still converts the usual way.
+    try:
+        with _unsaveable(model):
+            return bytes(lce.convert_keras_model(model))
+    except Exception:  # any failure of the fast path: take LCE's own
+        return bytes(lce.convert_keras_model(model))
+
+
+@contextmanager
+def _unsaveable(model: tf.keras.Model) -> Iterator[None]:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("converted from the frozen graph")
+
+    model.save = refuse
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Saved-model conversion failed")
+            yield
+    finally:
+        del model.save
 
 
 def engine_version() -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
@@ -34,7 +36,6 @@ RETRY_DEADLINE_S = 180.0
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "lce_nas_write"
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 # PostgreSQL: serialization failure, deadlock.
 _PG_TRANSIENT = {"40001", "40P01"}
 _PG_UNIQUE_VIOLATION = "23505"
@@ -128,16 +129,27 @@ def check_sqlite_file(url: URL, create: bool) -> None:
         return
     if path.is_dir():
         raise UserError(f"{shown} is a folder, not a database file")
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         return  # an empty file is an empty SQLite database
-    with path.open("rb") as handle:
-        header = handle.read(len(_SQLITE_MAGIC))
-    if header != _SQLITE_MAGIC:
-        raise UserError(
-            f"{shown} is not an SQLite database (corrupt or another kind of file); "
-            "it was left untouched: move it away or point --db elsewhere"
+    # Asked through SQLite, never with an open()/close() of our own: closing any
+    # descriptor of the file drops every POSIX lock this process holds on it, and
+    # another process may then fold the write-ahead log away under this process's
+    # open connections ("How To Corrupt An SQLite Database File", 2.2).
+    try:
+        probe = sqlite3.connect(
+            f"file:{quote(str(path))}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
         )
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as err:
+        if err.sqlite_errorcode in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            raise UserError(
+                f"{shown} is not an SQLite database (corrupt or another kind of file); "
+                "it was left untouched: move it away or point --db elsewhere"
+            ) from err
+        raise
 
 
 def make_engine(url: URL) -> Engine:

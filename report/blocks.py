@@ -113,7 +113,6 @@ def build_block(block: Block, precision: str) -> tf.keras.Model:
         >>> build_block(RESNET18_BLOCKS[3], "binary").output_shape  # doctest: +SKIP
         (None, 7, 7, 512)
     """
-    import larq as lq
     import tensorflow as tf
 
     check_precision(precision)
@@ -121,16 +120,9 @@ def build_block(block: Block, precision: str) -> tf.keras.Model:
     tf.keras.utils.set_random_seed(_SEED)
     x = inputs = tf.keras.Input(block.input_shape)
     if precision == "binary":
-        x = lq.layers.QuantConv2D(
-            block.channels,
-            3,
-            padding="same",
-            input_quantizer="ste_sign",
-            kernel_quantizer="ste_sign",
-            kernel_constraint="weight_clip",
-            pad_values=1.0,
-            use_bias=False,
-        )(x)
+        from lce_nas.space.layers import binary_conv
+
+        x = binary_conv(block.channels, 3)(x)
     else:
         x = tf.keras.layers.Conv2D(block.channels, 3, padding="same", use_bias=False)(x)
     x = tf.keras.layers.BatchNormalization()(x)

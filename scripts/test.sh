@@ -24,7 +24,9 @@ else
   runs=(tests/*/ tests/test_*.py)
 fi
 failed=0
+timings=()
 for folder in "${runs[@]}"; do
+  started=$SECONDS
   set +e
   if [[ -n "$folder" ]]; then
     echo "==> pytest $folder"
@@ -34,6 +36,7 @@ for folder in "${runs[@]}"; do
   fi
   rc=$?
   set -e
+  timings+=("$(printf '%6ds  %s (exit %d)' $((SECONDS - started)) "${folder:-pytest $*}" "$rc")")
   # pytest exits 5 when nothing was collected: with a -m or -k filter a folder
   # may have nothing to run; with nothing collected anywhere, that is a failure.
   if [[ $rc -eq 5 && -n "$folder" ]]; then
@@ -45,6 +48,8 @@ for folder in "${runs[@]}"; do
     ran=1
   fi
 done
+echo "==> wall time per pytest run (${SECONDS}s in all)"
+printf '%s\n' "${timings[@]}"
 if [[ -z "${ran:-}" && $failed -eq 0 ]]; then
   echo "error: no tests ran" >&2
   exit 1

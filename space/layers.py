@@ -29,6 +29,28 @@ def stem_conv(x: tf.Tensor, filters: int, strides: int, kernel_initializer: str)
     )(x)
 
 
+def binary_conv(filters: int, kernel_size: int, **options: Any) -> lq.layers.QuantConv2D:
+    """A binary conv as LCE converts it to one ``LceBconv2d``: SteSign on inputs and
+    weights, clipped latent weights, padded with +1 (LCE's fast path), no bias.
+
+    ``options`` go to ``QuantConv2D`` and override these defaults.
+
+    Example:
+        >>> layer = binary_conv(32, 3, strides=2)
+        >>> layer.strides, layer.pad_values, layer.use_bias
+        ((2, 2), 1.0, False)
+    """
+    defaults: dict[str, Any] = {
+        "padding": "same",
+        "pad_values": 1.0,
+        "input_quantizer": "ste_sign",
+        "kernel_quantizer": "ste_sign",
+        "kernel_constraint": "weight_clip",
+        "use_bias": False,
+    }
+    return lq.layers.QuantConv2D(filters, kernel_size, **{**defaults, **options})
+
+
 def ste_sign(clip_value: float) -> dict[str, Any]:
     """Keyword arguments of a ``QuantConv2D`` that binarizes with SteSign clipped at ``clip_value``.
 

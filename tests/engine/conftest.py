@@ -9,23 +9,14 @@ from engine_support import start_sshd
 
 
 def _tiny_model():
-    import larq as lq
     import tensorflow as tf
+    from lce_nas.space.layers import binary_conv
 
     x = inp = tf.keras.Input((32, 32, 3))
     x = tf.keras.layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False)(x)
     x = tf.keras.layers.BatchNormalization()(x)
     for _ in range(2):
-        y = lq.layers.QuantConv2D(
-            32,
-            3,
-            padding="same",
-            input_quantizer="ste_sign",
-            kernel_quantizer="ste_sign",
-            kernel_constraint="weight_clip",
-            pad_values=1.0,
-            use_bias=False,
-        )(x)
+        y = binary_conv(32, 3)(x)
         y = tf.keras.layers.BatchNormalization()(y)
         x = tf.keras.layers.Add()([x, y])
     x = tf.keras.layers.GlobalAveragePooling2D()(x)

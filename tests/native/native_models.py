@@ -29,20 +29,15 @@ BCONV_INPUTS = [(11, 9, 33), (7, 7, 1), (8, 10, 32), (9, 6, 97)]
 
 
 def _qconv(filters, kernel, strides=1, padding="same", pad_values=1.0, dilation=1):
-    """A binary conv as the BNNs build it (ste_sign both sides, clipped weights, no bias)."""
-    import larq as lq
+    from lce_nas.space.layers import binary_conv
 
-    return lq.layers.QuantConv2D(
+    return binary_conv(
         filters,
         kernel,
         strides=strides,
         padding=padding,
         dilation_rate=dilation,
         pad_values=pad_values,
-        input_quantizer="ste_sign",
-        kernel_quantizer="ste_sign",
-        kernel_constraint="weight_clip",
-        use_bias=False,
     )
 
 

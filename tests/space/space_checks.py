@@ -43,7 +43,7 @@ def sample_configs(space, count: int = 20, seed: int = 20) -> list[Any]:
 def build_convert_and_run(space, configs, binary_convs: Callable[[Any], int]) -> None:
     """Each config's deploy model matches ``describe``; its proxy converts and runs in LCE."""
     from larq_compute_engine.tflite.python.interpreter import Interpreter
-    from lce_nas.engine.convert import op_counts
+    from lce_nas.engine.convert import convert_model, op_counts
 
     rng = np.random.default_rng(0)
     for config in configs:
@@ -51,28 +51,9 @@ def build_convert_and_run(space, configs, binary_convs: Callable[[Any], int]) ->
         assert deploy.count_params() == space.describe(config, (32, 32, 3), 10).parameters
         # Proxy width keeps the conversion small; the block structure is the deploy model's.
         proxy = space.build_proxy(config, (32, 32, 3), classes=10, width=0.125)
-        tflite = convert_frozen_graph(proxy)
+        tflite = convert_model(proxy)
         assert op_counts(tflite)["LceBconv2d"] == binary_convs(config)
         x = rng.standard_normal((1, 32, 32, 3)).astype(np.float32)
         out = Interpreter(tflite, num_threads=1).predict(x)
         assert out.shape == (1, 10)
         assert np.isclose(out.sum(), 1.0, atol=1e-4)
-
-
-def convert_frozen_graph(model) -> bytes:
-    """Convert with LCE from the frozen graph, LCE's own path when a model cannot be
-    saved: it skips the SavedModel export, which is most of a conversion's time."""
-    import warnings
-
-    from lce_nas.engine.convert import convert_model
-
-    def no_saved_model(*args, **kwargs):
-        raise NotImplementedError("converted from the frozen graph")
-
-    model.save = no_saved_model
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Saved-model conversion failed")
-            return convert_model(model)
-    finally:
-        del model.save
