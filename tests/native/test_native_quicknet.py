@@ -7,6 +7,7 @@ import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
 from native_support import assert_close, convert, inputs_for, lce_run, native_run, run_kernel_sets
+from process_support import in_fresh_processes
 
 
 def test_tiny_quicknet_matches_lce(tiny_quicknet):
@@ -40,14 +41,21 @@ def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):
 
 def _check_sampled_configs(count: int, seed: int) -> None:
     import optuna
-    import tensorflow as tf
     from lce_nas.space import get_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = get_space("quicknet")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    for index in range(count):
-        config = space.suggest(study.ask())
+    configs = list(enumerate(space.suggest(study.ask()) for _ in range(count)))
+    in_fresh_processes(_match_lce, [(configs[i::2],) for i in range(2) if configs[i::2]])
+
+
+def _match_lce(configs: list) -> None:
+    import tensorflow as tf
+    from lce_nas.space import get_space
+
+    space = get_space("quicknet")
+    for index, config in configs:
         # Seeded weights: the same models whatever ran before in this process.
         tf.keras.utils.set_random_seed(index)
         model = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from lce_nas.space import get_space
-from space_checks import sample_configs
+from process_support import in_fresh_processes
+from space_checks import convert_presets, sample_configs
+
+ZOO_SPACES = ("birealnet", "binarydensenet", "realtobinary")
 
 
 @pytest.fixture(scope="session")
@@ -27,15 +30,15 @@ def quicknet_tflite(quicknet_space) -> bytes:
 
 @pytest.fixture(scope="session")
 def zoo_tflite():
-    """Converted 224 px presets of the larq-zoo families, each converted once per session."""
-    from lce_nas.engine.convert import convert_model
-
-    cache: dict[tuple[str, str], bytes] = {}
+    """Converted 224 px presets of the larq-zoo families, converted once per session (at
+    the first use, each space's presets together in a process of their own)."""
+    cache: dict[str, dict[str, bytes]] = {}
 
     def converted(space_name: str, preset: str) -> bytes:
-        if (space_name, preset) not in cache:
-            space = get_space(space_name)
-            cache[space_name, preset] = convert_model(space.build_deploy(space.preset(preset)))
-        return cache[space_name, preset]
+        if not cache:
+            calls = [(name, list(get_space(name).presets())) for name in ZOO_SPACES]
+            flatbuffers = in_fresh_processes(convert_presets, calls, workers=1)  # 224 px: large
+            cache.update(zip(ZOO_SPACES, flatbuffers, strict=True))
+        return cache[space_name][preset]
 
     return converted

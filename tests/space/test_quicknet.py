@@ -12,6 +12,7 @@ import optuna
 import pytest
 from lce_nas.space.quicknet import PRESETS, QuickNetConfig
 from lce_nas.space.quicknet_cost import final_spatial
+from process_support import in_fresh_process
 from space_checks import build_convert_and_run
 
 from lce_nas.errors import UserError
@@ -74,11 +75,20 @@ def test_twenty_sampled_configs_build_convert_and_run_in_lce(quicknet_space, sam
 
 @pytest.mark.slow
 def test_sampled_deploy_models_convert_at_full_width(quicknet_space, sampled_configs):
-    from lce_nas.engine.convert import convert_model, op_counts
+    from lce_nas.engine.convert import op_counts
 
-    for config in sampled_configs[:3]:
-        tflite = convert_model(quicknet_space.build_deploy(config, (64, 64, 3), 10))
+    configs = sampled_configs[:3]
+    converted = in_fresh_process(_convert_at_full_width, configs)
+    for config, tflite in zip(configs, converted, strict=True):
         assert op_counts(tflite)["LceBconv2d"] == sum(config.section_blocks)
+
+
+def _convert_at_full_width(configs: list[QuickNetConfig]) -> list[bytes]:
+    from lce_nas.engine.convert import convert_model
+    from lce_nas.space import get_space
+
+    space = get_space("quicknet")
+    return [convert_model(space.build_deploy(config, (64, 64, 3), 10)) for config in configs]
 
 
 @pytest.mark.parametrize("input_shape", [(28, 28, 1), (32, 32, 3)])
