@@ -28,8 +28,11 @@ from lce_nas.errors import UserError
 from lce_nas.retry import Backoff, retry
 
 MIN_CALLS = 3
+# The device's shell start-up files may print before the command runs (banners,
+# warnings): the facts are what follows this line.
+FACTS_MARKER = "--- lce-nas host facts ---"
 FACTS_COMMAND = (
-    "uname -srm; grep -m1 -E '^(model name|Model|Hardware)' /proc/cpuinfo; "
+    f"echo '{FACTS_MARKER}'; uname -srm; grep -m1 -E '^(model name|Model|Hardware)' /proc/cpuinfo; "
     "nproc 2>/dev/null || getconf _NPROCESSORS_ONLN"
 )
 
@@ -113,8 +116,12 @@ def parse_facts(text: str) -> dict[str, object]:
     Example:
         >>> parse_facts("Linux 6.1.21-v8+ aarch64")
         {'kernel': 'Linux 6.1.21-v8+', 'machine': 'aarch64'}
+        >>> parse_facts(f"Welcome!\\n{FACTS_MARKER}\\nLinux 6.1.21-v8+ aarch64")["kernel"]
+        'Linux 6.1.21-v8+'
     """
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if FACTS_MARKER in lines:
+        lines = lines[len(lines) - lines[::-1].index(FACTS_MARKER) :]
     facts: dict[str, object] = {}
     if lines:
         parts = lines[0].split()

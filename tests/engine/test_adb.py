@@ -53,7 +53,10 @@ FAKE_ADB = textwrap.dedent(
             sys.exit(0)
         print(f"ls: {path}: No such file or directory")
         sys.exit(1)
-    if words[0] == "uname":
+    if "uname -srm" in command:
+        # A device shell may print before the command's own output.
+        print("WARNING: linker: unused DT entry")
+        print(command.split("'")[1])
         print("Linux 4.14.190-perf-g3f6e3d2 aarch64")
         print("Hardware\\t: Qualcomm Technologies, Inc SM8150")
         print("8")
