@@ -16,6 +16,16 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def interleaved(items: Sequence[T], parts: int = 2) -> list[list[T]]:
+    """``items`` dealt into ``parts`` lists (every ``parts``-th item), empty ones left out.
+
+    Example:
+        >>> interleaved([1, 2, 3])
+        [[1, 3], [2]]
+    """
+    return [list(items[i::parts]) for i in range(parts) if items[i::parts]]
+
+
 def in_fresh_process(func: Callable[..., T], *args: Any) -> T:
     """``func(*args)`` in a new Python process: its result, or its exception raised here."""
     return in_fresh_processes(func, [args])[0]

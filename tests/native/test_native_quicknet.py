@@ -7,7 +7,7 @@ import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
 from native_support import assert_close, convert, inputs_for, lce_run, native_run, run_kernel_sets
-from process_support import in_fresh_processes
+from process_support import in_fresh_processes, interleaved
 
 
 def test_tiny_quicknet_matches_lce(tiny_quicknet):
@@ -47,7 +47,7 @@ def _check_sampled_configs(count: int, seed: int) -> None:
     space = get_space("quicknet")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     configs = list(enumerate(space.suggest(study.ask()) for _ in range(count)))
-    in_fresh_processes(_match_lce, [(configs[i::2],) for i in range(2) if configs[i::2]])
+    in_fresh_processes(_match_lce, [(part,) for part in interleaved(configs)])
 
 
 def _match_lce(configs: list) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import optuna
 from click.testing import CliRunner, Result
-from process_support import in_fresh_processes
+from process_support import in_fresh_processes, interleaved
 
 from lce_nas.cli import main
 
@@ -43,19 +43,19 @@ def sample_configs(space, count: int = 20, seed: int = 20) -> list[Any]:
 
 def build_convert_and_run(space, configs, binary_convs: Callable[[Any], int]) -> None:
     """Each config's deploy model matches ``describe``; its proxy converts and runs in LCE."""
-    expected = [binary_convs(config) for config in configs]
-    halves = [(space.name, list(configs[i::2]), expected[i::2]) for i in range(2)]
-    in_fresh_processes(_build_convert_and_run, [h for h in halves if h[1]])
+    expected = [(config, binary_convs(config)) for config in configs]
+    calls = [(space.name, part) for part in interleaved(expected)]
+    in_fresh_processes(_build_convert_and_run, calls)
 
 
-def _build_convert_and_run(space_name: str, configs: list, binary_convs: list[int]) -> None:
+def _build_convert_and_run(space_name: str, expected: list[tuple[Any, int]]) -> None:
     from larq_compute_engine.tflite.python.interpreter import Interpreter
     from lce_nas.engine.convert import convert_model, op_counts
     from lce_nas.space import get_space
 
     space = get_space(space_name)
     rng = np.random.default_rng(0)
-    for config, convs in zip(configs, binary_convs, strict=True):
+    for config, convs in expected:
         deploy = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
         assert deploy.count_params() == space.describe(config, (32, 32, 3), 10).parameters
         # Proxy width keeps the conversion small; the block structure is the deploy model's.
@@ -68,12 +68,11 @@ def _build_convert_and_run(space_name: str, configs: list, binary_convs: list[in
         assert np.isclose(out.sum(), 1.0, atol=1e-4)
 
 
-def convert_presets(space_name: str, presets: list[str], input_shape=None, classes=None) -> dict:
+def convert_presets(space_name: str, presets: list[str]) -> dict[str, bytes]:
     """``{preset: flatbuffer}``: each preset's deploy model converted with LCE (call it
-    through :func:`in_fresh_process`)."""
+    through :func:`~process_support.in_fresh_processes`)."""
     from lce_nas.engine.convert import convert_model
     from lce_nas.space import get_space
 
     space = get_space(space_name)
-    shape = {} if input_shape is None else {"input_shape": input_shape, "classes": classes}
-    return {p: convert_model(space.build_deploy(space.preset(p), **shape)) for p in presets}
+    return {p: convert_model(space.build_deploy(space.preset(p))) for p in presets}
