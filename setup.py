@@ -23,6 +23,7 @@ SUBPACKAGES = {
     "lce_nas.search": "search",
     "lce_nas.dashboard": "dashboard",
     "lce_nas.report": "report",
+    "lce_nas.predictor": "predictor",
 }
 
 packages: list[str] = []

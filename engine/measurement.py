@@ -109,6 +109,9 @@ class Measurement:
     model_sha256: str = ""
     fingerprint: str | None = None
     deploy_shape: str = DEFAULT_DEPLOY_SHAPE
+    #: The latency predictor's estimate made before this model was timed (``median_ms``,
+    #: ``low_ms``, ``high_ms``, ``examples``), or None where there was none.
+    predicted: dict[str, Any] | None = None
 
     @property
     def key(self) -> MeasurementKey:

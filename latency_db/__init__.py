@@ -9,7 +9,7 @@ Example:
     >>> from lce_nas.latency_db import LatencyStore
     >>> store = LatencyStore("sqlite://")  # in memory; files: sqlite:///lce-nas.db
     >>> store.schema_revision()
-    '0002_measurement_origin'
+    '0003_latency_predictors'
 """
 
 from __future__ import annotations

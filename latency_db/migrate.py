@@ -57,7 +57,7 @@ def head_revision() -> str:
 
     Example:
         >>> head_revision()
-        '0002_measurement_origin'
+        '0003_latency_predictors'
     """
     head = script_directory().get_current_head()
     assert head is not None, "the shipped migrations have exactly one head"

@@ -184,6 +184,23 @@ class Search(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LatencyPredictorRow(Base):
+    """A fitted latency predictor of one space and key, and the training set it was fitted on.
+
+    Derived data: refitted whenever the measurements of its key change
+    (``training_sha256``), and never exported.
+    """
+
+    __tablename__ = "latency_predictors"
+
+    space: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    training_sha256: Mapped[str] = mapped_column(String(64))
+    predictor: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 #: Table name -> mapped class, in an order that imports and exports use.
 TABLES: dict[str, type[Base]] = {
     "devices": Device,
@@ -199,12 +216,14 @@ ARCHITECTURES: Table = Architecture.__table__  # type: ignore[assignment]
 MEASUREMENTS: Table = LatencyMeasurement.__table__  # type: ignore[assignment]
 ACCURACIES: Table = AccuracyEvaluationRow.__table__  # type: ignore[assignment]
 SEARCHES: Table = Search.__table__  # type: ignore[assignment]
+PREDICTORS: Table = LatencyPredictorRow.__table__  # type: ignore[assignment]
 
 __all__ = [
     "ACCURACIES",
     "ARCHITECTURES",
     "DEVICES",
     "MEASUREMENTS",
+    "PREDICTORS",
     "SEARCHES",
     "TABLES",
     "VERSION_TABLE",
@@ -213,5 +232,6 @@ __all__ = [
     "Base",
     "Device",
     "LatencyMeasurement",
+    "LatencyPredictorRow",
     "Search",
 ]

@@ -170,11 +170,10 @@ def measurement_row(m: Measurement, recorded_at: datetime | None = None) -> dict
     return finish_measurement_row(row, recorded_at or now())
 
 
-def finish_measurement_row(row: dict[str, Any], recorded_at: datetime) -> dict[str, Any]:
-    """Add the derived columns (key and sample hashes) and the recording time."""
-    row = dict(row)
+def row_key(row: Any) -> MeasurementKey:
+    """The key of a ``latency_measurements`` row (a mapping with the key columns and ``extra``)."""
     # The deploy shape lives in ``extra`` (no column): absent on older rows.
-    key = MeasurementKey(
+    return MeasurementKey(
         row["device"],
         row["engine"],
         row["engine_version"],
@@ -182,6 +181,12 @@ def finish_measurement_row(row: dict[str, Any], recorded_at: datetime) -> dict[s
         row["kernel_options"],
         (row.get("extra") or {}).get("deploy_shape", DEFAULT_DEPLOY_SHAPE),
     )
+
+
+def finish_measurement_row(row: dict[str, Any], recorded_at: datetime) -> dict[str, Any]:
+    """Add the derived columns (key and sample hashes) and the recording time."""
+    row = dict(row)
+    key = row_key(row)
     row["key_sha256"] = key_sha256(row["fingerprint"], key)
     row["sample_sha256"] = sample_sha256(row)
     row.setdefault("recorded_at", recorded_at)

@@ -130,7 +130,7 @@ class LatencyStore(AccuracyAndSearches):
 
         Example:
             >>> LatencyStore("sqlite://").schema_revision()
-            '0002_measurement_origin'
+            '0003_latency_predictors'
         """
         return self._read(migrate.current_revision)
 

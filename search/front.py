@@ -23,6 +23,9 @@ from typing import Any
 from lce_nas.search.pareto import dominates, hypervolume, hypervolume_history, pareto_front
 from lce_nas.search.record import TrialRecord, finite
 
+#: The reference latency is this times the slowest preset's median (without a latency limit).
+REFERENCE_FACTOR = 2.0
+
 
 def front_numbers(records: Sequence[TrialRecord]) -> list[int]:
     """Numbers of the trials on the feasible Pareto front, fastest first.
@@ -81,7 +84,7 @@ def initial_reference_point(
         timed.extend(r.median_ms for r in complete if r.median_ms is not None)
     if not timed:
         return None
-    return {"accuracy": 0.0, "latency_ms": 2.0 * max(timed)}
+    return {"accuracy": 0.0, "latency_ms": REFERENCE_FACTOR * max(timed)}
 
 
 def reference_point(meta: dict[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import optuna
-from lce_nas.search.front import front_numbers, initial_reference_point
+from lce_nas.search.front import REFERENCE_FACTOR, front_numbers, initial_reference_point
 from lce_nas.search.record import (
     TrialRecord,
+    finite,
     record_from_frozen,
     write_candidate,
     write_failure,
+    write_prediction,
     write_result,
 )
 from lce_nas.search.study import (
@@ -46,6 +48,8 @@ class SearchStats:
     trained: int = 0
     timed: int = 0
     cache_hits: int = 0
+    #: Candidates the latency predictor ruled out: never converted, timed or trained.
+    predicted_out: int = 0
     consecutive_failures: int = 0
     best_accuracy: float | None = None
     front_size: int = 0
@@ -72,6 +76,8 @@ class Candidate:
     latency: Any = None
     accuracy: Any = None
     measurement_id: int | None = None
+    #: The preset this candidate is, if any.
+    preset: str | None = None
     latency_future: Future | None = None
     accuracy_future: Future | None = None
     cached: dict[str, bool] = field(default_factory=lambda: {"latency": False, "accuracy": False})
@@ -83,9 +89,13 @@ class Candidate:
 class SearchLoop:
     """Drives one study to its budget (see :func:`lce_nas.search.run_search`)."""
 
-    def __init__(self, study, space, pool, store, settings, key, reporter: Reporter) -> None:
+    def __init__(
+        self, study, space, pool, store, settings, key, reporter: Reporter, predictor=None
+    ) -> None:
         self.study, self.space, self.pool, self.store = study, space, pool, store
         self.settings, self.key, self.reporter = settings, key, reporter
+        #: A :class:`~lce_nas.predictor.service.SearchPredictor`, or None (measure everything).
+        self.predictor = predictor
         from lce_nas.workers.datasets import dataset_name
 
         self.dataset_key = dataset_name(settings.dataset)
@@ -98,6 +108,12 @@ class SearchLoop:
             t.number: record_from_frozen(t) for t in study.get_trials(deepcopy=False)
         }
         self.counted = counted_trials(study)
+        meta = study_meta(study)
+        self.reference_ms = finite_reference(meta)
+        # Preset medians as they are timed: the reference's latency is known from them
+        # before the presets finish training (the predictor needs no accuracy).
+        self.preset_names = set(meta.get("presets") or {})
+        self.preset_ms: dict[str, float] = {}
 
     # -- budget ---------------------------------------------------------------
     def _time_left(self) -> bool:
@@ -151,7 +167,7 @@ class SearchLoop:
         shape = DeployShape.from_label(self.key.deploy_shape)
         summary = self.space.describe(config, shape.input_shape, shape.classes)
         write_candidate(trial, fingerprint, params, summary)
-        candidate = Candidate(trial, params, fingerprint)
+        candidate = Candidate(trial, params, fingerprint, preset=self.space.preset_name(config))
         self.inflight[trial.number] = candidate
         max_mb = self.settings.max_size_mb
         if max_mb is not None:
@@ -170,12 +186,57 @@ class SearchLoop:
             candidate.measurement_id = measured["id"]
             self.stats.cache_hits += 1
         else:
+            prediction = self._predict(candidate, config)
+            if prediction is not None and self._predicted_out(candidate, prediction):
+                return
             candidate.latency_future = self.pool.submit_latency(
-                self.space.name, params, lookup=False, deploy_shape=self.key.deploy_shape
+                self.space.name,
+                params,
+                lookup=False,
+                deploy_shape=self.key.deploy_shape,
+                predicted=prediction,
             )
         if self.settings.max_latency_ms is None or candidate.latency is not None:
             self._submit_training(candidate)
         self._advance(candidate)
+
+    # -- the latency predictor ------------------------------------------------------
+    def _latency_limit(self) -> float | None:
+        """What a candidate must beat to matter: the latency limit, else the reference's."""
+        if self.settings.max_latency_ms or self.reference_ms:
+            return self.settings.max_latency_ms or self.reference_ms
+        if self.preset_names and self.preset_names <= set(self.preset_ms):
+            return REFERENCE_FACTOR * max(self.preset_ms.values())
+        return None
+
+    def _note_latency(self, candidate: Candidate) -> None:
+        if candidate.preset is not None and candidate.latency is not None:
+            self.preset_ms[candidate.preset] = candidate.latency.median_ms
+
+    def _predict(self, candidate: Candidate, config: Any) -> dict[str, Any] | None:
+        # Presets are always measured: they anchor the reference and the front.
+        if self.predictor is None or candidate.preset is not None:
+            return None
+        try:
+            return self.predictor.predict(config)
+        except Exception as err:  # a predictor bug must not stop the search: measure instead
+            self.reporter.log(f"no latency prediction: {failure_reason(err)}")
+            return None
+
+    def _predicted_out(self, candidate: Candidate, prediction: dict[str, Any]) -> bool:
+        """Finish a candidate whose whole interval lies above the limit, untouched."""
+        write_prediction(candidate.trial, prediction)
+        limit, low = self._latency_limit(), prediction.get("low_ms")
+        if limit is None or low is None or low <= limit:
+            return False
+        candidate.trial.set_constraint("latency", low - limit)
+        reason = (
+            f"predicted {prediction['median_ms']:.1f} ms (interval from {low:.1f}) "
+            f"> limit {limit:.1f} ms"
+        )
+        self.stats.predicted_out += 1
+        self._finish_infeasible(candidate, latency_ms=math.inf, reason=reason)
+        return True
 
     def _submit_training(self, candidate: Candidate) -> None:
         evaluation = self.store.lookup_accuracy(
@@ -202,11 +263,14 @@ class SearchLoop:
                     self.stats.cache_hits += 1
                 else:
                     self.stats.timed += 1
+                    if self.predictor is not None:
+                        self.predictor.timed()
                     self.stats.convert_s += result.convert_s
                     self.stats.measure_s += result.measure_s
                     self.stats.busy_intervals.append((result.started, result.finished))
             if candidate.latency is None:
                 return
+            self._note_latency(candidate)
             limit = self.settings.max_latency_ms
             if limit is not None and candidate.latency.median_ms > limit:
                 self._finish_infeasible(candidate, candidate.latency.median_ms)
@@ -252,7 +316,9 @@ class SearchLoop:
             self.stats.best_accuracy = accuracy.top1
         self._update_front()
 
-    def _finish_infeasible(self, candidate: Candidate, latency_ms: float) -> None:
+    def _finish_infeasible(
+        self, candidate: Candidate, latency_ms: float, reason: str | None = None
+    ) -> None:
         trial = candidate.trial
         if self.settings.max_latency_ms is not None and math.isfinite(latency_ms):
             trial.set_constraint("latency", latency_ms - self.settings.max_latency_ms)
@@ -262,6 +328,7 @@ class SearchLoop:
             cached=candidate.cached,
             measurement=candidate.latency,
             measurement_id=candidate.measurement_id,
+            infeasible=reason,
         )
         self.study.tell(trial, [0.0, latency_ms])
         self._finished(trial)
@@ -306,8 +373,18 @@ class SearchLoop:
     def _update_front(self) -> None:
         records = list(self.records.values())
         self.stats.front_size = len(front_numbers(records))
+        if self.reference_ms is not None:
+            return
         meta = study_meta(self.study)
         if meta.get("reference_point") is None:
             reference = initial_reference_point(meta, records)
             if reference is not None:
                 update_meta(self.study, reference_point=reference)
+                self.reference_ms = finite_reference({"reference_point": reference})
+        else:
+            self.reference_ms = finite_reference(meta)
+
+
+def finite_reference(meta: dict[str, Any]) -> float | None:
+    """The latency of a study's fixed reference point, or None while there is none."""
+    return finite((meta.get("reference_point") or {}).get("latency_ms"))

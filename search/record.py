@@ -33,8 +33,13 @@ ACCURACY = "accuracy"
 FEASIBLE = "feasible"
 CACHED = "cached"
 FAILURE = "failure"
+PREDICTION = "prediction"
+INFEASIBLE = "infeasible"
 #: Attributes a reader needs (the rest, if any, are kept in ``TrialRecord.extra``).
-KNOWN_ATTRS = (FINGERPRINT, CONFIG, SUMMARY, PRESET, LATENCY, ACCURACY, FEASIBLE, CACHED, FAILURE)
+KNOWN_ATTRS = (
+    FINGERPRINT, CONFIG, SUMMARY, PRESET, LATENCY, ACCURACY, FEASIBLE, CACHED, FAILURE,
+    PREDICTION, INFEASIBLE,
+)  # fmt: skip
 #: Trial states after which Optuna never changes a trial again.
 FINISHED_STATES = ("COMPLETE", "FAIL", "PRUNED")
 _LATENCY_FIELDS = ("median_ms", "p10_ms", "p90_ms", "mean_ms", "std_ms", "cv", "runs")
@@ -75,6 +80,10 @@ class TrialRecord:
     feasible_attr: bool | None = None
     cached: dict[str, Any] | None = None
     failure: str | None = None
+    #: The latency predictor's estimate before the candidate was converted, if any.
+    prediction: dict[str, Any] | None = None
+    #: Why a finished candidate is infeasible (e.g. ``predicted 171.0 ms > limit 62.0 ms``).
+    infeasible: str | None = None
     constraints: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     started_at: datetime | None = None
@@ -169,6 +178,10 @@ class TrialRecord:
             "constraints": dict(self.constraints),
             "cached": self.cached,
             "failure": self.failure,
+            "predicted_ms": finite((self.prediction or {}).get("median_ms")),
+            "predicted_low_ms": finite((self.prediction or {}).get("low_ms")),
+            "predicted_high_ms": finite((self.prediction or {}).get("high_ms")),
+            "infeasible_reason": self.infeasible,
             "started_at": _iso(self.started_at),
             "completed_at": _iso(self.completed_at),
             "duration_s": duration,
@@ -214,6 +227,8 @@ def record_from_attrs(
         feasible_attr=feasible if isinstance(feasible, bool) else None,
         cached=mapping(CACHED),
         failure=text(FAILURE),
+        prediction=mapping(PREDICTION),
+        infeasible=text(INFEASIBLE),
         constraints=dict(constraints or {}),
         params=dict(params or {}),
         started_at=started_at,
@@ -254,6 +269,11 @@ def write_candidate(trial: Any, fingerprint: str, params: dict[str, Any], summar
     trial.set_user_attr(SUMMARY, summary.to_dict())
 
 
+def write_prediction(trial: Any, prediction: dict[str, Any]) -> None:
+    """Store the latency predictor's estimate for a candidate, before it is converted."""
+    trial.set_user_attr(PREDICTION, prediction)
+
+
 def latency_attrs(measurement: Any, measurement_id: int | None) -> dict[str, Any]:
     """The ``latency`` attribute of a timed candidate (its distribution, not one number)."""
     attrs: dict[str, Any] = {"measurement_id": measurement_id}
@@ -269,8 +289,15 @@ def write_result(
     measurement: Any = None,
     measurement_id: int | None = None,
     evaluation: Any = None,
+    infeasible: str | None = None,
 ) -> None:
-    """Store a finished candidate's results (before Optuna is told its values)."""
+    """Store a finished candidate's results (before Optuna is told its values).
+
+    ``infeasible`` says why an infeasible candidate is (only where a reader cannot
+    tell from its constraints alone, as for a predicted latency).
+    """
+    if infeasible is not None:
+        trial.set_user_attr(INFEASIBLE, infeasible)
     if measurement is not None:
         trial.set_user_attr(LATENCY, latency_attrs(measurement, measurement_id))
     if evaluation is not None:

@@ -50,6 +50,10 @@ class SearchSettings:
     parallel: int = DEFAULT_PARALLEL
     max_latency_ms: float | None = None
     max_size_mb: float | None = None
+    #: Skip candidates predicted to be over the limit (see :mod:`lce_nas.predictor`).
+    predictor: bool = True
+    #: Profiled models the key needs before predictions skip anything (None: the default).
+    predictor_min_models: int | None = None
     dataset: str = "fashion-mnist"
     proxy: ProxySettings = field(default_factory=ProxySettings)
     seed: int | None = 0
@@ -166,7 +170,14 @@ def run_search(
         trainer_gpus=settings.trainer_gpus,
         notify=reporter.log,
     )
-    loop = SearchLoop(study, space, pool, store, settings, key, reporter)
+    predictor = None
+    if settings.predictor:
+        from lce_nas.predictor.service import MIN_EXAMPLES, SearchPredictor
+
+        predictor = SearchPredictor(
+            store, space, key, settings.predictor_min_models or MIN_EXAMPLES
+        )
+    loop = SearchLoop(study, space, pool, store, settings, key, reporter, predictor)
     status = "failed"
     try:
         stats = loop.run()

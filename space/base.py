@@ -14,6 +14,7 @@ from lce_nas.errors import UserError
 if TYPE_CHECKING:
     import optuna
     import tensorflow as tf
+    from lce_nas.space.kernels import Kernel
 
 ConfigT = TypeVar("ConfigT")
 #: Height, width and channels of a model's input images (channels last).
@@ -127,6 +128,19 @@ class SearchSpace(abc.ABC, Generic[ConfigT]):
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> ArchSummary:
         """Parameters, binary and float MACs and packed size of the deploy model."""
+
+    def kernels(
+        self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
+    ) -> list[Kernel]:
+        """The kernels the converted deploy model runs, in run order (for latency prediction).
+
+        A space that does not say raises :class:`UserError`: its latencies can
+        only be measured.
+        """
+        raise UserError(
+            f"space '{self.name}' does not list its kernels, so its latency cannot be "
+            "predicted (only measured)"
+        )
 
     def preset(self, name: str) -> ConfigT:
         """A named preset, or a :class:`UserError` listing the known ones."""

@@ -21,6 +21,7 @@ from lce_nas.space.base import HWC, PROXY_INPUT, StemStrides, register_space
 
 # transition_filters lives with the cost model, which needs it; it is imported from here too.
 from lce_nas.space.binarydensenet_cost import densenet_summary, final_spatial, transition_filters
+from lce_nas.space.binarydensenet_kernels import densenet_kernels
 from lce_nas.space.params import choice, choice_list, int_list, proxy_stem_strides, scale_channels
 from lce_nas.space.zoo import ZooSpace
 
@@ -95,6 +96,7 @@ class DenseNetSpace(ZooSpace[DenseNetConfig]):
     default_preset = "binary-densenet28"
     params_example = '{"growth_rate": 64}'
     cost_model = densenet_summary
+    kernel_model = densenet_kernels
 
     def suggest(self, trial: optuna.Trial) -> DenseNetConfig:
         """Sample a config; every combination is a valid network."""

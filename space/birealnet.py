@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from lce_nas.space.base import register_space
 from lce_nas.space.birealnet_cost import birealnet_summary
+from lce_nas.space.birealnet_kernels import birealnet_kernels
 from lce_nas.space.zoo import StagedSpace
 
 SHORTCUTS = ("avgpool", "maxpool", "conv")
@@ -91,6 +92,7 @@ class BiRealSpace(StagedSpace[BiRealConfig]):
     params_example = '{"kernel_size": 3}'
     keras_builder = "lce_nas.space.birealnet_keras:build_birealnet"
     cost_model = birealnet_summary
+    kernel_model = birealnet_kernels
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "shortcut": SHORTCUTS,
         "kernel_size": KERNEL_SIZES,

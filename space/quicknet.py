@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from lce_nas.space.base import HWC, StemStrides, register_space
 from lce_nas.space.params import scale_channels
 from lce_nas.space.quicknet_cost import quicknet_summary
+from lce_nas.space.quicknet_kernels import quicknet_kernels
 from lce_nas.space.zoo import StagedSpace
 
 STEM_FILTERS = (8, 16, 24, 32, 48, 64)
@@ -87,6 +88,7 @@ class QuickNetSpace(StagedSpace[QuickNetConfig]):
     params_example = '{"kernel_size": 3}'
     keras_builder = "lce_nas.space.quicknet_keras:build_quicknet"
     cost_model = quicknet_summary
+    kernel_model = quicknet_kernels
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "stem_filters": STEM_FILTERS,
         "transition": TRANSITIONS,

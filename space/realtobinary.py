@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from lce_nas.space.base import register_space
 from lce_nas.space.realtobinary_cost import realtobinary_summary
+from lce_nas.space.realtobinary_kernels import realtobinary_kernels
 from lce_nas.space.zoo import StagedSpace
 
 SCALINGS = ("data", "none")
@@ -79,6 +80,7 @@ class RealToBinarySpace(StagedSpace[RealToBinaryConfig]):
     params_example = '{"scaling": "data"}'
     keras_builder = "lce_nas.space.realtobinary_keras:build_realtobinary"
     cost_model = realtobinary_summary
+    kernel_model = realtobinary_kernels
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "scaling": SCALINGS,
         "scaling_r": SCALING_REDUCTIONS,

@@ -38,6 +38,7 @@ from lce_nas.space.params import (
 if TYPE_CHECKING:
     import optuna
     import tensorflow as tf
+    from lce_nas.space.kernels import Kernel
 
 #: Stem strides of every deploy model (224 px input, 7x7 last feature map).
 DEPLOY_STEM_STRIDES = (2, 2)
@@ -50,6 +51,8 @@ FILTERS_STEP = 32
 
 #: ``cost_model(config, input_shape, classes, stem_strides)``: a family's closed-form costs.
 CostModel = Callable[[Any, HWC, int, StemStrides], ArchSummary]
+#: ``kernel_model(config, input_shape, classes, stem_strides)``: its kernels in run order.
+KernelModel = Callable[[Any, HWC, int, StemStrides], "list[Kernel]"]
 
 
 class ZooSpace(SearchSpace[ConfigT]):
@@ -71,6 +74,8 @@ class ZooSpace(SearchSpace[ConfigT]):
     keras_builder: ClassVar[str]
     #: The closed-form size and cost of a model (see :data:`CostModel`).
     cost_model: ClassVar[CostModel]
+    #: The kernels a converted model runs, same arguments as :attr:`cost_model`.
+    kernel_model: ClassVar[KernelModel | None] = None
 
     def presets(self) -> dict[str, ConfigT]:
         """A copy of :attr:`preset_table`."""
@@ -122,6 +127,15 @@ class ZooSpace(SearchSpace[ConfigT]):
     ) -> ArchSummary:
         """The deploy model's costs, from :attr:`cost_model` (nothing is built)."""
         return type(self).cost_model(config, input_shape, classes, DEPLOY_STEM_STRIDES)
+
+    def kernels(
+        self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
+    ) -> list[Kernel]:
+        """The deploy model's kernels in run order, from :attr:`kernel_model` (nothing is built)."""
+        model = type(self).kernel_model
+        if model is None:
+            return super().kernels(config, input_shape, classes)
+        return model(config, input_shape, classes, DEPLOY_STEM_STRIDES)
 
 
 class StagedSpace(ZooSpace[ConfigT]):

@@ -48,6 +48,7 @@ def time_candidate(
     profile: bool | None = None,
     lookup: bool = True,
     deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
+    predicted: dict[str, Any] | None = None,
 ) -> LatencyResult:
     """Latency of one architecture on ``device``: from the cache, or built, converted and timed.
 
@@ -58,7 +59,8 @@ def time_candidate(
     checks the latency cache once more right before timing, on the device's
     own queue: a second driver (a resumed search, another search on the same
     cluster) may have timed the model since, and one model is never timed
-    twice. ``fresh`` measures again even on a hit.
+    twice. ``fresh`` measures again even on a hit. ``predicted`` (the latency
+    predictor's estimate) is stored with a new measurement, beside what it measured.
 
     Every timed candidate also gets a per-op latency breakdown where one can be
     had (``profile=None``): remote devices profile with ``lce_benchmark_model``
@@ -109,6 +111,7 @@ def time_candidate(
         profile = companion is None and device.times_ops
     measurement = measure(tflite, device, profile=profile, fingerprint=fingerprint)
     measurement.deploy_shape = deploy_shape
+    measurement.predicted = predicted
     t2 = time.perf_counter()
     measurement_id = store.record_measurement(measurement)
     if companion is not None:
@@ -178,6 +181,7 @@ class DeviceWorker:
         profile: bool | None = None,
         lookup: bool = True,
         deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
+        predicted: dict[str, Any] | None = None,
     ) -> LatencyResult:
         """Time one candidate (see :func:`time_candidate`)."""
         if not self._device_recorded:
@@ -196,6 +200,7 @@ class DeviceWorker:
             profile=profile,
             lookup=lookup,
             deploy_shape=deploy_shape,
+            predicted=predicted,
         )
         result.node_id = self.node_id
         return result

@@ -291,6 +291,7 @@ class Pool:
         profile: bool | None = None,
         lookup: bool = True,
         deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
+        predicted: dict[str, Any] | None = None,
     ) -> Future:
         """Time the candidate on the pool's device, built at ``deploy_shape`` (``HxWxC/N``).
 
@@ -302,7 +303,7 @@ class Pool:
         return self._resilient(
             "timing",
             lambda: self.device_worker.latency.remote(
-                space_name, params, fresh, profile, lookup, deploy_shape
+                space_name, params, fresh, profile, lookup, deploy_shape, predicted
             ),
         )
 

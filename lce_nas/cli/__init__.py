@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "search_cmds",
     "dashboard_cmds",
     "report_cmds",
+    "predict_cmds",
 )
 
 

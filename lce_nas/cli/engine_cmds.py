@@ -11,8 +11,9 @@ import click
 
 from lce_nas.cli.options import (
     deploy_shape_options,
-    device_host_overrides,
+    engine_options,
     resolve_deploy_shape,
+    resolve_device,
 )
 from lce_nas.cli.validate import FiniteFloatRange, ThreadCount, writable_output
 from lce_nas.errors import UserError
@@ -43,12 +44,6 @@ def devices_cmd() -> None:
             "needs " + ", ".join(missing) if missing else "yes",
         )
     Console().print(table)
-
-
-def _device_overrides(**options: Any) -> dict[str, Any]:
-    overrides = {k: v for k, v in options.items() if k != "device_host" and v is not None}
-    overrides.update(device_host_overrides(options.get("device_host")))
-    return overrides
 
 
 def _build_from_space(space_name: str, preset: str, shape, console) -> tuple[bytes, str, Any, Any]:
@@ -118,13 +113,7 @@ def _breakdown_table(m):
 @click.argument("model", required=False)
 @click.option("--space", "space_name", help="Build the model from a search space instead.")
 @click.option("--preset", help="Preset of --space to build (e.g. quicknet-small).")
-@click.option("--device", "device_name", default="host", show_default=True, help="Profile name.")
-@click.option("--device-host", help="USER@HOST[:PORT] of an SSH device (completes rpi4).")
-@click.option("--threads", type=click.IntRange(min=1), help="Inference threads.")
-@click.option("--engine", type=click.Choice(["lce", "native"]), help="Host engine.")
-@click.option("--indirect-bgemm/--no-indirect-bgemm", default=None, help="LCE kernel path.")
-@click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops.")
-@click.option("--reference-bconv/--no-reference-bconv", default=None, help="Reference bconv.")
+@engine_options
 @click.option("--profile", is_flag=True, help="Per-op profile and latency breakdown.")
 @click.option("--max-seconds", type=FiniteFloatRange(min=0.1), help="Cap on timing time.")
 @click.option("--fresh", is_flag=True, help="Measure even if the database has this key.")
@@ -158,7 +147,6 @@ def bench_cmd(
     """
     from rich.console import Console
 
-    from lce_nas.engine.devices import HostDevice, get_device
     from lce_nas.engine.measuring import measure, measurement_key, tflite_fingerprint
     from lce_nas.engine.tflite_info import load_tflite
 
@@ -171,19 +159,9 @@ def bench_cmd(
         raise UserError("give either MODEL.tflite or --space NAME --preset PRESET")
     if space_name and not preset:
         raise UserError(f"--space {space_name} needs --preset (e.g. --preset quicknet-small)")
-    device = get_device(
-        device_name,
-        **_device_overrides(
-            threads=threads,
-            engine=engine,
-            use_indirect_bgemm=indirect_bgemm,
-            use_xnnpack=xnnpack,
-            use_reference_bconv=reference_bconv,
-            device_host=device_host,
-        ),
+    device = resolve_device(
+        device_name, device_host, threads, engine, indirect_bgemm, xnnpack, reference_bconv
     )
-    if engine and not isinstance(device, HostDevice):
-        raise UserError(f"--engine applies to host devices; '{device.name}' runs {device.engine}")
     if profile and not device.times_ops:
         raise UserError(
             "per-op profiles on the host need --engine native (LCE's Python interpreter has "

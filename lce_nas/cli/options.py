@@ -197,3 +197,50 @@ def resolve_deploy_shape(
         except ValueError:
             raise UserError(f"--classes must be a whole number, got {classes_text!r}") from None
     return parse_input_shape(input_shape_text or "224x224x3", classes)
+
+
+def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--device``, ``--device-host`` and the engine settings that are part of a latency's key.
+
+    The command gets ``device_name``, ``device_host``, ``threads``, ``engine``,
+    ``indirect_bgemm``, ``xnnpack`` and ``reference_bconv``; see :func:`resolve_device`.
+    """
+    options = [
+        click.option(
+            "--reference-bconv/--no-reference-bconv", default=None, help="Reference bconv."
+        ),
+        click.option("--xnnpack/--no-xnnpack", default=None, help="XNNPACK for float ops."),
+        click.option("--indirect-bgemm/--no-indirect-bgemm", default=None, help="LCE kernel path."),
+        click.option("--engine", type=click.Choice(["lce", "native"]), help="Host engine."),
+        click.option("--threads", type=click.IntRange(min=1), help="Inference threads."),
+    ]
+    for option in options:
+        func = option(func)
+    return device_options(func)
+
+
+def resolve_device(
+    device_name: str,
+    device_host: str | None = None,
+    threads: int | None = None,
+    engine: str | None = None,
+    indirect_bgemm: bool | None = None,
+    xnnpack: bool | None = None,
+    reference_bconv: bool | None = None,
+):
+    """The device that :func:`engine_options` name, its profile overridden by the flags given."""
+    from lce_nas.engine.devices import HostDevice, get_device
+
+    settings = {
+        "threads": threads,
+        "engine": engine,
+        "use_indirect_bgemm": indirect_bgemm,
+        "use_xnnpack": xnnpack,
+        "use_reference_bconv": reference_bconv,
+    }
+    overrides = {k: v for k, v in settings.items() if v is not None}
+    overrides.update(device_host_overrides(device_host))
+    device = get_device(device_name, **overrides)
+    if engine and not isinstance(device, HostDevice):
+        raise UserError(f"--engine applies to host devices; '{device.name}' runs {device.engine}")
+    return device

@@ -84,6 +84,20 @@ class _RichReporter:
     type=click.FloatRange(min=0, min_open=True),
     help="Packed model size limit (binary weights at 1 bit).",
 )
+@click.option(
+    "--predictor/--no-predictor",
+    default=True,
+    show_default=True,
+    help="Predict each candidate's latency from the database first and skip those whose "
+    "whole interval lies above the limit (or the reference latency).",
+)
+@click.option(
+    "--predictor-min-models",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Profiled models the key needs before predictions skip anything "
+    "[default: 20; see `lce-nas calibrate`].",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed.")
 @click.option(
     "--max-failures",
@@ -120,6 +134,8 @@ def search(
     parallel,
     max_latency_ms,
     max_size_mb,
+    predictor,
+    predictor_min_models,
     seed,
     max_failures,
     ray_address,
@@ -178,6 +194,8 @@ def search(
         parallel=parallel,
         max_latency_ms=max_latency_ms,
         max_size_mb=max_size_mb,
+        predictor=predictor,
+        predictor_min_models=predictor_min_models,
         dataset=dataset,
         proxy=proxy,
         seed=seed,
@@ -211,7 +229,8 @@ def search(
     console.print(
         f"{stats.stop_reason}: {stats.completed} completed ({stats.infeasible} infeasible), "
         f"{stats.failed} failed; trained {stats.trained}, timed {stats.timed}, "
-        f"{stats.cache_hits} answers from the database",
+        f"{stats.cache_hits} answers from the database, "
+        f"{stats.predicted_out} predicted out (not converted)",
         soft_wrap=True,
     )
     _print_placements(console, outcome)

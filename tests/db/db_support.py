@@ -17,6 +17,7 @@ OUR_TABLES = {
     "latency_measurements",
     "accuracy_evaluations",
     "searches",
+    "latency_predictors",
 }
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

@@ -30,7 +30,7 @@ def test_db_info_shows_url_revision_counts_and_devices(db_url):
     out = result.output
     assert "s3cret" not in out
     assert LatencyStore(db_url).display_url in out
-    assert "0002_measurement_origin (current)" in out
+    assert "0003_latency_predictors (current)" in out
     assert "latency_measurements │ 4" in out and "searches             │ 1" in out
     assert "rpi4" in out and "raspberry-pi-4b" in out and '"cores": 4' in out
     assert "optuna studies   1" in out

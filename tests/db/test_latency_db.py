@@ -67,7 +67,7 @@ def snapshot(url: str) -> object:
 
 def test_empty_database_is_migrated_to_head_with_own_version_table(db_url):
     with LatencyStore(db_url) as store:
-        assert store.schema_revision() == head_revision() == "0002_measurement_origin"
+        assert store.schema_revision() == head_revision() == "0003_latency_predictors"
         with store.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": VERSION_TABLE, "compare_type": True}
@@ -75,7 +75,7 @@ def test_empty_database_is_migrated_to_head_with_own_version_table(db_url):
             # The migrations create exactly what the models describe.
             assert compare_metadata(context, Base.metadata) == []
     assert table_names(db_url) == OUR_TABLES | {VERSION_TABLE}
-    assert stamped(db_url, VERSION_TABLE) == ["0002_measurement_origin"]
+    assert stamped(db_url, VERSION_TABLE) == ["0003_latency_predictors"]
 
 
 def test_reopening_is_a_no_op(db_url):
@@ -425,7 +425,7 @@ def test_store_first_then_optuna(db_url):
         assert migrate.upgrade(store.engine) is False
         assert len(store.measurements()) == 1
         store.record_measurement(measurement(samples=(1.0, 2.0)))
-    assert stamped(db_url, VERSION_TABLE) == ["0002_measurement_origin"]
+    assert stamped(db_url, VERSION_TABLE) == ["0003_latency_predictors"]
     assert {"studies", "trials", "version_info", "alembic_version"} <= table_names(db_url)
 
 
@@ -440,7 +440,7 @@ def test_json_export_then_import_gives_identical_rows(db_url, fresh_url, tmp_pat
         assert write_export(source, str(path), "json") == 4
     document = json.loads(path.read_text())
     assert document["format"] == "lce-nas-db"
-    assert document["schema_revision"] == "0002_measurement_origin"
+    assert document["schema_revision"] == "0003_latency_predictors"
 
     targets = [fresh_url(), f"sqlite:///{tmp_path / 'other-backend.db'}"]
     for target_url in targets:

@@ -7,68 +7,14 @@ the SQLite store are the real ones and every store call can be counted.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from concurrent.futures import Future
 
 import optuna
-from lce_nas.engine.measurement import Measurement, MeasurementKey
-from lce_nas.latency_db import AccuracyEvaluation, LatencyStore, open_store
+from lce_nas.latency_db import LatencyStore, open_store
 from lce_nas.search.loop import SearchLoop
 from lce_nas.search.run import SearchSettings
 from lce_nas.space import get_space
-from lce_nas.workers.device import LatencyResult
-from lce_nas.workers.pool import AccuracyResult
-from lce_nas.workers.trainer import ProxySettings
-
-KEY = MeasurementKey("host", "lce-interpreter", "0.16.0", 1, {})
-
-
-class _Workers:
-    """Answers as the device worker and the trainer do, and records the way they ask."""
-
-    def __init__(self, store: LatencyStore, space) -> None:
-        self.store, self.space = store, space
-        self.calls: list[tuple[str, bool]] = []
-
-    def _done(self, value) -> Future:
-        future: Future = Future()
-        future.set_result(value)
-        return future
-
-    def submit_latency(self, space_name, params, *, lookup=True, **_):
-        self.calls.append(("latency", lookup))
-        fingerprint = self.space.fingerprint(self.space.config_from_params(params))
-        m = Measurement.from_samples(
-            [5.0, 5.5, 6.0],
-            device=KEY.device,
-            engine=KEY.engine,
-            engine_version=KEY.engine_version,
-            threads=1,
-            fingerprint=fingerprint,
-        )
-        now = time.time()
-        return self._done(
-            LatencyResult(
-                fingerprint, m, self.store.record_measurement(m), False, started=now, finished=now
-            )
-        )
-
-    def submit_accuracy(self, space_name, params, *, lookup=True):
-        self.calls.append(("accuracy", lookup))
-        fingerprint = self.space.fingerprint(self.space.config_from_params(params))
-        ev = self.store.record_accuracy(
-            AccuracyEvaluation(fingerprint, "fashion-mnist", ProxySettings().to_dict(), 0.5)
-        )
-        return self._done(AccuracyResult(ev, False, time.time(), time.time()))
-
-
-class _Quiet:
-    def update(self, stats, total):
-        pass
-
-    def log(self, line):
-        pass
+from stand_in_pool import KEY, Quiet, StandInPool
 
 
 def _count(store: LatencyStore, names: tuple[str, ...]) -> Counter:
@@ -94,9 +40,9 @@ def _run(url: str, store: LatencyStore, trials: int, seed: int):
         sampler=optuna.samplers.RandomSampler(seed=seed),
     )
     # The workers write through their own store, as in their own processes.
-    workers = _Workers(LatencyStore(url), space)
+    workers = StandInPool(LatencyStore(url), space)
     settings = SearchSettings("counts", trials=trials, parallel=2)
-    SearchLoop(study, space, workers, store, settings, KEY, _Quiet()).run()
+    SearchLoop(study, space, workers, store, settings, KEY, Quiet()).run()
     return workers
 
 

@@ -1,0 +1,239 @@
+"""The predictor: a regression per kernel type, summed per LCE-paper category, then corrected.
+
+Kernel times are linear in the work a kernel does (binary and float MACs,
+elements read and written, window taps) with a fixed cost per call, fitted
+with non-negative weights so that a bigger kernel is never predicted faster.
+The per-category sums are then fitted to the measured medians (what the
+engine adds between ops, or how LCE's interpreter differs from the profiling
+engine), and the interval is the spread of cross-validated errors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from lce_nas.engine.breakdown import CATEGORIES, categorize
+from lce_nas.predictor.training import Example, TrainingSet
+from lce_nas.space.kernels import Kernel
+
+#: Coverage of the interval a prediction carries.
+COVERAGE = 0.9
+#: Kernel types seen fewer times than this share one regression over all kernels.
+MIN_KERNEL_ROWS = 4
+_ANY_OP = "*"
+
+
+def kernel_features(kernel: Kernel) -> list[float]:
+    """The work of one kernel, in millions: binary MACs, float MACs, elements in, out, and taps.
+
+    Example:
+        >>> kernel_features(Kernel("ADD", (10, 10, 10), (10, 10, 10), in_elements=2000))
+        [0.0, 0.0, 0.002, 0.001, 0.001]
+    """
+    taps = kernel.window[0] * kernel.window[1]
+    values = (
+        kernel.binary_macs,
+        kernel.float_macs,
+        kernel.in_elements,
+        kernel.out_elements,
+        kernel.out_elements * taps,
+    )
+    return [v / 1e6 for v in values]
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """``intercept + coef . features``, as plain numbers (stored as JSON, read without sklearn)."""
+
+    coef: tuple[float, ...]
+    intercept: float
+
+    def __call__(self, features: Sequence[float]) -> float:
+        return self.intercept + float(np.dot(self.coef, features))
+
+
+def _fit_linear(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> LinearFit:
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression(positive=True).fit(x, y, sample_weight=weight)
+    # sklearn leaves the intercept unconstrained: a negative one would predict a tiny kernel < 0.
+    if model.intercept_ < 0:
+        model = LinearRegression(positive=True, fit_intercept=False).fit(x, y, sample_weight=weight)
+    return LinearFit(tuple(float(c) for c in model.coef_), float(model.intercept_))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A predicted median with its interval and the LCE-paper breakdown."""
+
+    median_ms: float
+    low_ms: float
+    high_ms: float
+    breakdown_ms: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        # Too few cross-validated errors for an interval: its bounds are left out (None).
+        bound = lambda v: round(v, 4) if 0 < v < math.inf else None  # noqa: E731
+        return {
+            "median_ms": round(self.median_ms, 4),
+            "low_ms": bound(self.low_ms),
+            "high_ms": bound(self.high_ms),
+            "breakdown_ms": {k: round(v, 4) for k, v in self.breakdown_ms.items()},
+        }
+
+
+@dataclass
+class Predictor:
+    """A fitted predictor of one key (see :func:`fit`)."""
+
+    kernels: dict[str, LinearFit]
+    correction: LinearFit
+    #: Quantiles of log(measured / predicted) over cross-validated predictions.
+    interval: tuple[float, float] = (-math.inf, math.inf)
+    examples: int = 0
+    profiled: int = 0
+    cv: dict[str, Any] = field(default_factory=dict)
+
+    def category_sums(self, kernels: Sequence[Kernel]) -> dict[str, float]:
+        sums = dict.fromkeys(CATEGORIES, 0.0)
+        for kernel, category in zip(kernels, categorize([k.op for k in kernels]), strict=True):
+            fit = self.kernels.get(kernel.op) or self.kernels[_ANY_OP]
+            sums[category] += max(fit(kernel_features(kernel)), 0.0)
+        return sums
+
+    def point(self, kernels: Sequence[Kernel]) -> float:
+        sums = self.category_sums(kernels)
+        return max(self.correction([sums[c] for c in CATEGORIES]), 1e-6)
+
+    def predict(self, kernels: Sequence[Kernel]) -> Prediction:
+        """The predicted median, its interval and breakdown for a model's kernels."""
+        sums = self.category_sums(kernels)
+        median = max(self.correction([sums[c] for c in CATEGORIES]), 1e-6)
+        total = sum(sums.values()) or 1.0
+        # The breakdown keeps the kernels' shares of the corrected median.
+        breakdown = {c: median * sums[c] / total for c in CATEGORIES}
+        low, high = (median * math.exp(q) for q in self.interval)
+        return Prediction(median, low, high, breakdown)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kernels": {op: asdict(f) for op, f in self.kernels.items()},
+            "correction": asdict(self.correction),
+            "interval": list(self.interval),
+            "examples": self.examples,
+            "profiled": self.profiled,
+            "cv": self.cv,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Predictor:
+        def linear(d: dict[str, Any]) -> LinearFit:
+            return LinearFit(tuple(d["coef"]), d["intercept"])
+
+        return cls(
+            kernels={op: linear(f) for op, f in data["kernels"].items()},
+            correction=linear(data["correction"]),
+            interval=(data["interval"][0], data["interval"][1]),
+            examples=data["examples"],
+            profiled=data["profiled"],
+            cv=data.get("cv", {}),
+        )
+
+
+def _fit_kernels(examples: Sequence[Example]) -> dict[str, LinearFit]:
+    rows: dict[str, list[tuple[list[float], float]]] = defaultdict(list)
+    for example in examples:
+        assert example.kernel_ms is not None
+        for kernel, ms in zip(example.kernels, example.kernel_ms, strict=True):
+            features = kernel_features(kernel)
+            rows[kernel.op].append((features, ms))
+            rows[_ANY_OP].append((features, ms))
+    fits = {}
+    for op, pairs in rows.items():
+        if op != _ANY_OP and len(pairs) < MIN_KERNEL_ROWS:
+            continue
+        x = np.array([f for f, _ in pairs])
+        y = np.array([ms for _, ms in pairs])
+        # Relative errors matter: weigh each kernel by the inverse of its time.
+        fits[op] = _fit_linear(x, y, 1.0 / np.maximum(y, 1e-4))
+    return fits
+
+
+def _fit(examples: Sequence[Example]) -> Predictor:
+    profiled = [e for e in examples if e.kernel_ms is not None]
+    if not profiled:
+        raise ValueError("no profiled examples")
+    predictor = Predictor(_fit_kernels(profiled), LinearFit((1.0,) * len(CATEGORIES), 0.0))
+    x = np.array([list(predictor.category_sums(e.kernels).values()) for e in examples])
+    y = np.array([e.median_ms for e in examples])
+    predictor.correction = _fit_linear(x, y, 1.0 / y)
+    predictor.examples, predictor.profiled = len(examples), len(profiled)
+    return predictor
+
+
+def _folds(n: int, k: int, seed: int = 0) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    return [order[i::k] for i in range(k)]
+
+
+def cross_validated(examples: Sequence[Example], folds: int = 5) -> list[tuple[float, float]]:
+    """(measured, predicted) medians, each predicted by a fit that never saw its architecture."""
+    pairs = []
+    for held in _folds(len(examples), min(folds, len(examples))):
+        held_set = set(held.tolist())
+        train = [e for i, e in enumerate(examples) if i not in held_set]
+        if not any(e.kernel_ms is not None for e in train):
+            continue
+        predictor = _fit(train)
+        pairs.extend((examples[i].median_ms, predictor.point(examples[i].kernels)) for i in held)
+    return pairs
+
+
+def error_summary(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """How close predictions came: share within +-10 %, median and 90th-percentile error.
+
+    Example:
+        >>> error_summary([(10.0, 10.5), (10.0, 12.0)])["within_10pct"]
+        0.5
+    """
+    if not pairs:
+        return {"n": 0}
+    errors = np.array([abs(p - m) / m for m, p in pairs])
+    return {
+        "n": len(pairs),
+        "within_10pct": round(float(np.mean(errors <= 0.10)), 4),
+        "median_abs_pct": round(100 * float(np.median(errors)), 2),
+        "p90_abs_pct": round(100 * float(np.percentile(errors, 90)), 2),
+        "max_abs_pct": round(100 * float(errors.max()), 2),
+    }
+
+
+def _conformal(log_ratios: np.ndarray, coverage: float) -> tuple[float, float]:
+    # Split-conformal quantiles: with n errors, the ceil((n+1)(1-a/2))-th smallest, so
+    # the interval covers at least ``coverage`` of new models on average.
+    n = len(log_ratios)
+    alpha = 1 - coverage
+    rank = math.ceil((n + 1) * (1 - alpha / 2))
+    if rank > n:
+        return (-math.inf, math.inf)
+    ordered = np.sort(log_ratios)
+    return float(ordered[n - rank]), float(ordered[rank - 1])
+
+
+def fit(training: TrainingSet, folds: int = 5) -> Predictor:
+    """Fit the kernel regressions and the correction on every example; CV gives the interval.
+
+    Raises ValueError when no example has a profile.
+    """
+    examples = list(training.examples)
+    predictor = _fit(examples)
+    pairs = cross_validated(examples, folds)
+    ratios = np.array([math.log(m / p) for m, p in pairs])
+    predictor.interval = _conformal(ratios, COVERAGE) if len(ratios) else (-math.inf, math.inf)
+    predictor.cv = error_summary(pairs)
+    return predictor

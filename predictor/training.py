@@ -1,0 +1,195 @@
+"""What a predictor learns from: one example per architecture the database timed under a key.
+
+An example pairs an architecture's kernels (from its space's kernel list) with
+the key's measured median and a per-op profile. The profile comes from the
+key itself when its engine times ops (the native engine, ``lce_benchmark_model``
+with op profiling); LCE's interpreter on the host has no per-op timers, so its
+profiles are the native engine's on the same flatbuffer, device and threads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lce_nas.engine.measurement import MeasurementKey, OpTiming
+from lce_nas.latency_db import records
+from lce_nas.space.base import SearchSpace
+from lce_nas.space.kernels import Kernel
+from lce_nas.space.shape import DeployShape
+
+from lce_nas.canonical import sha256_hex
+
+#: The engine whose per-op profiles stand in for LCE's interpreter on the host.
+PROFILING_ENGINE = "native"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One timed architecture: its kernels, measured median and per-kernel times (or None)."""
+
+    fingerprint: str
+    kernels: tuple[Kernel, ...]
+    median_ms: float
+    kernel_ms: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The examples for a key, where their profiles came from, and what could not be used."""
+
+    key: MeasurementKey
+    profile_key: MeasurementKey | None
+    examples: tuple[Example, ...]
+    #: Timed architectures whose profile did not line up with their kernel list.
+    unaligned: int = 0
+
+    @property
+    def profiled(self) -> list[Example]:
+        return [e for e in self.examples if e.kernel_ms is not None]
+
+
+def align(kernels: Sequence[Kernel], profile: Sequence[OpTiming]) -> tuple[float, ...] | None:
+    """Each kernel's time from a profile in run order, or None when they do not line up.
+
+    Within one op type the order is always the model's; across types a
+    converter may interleave branches differently, so kernels are matched to
+    profile rows by (op type, index within that type).
+
+    Example:
+        >>> from lce_nas.space.kernels import Kernel
+        >>> ks = [Kernel("CONV_2D", (8, 8, 3), (8, 8, 8)), Kernel("ADD", (8, 8, 8), (8, 8, 8))]
+        >>> align(ks, [OpTiming("ADD", "a", 0.5), OpTiming("CONV_2D", "c", 2.0)])
+        (2.0, 0.5)
+    """
+    if Counter(k.op for k in kernels) != Counter(r.op_type for r in profile):
+        return None
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for row in profile:
+        by_type[row.op_type].append(row.avg_ms)
+    seen: Counter[str] = Counter()
+    out = []
+    for kernel in kernels:
+        out.append(by_type[kernel.op][seen[kernel.op]])
+        seen[kernel.op] += 1
+    return tuple(out)
+
+
+def _same_setting(a: MeasurementKey, b: MeasurementKey) -> bool:
+    return (a.device, a.threads, a.deploy_shape) == (b.device, b.threads, b.deploy_shape)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One measurement row, as much of it as a predictor needs."""
+
+    fingerprint: str
+    key: MeasurementKey
+    median_ms: float
+    runs: int
+    measured_at: Any
+    op_profile: list[dict[str, Any]] | None
+
+
+_COLUMNS = ("fingerprint", "device", "engine", "engine_version", "threads", "kernel_options",
+            "extra", "median_ms", "runs", "measured_at", "op_profile")  # fmt: skip
+
+
+def timed_rows(store: Any, space: SearchSpace[Any], key: MeasurementKey) -> list[Timed]:
+    """The measurements a predictor of ``key`` can use: the key's, and profiles of its setting.
+
+    Samples are not read (a lab's database holds thousands of them per key).
+    """
+    from lce_nas.latency_db.models import ARCHITECTURES, MEASUREMENTS
+    from sqlalchemy import select
+
+    query = (
+        select(*(MEASUREMENTS.c[name] for name in _COLUMNS))
+        .join(ARCHITECTURES, ARCHITECTURES.c.fingerprint == MEASUREMENTS.c.fingerprint)
+        .where(MEASUREMENTS.c.device == key.device, ARCHITECTURES.c.space == space.name)
+        .order_by(MEASUREMENTS.c.id)
+    )
+    out = []
+    for row in store._read(lambda conn: [r._mapping for r in conn.execute(query)]):
+        row_key = records.row_key(row)
+        if row_key == key or (row["op_profile"] and _same_setting(row_key, key)):
+            out.append(
+                Timed(
+                    row["fingerprint"], row_key, float(row["median_ms"]), int(row["runs"]),
+                    records.utc(row["measured_at"]), row["op_profile"] or None,
+                )
+            )  # fmt: skip
+    return out
+
+
+def signature(rows: Sequence[Timed]) -> str:
+    """What a fit depends on (the rows' fingerprints, keys, medians and profiles' presence)."""
+    return sha256_hex(
+        sorted(
+            [r.fingerprint, sha256_hex(r.key.to_dict()), round(r.median_ms, 6), bool(r.op_profile)]
+            for r in rows
+        )
+    )
+
+
+def _best(rows: list[Timed]) -> Timed:
+    # The cache's own order: most runs, then newest.
+    return max(rows, key=lambda r: (r.runs, r.measured_at))
+
+
+def training_set(
+    store: Any, space: SearchSpace[Any], key: MeasurementKey, rows: Sequence[Timed] | None = None
+) -> TrainingSet:
+    """Every architecture of ``space`` timed under ``key``, with its kernels and profile.
+
+    Example:
+        >>> from lce_nas.latency_db import LatencyStore
+        >>> from lce_nas.space import get_space
+        >>> key = MeasurementKey("host", "native", "v", 1)
+        >>> training_set(LatencyStore("sqlite://"), get_space("quicknet"), key).examples
+        ()
+    """
+    rows = timed_rows(store, space, key) if rows is None else rows
+    shape = DeployShape.from_label(key.deploy_shape)
+    medians: dict[str, list[Timed]] = defaultdict(list)
+    profiles: dict[MeasurementKey, dict[str, list[Timed]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row.key == key:
+            medians[row.fingerprint].append(row)
+        if row.op_profile:
+            profiles[row.key][row.fingerprint].append(row)
+    profile_key = _profile_key(key, profiles)
+    chosen = profiles.get(profile_key, {}) if profile_key is not None else {}
+    examples, unaligned = [], 0
+    for fingerprint, timed in medians.items():
+        architecture = store.architecture(fingerprint)
+        config = space.config_from_params(architecture["config"])
+        kernels = tuple(space.kernels(config, shape.input_shape, shape.classes))
+        kernel_ms = None
+        if fingerprint in chosen:
+            profiled = _best(chosen[fingerprint])
+            kernel_ms = align(kernels, [OpTiming(**r) for r in profiled.op_profile or []])
+            if kernel_ms is None:
+                unaligned += 1
+            elif sum(kernel_ms) > 0:
+                # Profile passes see more noise than the timed median of the same
+                # session: keep each kernel's share, scaled to that median.
+                scale = profiled.median_ms / sum(kernel_ms)
+                kernel_ms = tuple(ms * scale for ms in kernel_ms)
+        examples.append(Example(fingerprint, kernels, _best(timed).median_ms, kernel_ms))
+    return TrainingSet(key, profile_key, tuple(examples), unaligned)
+
+
+def _profile_key(
+    key: MeasurementKey, profiles: dict[MeasurementKey, dict[str, list[Timed]]]
+) -> MeasurementKey | None:
+    """The key whose profiles train the kernels: ``key``'s own, else the profiling engine's."""
+    if profiles.get(key):
+        return key
+    stand_ins = [k for k in profiles if k.engine == PROFILING_ENGINE]
+    if not stand_ins:
+        return None
+    # The engine version with the most profiled architectures (newest on a tie).
+    return max(stand_ins, key=lambda k: (len(profiles[k]), k.engine_version))
