@@ -263,8 +263,54 @@ function lceStudyPage({ study, refresh }) {
       { key: "packed_bytes", label: "packed", num: true, html: (r) => fmt.mb(r.packed_bytes) },
       { key: "dominates_presets", label: "beats", html: (r) => esc((r.dominates_presets || []).join(", ")),
         sort: (r) => (r.dominates_presets || []).length },
-      { key: "failure", label: "failure", html: (r) => `<span class="failure">${esc(r.failure || "")}</span>` },
+      { key: "predicted_ms", label: "predicted ms", num: true, html: (r) => fmt.ms(r.predicted_ms) },
+      { key: "failure", label: "failure / infeasible", html: (r) =>
+        `<span class="failure">${esc(r.failure || r.infeasible_reason || "")}</span>` },
     ], shown, tableState, (r) => (r.on_front ? "front" : ""));
+  }
+
+  function drawPrediction() {
+    // Timed candidates that had a prediction, and those a prediction ruled out untimed.
+    const pairs = rows.filter((r) => r.predicted_ms != null && r.latency_ms != null);
+    const saved = rows.filter((r) => r.predicted_ms != null && r.latency_ms == null &&
+      (r.infeasible_reason || "").startsWith("predicted")).length;
+    const section = $("prediction-section");
+    if (!pairs.length && !saved) {
+      section.hidden = true;
+      return;
+    }
+    section.hidden = false;
+    const within = pairs.filter((r) => Math.abs(r.predicted_ms / r.latency_ms - 1) <= 0.1).length;
+    const hi = Math.max(...pairs.map((r) => Math.max(r.latency_ms, r.predicted_ms)), 1) * 1.1;
+    const line = (factor, name, dash) => ({
+      type: "scatter", mode: "lines", x: [0, hi], y: [0, hi * factor], name,
+      line: { color: "#8c959f", dash, width: 1 }, hoverinfo: "skip", showlegend: factor === 1.1,
+    });
+    Plotly.react("prediction", [
+      line(1.0, "measured = predicted", "solid"),
+      line(1.1, "±10 %", "dot"),
+      { ...line(0.9, "±10 %", "dot"), showlegend: false },
+      {
+        type: "scatter", mode: "markers", name: "timed candidates",
+        x: pairs.map((r) => r.latency_ms), y: pairs.map((r) => r.predicted_ms),
+        error_y: {
+          type: "data", symmetric: false, color: "#afb8c1", thickness: 1,
+          array: pairs.map((r) => (r.predicted_high_ms ?? r.predicted_ms) - r.predicted_ms),
+          arrayminus: pairs.map((r) => r.predicted_ms - (r.predicted_low_ms ?? r.predicted_ms)),
+        },
+        customdata: pairs.map((r) => r.number), marker: { color: "#1f6feb", size: 8 },
+        hovertemplate: "#%{customdata}: measured %{x:.2f} ms, predicted %{y:.2f} ms<extra></extra>",
+      },
+    ], {
+      margin: { t: 10, r: 20, b: 45, l: 60 },
+      xaxis: { title: { text: "measured median (ms)" }, range: [0, hi] },
+      yaxis: { title: { text: "predicted median (ms)" }, range: [0, hi] },
+      legend: { orientation: "h", y: 1.1 },
+    }, PLOT_CONFIG);
+    $("prediction-note").textContent =
+      `${pairs.length} candidates predicted, then measured: ${within} within ±10 % ` +
+      `(bars: the 90 % interval). The predictor saved ${saved} conversion${saved === 1 ? "" : "s"}: ` +
+      "candidates whose whole interval lay above the limit, never converted, timed or trained.";
   }
 
   function drawSummary() {
@@ -322,6 +368,7 @@ function lceStudyPage({ study, refresh }) {
     drawSummary();
     drawPareto();
     drawHypervolume(h);
+    drawPrediction();
     drawTable();
     if (!clickBound) {
       gd.on("plotly_click", (ev) => {

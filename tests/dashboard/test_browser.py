@@ -204,3 +204,47 @@ def test_trial_page_marks_a_profile_of_another_key(page, server, fixture_db):
     measurement_id = fixture_db.measurement_ids[first["fingerprint"]]
     assert f"measurement #{measurement_id}" in note and "native" in note
     assert page.locator("#op-table tbody tr").count() > 16
+
+
+def test_study_page_plots_predicted_against_measured_and_counts_saved_conversions(page, db_copy):
+    import math
+
+    import optuna
+
+    study_name = db_copy.main_study
+    study = optuna.load_study(study_name=study_name, storage=db_copy.url)
+    # Copies of three timed trials, now with the prediction made before they were timed.
+    added = []
+    complete = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    for factor, trial in zip((1.02, 0.95, 1.3), complete[:3], strict=True):
+        median = trial.user_attrs["latency"]["median_ms"] * factor
+        prediction = {"median_ms": median, "low_ms": median * 0.9, "high_ms": median * 1.1}
+        study.add_trial(
+            optuna.trial.create_trial(
+                values=trial.values, user_attrs={**trial.user_attrs, "prediction": prediction}
+            )
+        )
+        added.append(len(study.get_trials()) - 1)
+    # One candidate ruled out by its prediction: no latency, never converted.
+    trial = study.ask()
+    trial.set_user_attr("prediction", {"median_ms": 900.0, "low_ms": 800.0, "high_ms": 990.0})
+    trial.set_user_attr("feasible", False)
+    trial.set_user_attr("infeasible", "predicted 900.0 ms (interval from 800.0) > limit 60.0 ms")
+    study.tell(trial, [0.0, math.inf])
+    del study
+
+    process = DashboardProcess("--db", db_copy.url, "--port", "0", "--refresh", "0")
+    try:
+        page.goto(f"{process.url}studies/{study_name}")
+        _wait_for_plot(page, "prediction")
+        points = page.evaluate(
+            "() => document.getElementById('prediction').data"
+            ".filter(t => t.mode === 'markers').map(t => t.customdata)"
+        )
+        assert sorted(points[0]) == added
+        note = page.locator("#prediction-note").text_content()
+        assert note.startswith("3 candidates predicted, then measured: 2 within ±10 %")
+        assert "saved 1 conversion:" in note
+        assert page.locator("#trial-table").get_by_text("> limit 60.0 ms").count() == 1
+    finally:
+        process.stop()
