@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import optuna
+from lce_nas.engine import native
 from lce_nas.engine.measurement import Measurement, OpTiming
 from lce_nas.latency_db import LatencyStore
 from lce_nas.predictor.calibration import calibration_configs
@@ -20,7 +21,8 @@ from lce_nas.space import get_space
 from lce_nas.space.kernels import Kernel
 from lce_nas.space.shape import DeployShape
 
-NATIVE = dict(device="host", engine="native", engine_version="native-test", threads=1)
+# The native engine's real key on this machine, so that `lce-nas predict --engine native` finds it.
+NATIVE = dict(device="host", engine="native", engine_version=native.engine_version(), threads=1)
 LCE = dict(device="host", engine="lce-interpreter", engine_version="0.16.0", threads=1,
            kernel_options={"use_xnnpack": True})  # fmt: skip
 SHAPE = DeployShape()

@@ -113,11 +113,10 @@ def predict_cmd(
     table = Table(title=f"predicted latency of {space.name} {preset or 'config'} ({shape.label})")
     table.add_column("", style="bold")
     table.add_column("")
-    table.add_row(
-        "median",
-        f"{prediction.median_ms:.2f} ms (90 % interval "
-        f"{prediction.low_ms:.2f}-{prediction.high_ms:.2f} ms)",
-    )
+    interval = "too few models for an interval"
+    if prediction.low_ms > 0 and prediction.high_ms < float("inf"):
+        interval = f"90 % interval {prediction.low_ms:.2f}-{prediction.high_ms:.2f} ms"
+    table.add_row("median", f"{prediction.median_ms:.2f} ms ({interval})")
     for category, ms in prediction.breakdown_ms.items():
         table.add_row(category.replace("_", " "), f"{ms:.3f} ms")
     for name, value in _trained_on(info):
