@@ -107,8 +107,8 @@ class Predictor:
         return sums
 
     def point(self, kernels: Sequence[Kernel]) -> float:
-        sums = self.category_sums(kernels)
-        return max(self.correction([sums[c] for c in CATEGORIES]), 1e-6)
+        """The predicted median alone."""
+        return self.predict(kernels).median_ms
 
     def predict(self, kernels: Sequence[Kernel]) -> Prediction:
         """The predicted median, its interval and breakdown for a model's kernels."""

@@ -162,10 +162,11 @@ def training_set(
             profiles[row.key][row.fingerprint].append(row)
     profile_key = _profile_key(key, profiles)
     chosen = profiles.get(profile_key, {}) if profile_key is not None else {}
+    # One query for every architecture's config, not one per timed model.
+    configs = {row["fingerprint"]: row["config"] for row in store.architectures(space.name)}
     examples, unaligned = [], 0
     for fingerprint, timed in medians.items():
-        architecture = store.architecture(fingerprint)
-        config = space.config_from_params(architecture["config"])
+        config = space.config_from_params(configs[fingerprint])
         kernels = tuple(space.kernels(config, shape.input_shape, shape.classes))
         kernel_ms = None
         if fingerprint in chosen:
