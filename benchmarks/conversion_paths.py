@@ -1,11 +1,14 @@
-"""LCE conversion from the frozen graph against LCE's SavedModel path, per model.
+"""LCE's two conversion paths against the one lce-nas takes, per model.
 
 For each model (space presets at their deploy shape, 224x224x3 / 1000 classes by
-default), builds the deploy model once, converts it both ways (alternating, best
-of ``--rounds``), and checks that the two flatbuffers run the same ops on
-tensors of the same shapes and types with the same weights, and give the same
-outputs on one random input. Prints a table and writes one JSON line per
-model (asserts nothing about speed):
+default), builds the deploy model once and converts it three ways, alternating,
+best of ``--rounds``: LCE's SavedModel export (its default), LCE's frozen-graph
+fallback (traced with AutoGraph), and ``convert_model`` (the frozen graph traced
+without AutoGraph). Checks that each flatbuffer runs the same ops on tensors of
+the same shapes and types with the same weights as the SavedModel one, gives the
+same outputs on one random input, and whether it is byte-identical to LCE's
+frozen-graph one. Prints a table and writes one JSON line per model (asserts
+nothing about speed):
 
     python benchmarks/conversion_paths.py [--space quicknet] [--presets a,b] [--rounds 2]
                                           [-o benchmarks/conversion_paths.jsonl]
@@ -53,36 +56,59 @@ def compare(space_name: str, preset: str, rounds: int) -> dict:
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(DEPLOY_SEED)
     model = space.build_deploy(space.preset(preset))
-    saved_s, frozen_s = [], []
+    paths = {
+        "saved_model": lambda: bytes(lce.convert_keras_model(model)),
+        "frozen_graph": lambda: _lce_frozen_graph(model),
+        "lce_nas": lambda: convert_model(model),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in paths}
+    flatbuffers: dict[str, bytes] = {}
     for _ in range(rounds):
-        start = time.perf_counter()
-        saved = bytes(lce.convert_keras_model(model))
-        saved_s.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        frozen = convert_model(model)
-        frozen_s.append(time.perf_counter() - start)
-    saved_ops, saved_tensors = _structure(saved)
-    frozen_ops, frozen_tensors = _structure(frozen)
+        for name, convert in paths.items():
+            start = time.perf_counter()
+            flatbuffers[name] = convert()
+            seconds[name].append(time.perf_counter() - start)
+    saved_ops, saved_tensors = _structure(flatbuffers["saved_model"])
     x = np.random.default_rng(0).standard_normal(model.input_shape[1:]).astype(np.float32)[None]
-    difference = float(np.abs(Interpreter(saved).predict(x) - Interpreter(frozen).predict(x)).max())
-    return {
-        "space": space_name,
-        "preset": preset,
-        "saved_model_s": min(saved_s),
-        "frozen_graph_s": min(frozen_s),
-        "rounds": rounds,
-        "saved_model_bytes": len(saved),
-        "frozen_graph_bytes": len(frozen),
-        "saved_model_sha256": model_sha256(saved),
-        "frozen_graph_sha256": model_sha256(frozen),
-        "ops": len(frozen_ops),
-        "same_ops": saved_ops == frozen_ops,
-        "same_tensors_and_weights": saved_tensors == frozen_tensors,
-        "max_output_difference": difference,
+    reference = Interpreter(flatbuffers["saved_model"]).predict(x)
+    row: dict = {"space": space_name, "preset": preset, "rounds": rounds}
+    for name, tflite in flatbuffers.items():
+        ops, tensors = _structure(tflite)
+        row[f"{name}_s"] = min(seconds[name])
+        row[f"{name}_bytes"] = len(tflite)
+        row[f"{name}_sha256"] = model_sha256(tflite)
+        if name != "saved_model":
+            row[f"{name}_same_ops"] = ops == saved_ops
+            row[f"{name}_same_tensors_and_weights"] = tensors == saved_tensors
+            row[f"{name}_max_output_difference"] = float(
+                np.abs(Interpreter(tflite).predict(x) - reference).max()
+            )
+    row["ops"] = len(saved_ops)
+    row["lce_nas_is_frozen_graph_bytes"] = flatbuffers["lce_nas"] == flatbuffers["frozen_graph"]
+    row |= {
         "lce_version": lce.__version__,
         "tf_version": tf.__version__,
         "machine": platform.processor() or platform.machine(),
     }
+    return row
+
+
+def _lce_frozen_graph(model) -> bytes:
+    """LCE's own fallback, AutoGraph included: the model cannot be saved for the call."""
+    import warnings
+
+    import larq_compute_engine as lce
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("converted from the frozen graph")
+
+    model.save = refuse
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bytes(lce.convert_keras_model(model))
+    finally:
+        del model.save
 
 
 def main() -> None:
@@ -97,7 +123,10 @@ def main() -> None:
     from lce_nas.space import get_space
 
     presets = args.presets.split(",") if args.presets else list(get_space(args.space).presets())
-    print(f"{'preset':<26} {'SavedModel s':>12} {'frozen s':>9} {'ops':>5} same ops/tensors/out")
+    print(
+        f"{'preset':<26} {'SavedModel s':>12} {'frozen s':>9} {'lce-nas s':>9} {'ops':>5} "
+        "same ops/tensors/out, bytes = frozen"
+    )
     with args.output.open("a") as out:
         for preset in presets:
             row = compare(args.space, preset, args.rounds)
@@ -105,8 +134,10 @@ def main() -> None:
             out.flush()
             print(
                 f"{preset:<26} {row['saved_model_s']:12.1f} {row['frozen_graph_s']:9.1f} "
-                f"{row['ops']:5d} {row['same_ops']}/{row['same_tensors_and_weights']}/"
-                f"{row['max_output_difference']:.1e}"
+                f"{row['lce_nas_s']:9.1f} {row['ops']:5d} {row['lce_nas_same_ops']}/"
+                f"{row['lce_nas_same_tensors_and_weights']}/"
+                f"{row['lce_nas_max_output_difference']:.1e}, "
+                f"{row['lce_nas_is_frozen_graph_bytes']}"
             )
     print(f"rows appended to {args.output}: python {' '.join(sys.argv)}")
 

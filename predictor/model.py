@@ -5,7 +5,15 @@ elements read and written, window taps) with a fixed cost per call, fitted
 with non-negative weights so that a bigger kernel is never predicted faster.
 The per-category sums are then fitted to the measured medians (what the
 engine adds between ops, or how LCE's interpreter differs from the profiling
-engine), and the interval is the spread of cross-validated errors.
+engine), and the interval is the spread of cross-validated errors. Both fits
+minimise relative error (weights 1/y^2): a 1 ms miss on a 2 ms model is what
+matters, not on a 60 ms one.
+
+Which work a kernel is charged for is chosen per key by cross-validation
+among :data:`FEATURE_SETS`: the work as the cost model counts it, or also the
+work padded to the engine's register blocks (channels in whole 64-bit words
+for binary convolutions, whole 8-lane vectors for float ones), since an
+engine computes a partial block at the price of a full one.
 """
 
 from __future__ import annotations
@@ -28,21 +36,47 @@ MIN_KERNEL_ROWS = 4
 _ANY_OP = "*"
 
 
-def kernel_features(kernel: Kernel) -> list[float]:
-    """The work of one kernel, in millions: binary MACs, float MACs, elements in, out, and taps.
+#: Feature sets a key's fit chooses among (see :func:`kernel_features`).
+FEATURE_SETS = ("work", "padded")
+#: Register blocks of the padded work: binary input channels, float channels.
+BINARY_WORD, FLOAT_LANES = 64, 8
+
+
+def _padded(channels: int, block: int) -> int:
+    return -(-channels // block) * block
+
+
+def kernel_features(kernel: Kernel, features: str = "work") -> list[float]:
+    """The work of one kernel, in millions: binary MACs, float MACs, elements in, out, and taps;
+    with ``features="padded"`` also the binary and float MACs over whole register blocks and
+    the output pixels.
 
     Example:
         >>> kernel_features(Kernel("ADD", (10, 10, 10), (10, 10, 10), in_elements=2000))
         [0.0, 0.0, 0.002, 0.001, 0.001]
+        >>> kernel_features(Kernel("LceBconv2d", (4, 4, 96), (4, 4, 8)), "padded")[5]
+        0.016384
     """
     taps = kernel.window[0] * kernel.window[1]
-    values = (
+    values = [
         kernel.binary_macs,
         kernel.float_macs,
         kernel.in_elements,
         kernel.out_elements,
         kernel.out_elements * taps,
-    )
+    ]
+    if features == "padded":
+        height, width, out_channels = kernel.out
+        channels = kernel.inp[2]
+        blocks = height * width * taps * _padded(out_channels, FLOAT_LANES)
+        binary = float_ = 0
+        if kernel.op == "LceBconv2d":
+            binary = blocks * _padded(channels, BINARY_WORD)
+        elif kernel.op == "CONV_2D":
+            # A first layer's 1-3 input channels are not padded to a vector.
+            in_block = FLOAT_LANES if channels >= FLOAT_LANES else 1
+            float_ = blocks * _padded(channels, in_block)
+        values += [binary, float_, height * width]
     return [v / 1e6 for v in values]
 
 
@@ -93,6 +127,8 @@ class Predictor:
 
     kernels: dict[str, LinearFit]
     correction: LinearFit
+    #: Which of :data:`FEATURE_SETS` the kernel fits take.
+    features: str = "work"
     #: Quantiles of log(measured / predicted) over cross-validated predictions.
     interval: tuple[float, float] = (-math.inf, math.inf)
     examples: int = 0
@@ -103,7 +139,7 @@ class Predictor:
         sums = dict.fromkeys(CATEGORIES, 0.0)
         for kernel, category in zip(kernels, categorize([k.op for k in kernels]), strict=True):
             fit = self.kernels.get(kernel.op) or self.kernels[_ANY_OP]
-            sums[category] += max(fit(kernel_features(kernel)), 0.0)
+            sums[category] += max(fit(kernel_features(kernel, self.features)), 0.0)
         return sums
 
     def point(self, kernels: Sequence[Kernel]) -> float:
@@ -124,6 +160,7 @@ class Predictor:
         return {
             "kernels": {op: asdict(f) for op, f in self.kernels.items()},
             "correction": asdict(self.correction),
+            "features": self.features,
             "interval": list(self.interval),
             "examples": self.examples,
             "profiled": self.profiled,
@@ -138,6 +175,7 @@ class Predictor:
         return cls(
             kernels={op: linear(f) for op, f in data["kernels"].items()},
             correction=linear(data["correction"]),
+            features=data.get("features", "work"),
             interval=(data["interval"][0], data["interval"][1]),
             examples=data["examples"],
             profiled=data["profiled"],
@@ -145,12 +183,17 @@ class Predictor:
         )
 
 
-def _fit_kernels(examples: Sequence[Example]) -> dict[str, LinearFit]:
+def _relative(y: np.ndarray) -> np.ndarray:
+    # Weights that make least squares minimise squared relative error.
+    return 1.0 / np.maximum(y, 1e-4) ** 2
+
+
+def _fit_kernels(examples: Sequence[Example], feature_set: str) -> dict[str, LinearFit]:
     rows: dict[str, list[tuple[list[float], float]]] = defaultdict(list)
     for example in examples:
         assert example.kernel_ms is not None
         for kernel, ms in zip(example.kernels, example.kernel_ms, strict=True):
-            features = kernel_features(kernel)
+            features = kernel_features(kernel, feature_set)
             rows[kernel.op].append((features, ms))
             rows[_ANY_OP].append((features, ms))
     fits = {}
@@ -159,19 +202,19 @@ def _fit_kernels(examples: Sequence[Example]) -> dict[str, LinearFit]:
             continue
         x = np.array([f for f, _ in pairs])
         y = np.array([ms for _, ms in pairs])
-        # Relative errors matter: weigh each kernel by the inverse of its time.
-        fits[op] = _fit_linear(x, y, 1.0 / np.maximum(y, 1e-4))
+        fits[op] = _fit_linear(x, y, _relative(y))
     return fits
 
 
-def _fit(examples: Sequence[Example]) -> Predictor:
+def _fit(examples: Sequence[Example], feature_set: str = "work") -> Predictor:
     profiled = [e for e in examples if e.kernel_ms is not None]
     if not profiled:
         raise ValueError("no profiled examples")
-    predictor = Predictor(_fit_kernels(profiled), LinearFit((1.0,) * len(CATEGORIES), 0.0))
+    identity = LinearFit((1.0,) * len(CATEGORIES), 0.0)
+    predictor = Predictor(_fit_kernels(profiled, feature_set), identity, feature_set)
     x = np.array([list(predictor.category_sums(e.kernels).values()) for e in examples])
     y = np.array([e.median_ms for e in examples])
-    predictor.correction = _fit_linear(x, y, 1.0 / y)
+    predictor.correction = _fit_linear(x, y, _relative(y))
     predictor.examples, predictor.profiled = len(examples), len(profiled)
     return predictor
 
@@ -181,7 +224,9 @@ def _folds(n: int, k: int, seed: int = 0) -> list[np.ndarray]:
     return [order[i::k] for i in range(k)]
 
 
-def cross_validated(examples: Sequence[Example], folds: int = 5) -> list[tuple[float, float]]:
+def cross_validated(
+    examples: Sequence[Example], folds: int = 5, feature_set: str = "work"
+) -> list[tuple[float, float]]:
     """(measured, predicted) medians, each predicted by a fit that never saw its architecture."""
     pairs = []
     for held in _folds(len(examples), min(folds, len(examples))):
@@ -189,7 +234,7 @@ def cross_validated(examples: Sequence[Example], folds: int = 5) -> list[tuple[f
         train = [e for i, e in enumerate(examples) if i not in held_set]
         if not any(e.kernel_ms is not None for e in train):
             continue
-        predictor = _fit(train)
+        predictor = _fit(train, feature_set)
         pairs.extend((examples[i].median_ms, predictor.point(examples[i].kernels)) for i in held)
     return pairs
 
@@ -226,13 +271,23 @@ def _conformal(log_ratios: np.ndarray, coverage: float) -> tuple[float, float]:
 
 
 def fit(training: TrainingSet, folds: int = 5) -> Predictor:
-    """Fit the kernel regressions and the correction on every example; CV gives the interval.
+    """Fit the kernel regressions and the correction on every example; CV picks the
+    feature set (the larger share within +-10 %, then the smaller median error, then the
+    simpler set) and gives the interval.
 
     Raises ValueError when no example has a profile.
     """
     examples = list(training.examples)
-    predictor = _fit(examples)
-    pairs = cross_validated(examples, folds)
+    by_set = {name: cross_validated(examples, folds, name) for name in FEATURE_SETS}
+
+    def score(name: str) -> tuple[float, float, int]:
+        summary = error_summary(by_set[name])
+        return (-summary.get("within_10pct", 0.0), summary.get("median_abs_pct", math.inf),
+                FEATURE_SETS.index(name))  # fmt: skip
+
+    chosen = min(FEATURE_SETS, key=score)
+    predictor = _fit(examples, chosen)
+    pairs = by_set[chosen]
     ratios = np.array([math.log(m / p) for m, p in pairs])
     predictor.interval = _conformal(ratios, COVERAGE) if len(ratios) else (-math.inf, math.inf)
     predictor.cv = error_summary(pairs)

@@ -112,3 +112,46 @@ def test_a_profile_that_does_not_match_the_kernels_is_counted_not_used(tmp_path)
     training = training_set(store, space, NATIVE_KEY)
     assert training.unaligned == 1
     assert len(training.profiled) == len(training.examples) - 1
+
+
+def _examples(space, configs, cost):
+    from lce_nas.predictor.training import Example
+
+    examples = []
+    for config in configs:
+        kernels = tuple(space.kernels(config, SHAPE.input_shape, SHAPE.classes))
+        times = tuple(cost(k) for k in kernels)
+        examples.append(Example(space.fingerprint(config), kernels, sum(times), times))
+    return examples
+
+
+def _blocked_cost(kernel):
+    # An engine that computes binary convs in whole 64-channel words and 8-channel blocks.
+    from lce_nas.predictor.model import kernel_features
+
+    padded_binary = kernel_features(kernel, "padded")[5]
+    return 0.004 + (0.5 * padded_binary if kernel.op == "LceBconv2d" else 0.01)
+
+
+def _plain_cost(kernel):
+    return 0.004 + (0.5 * kernel.binary_macs / 1e6 if kernel.op == "LceBconv2d" else 0.01)
+
+
+@pytest.mark.parametrize("cost, chosen", [(_blocked_cost, "padded"), (_plain_cost, "work")])
+def test_cross_validation_chooses_the_work_the_engine_is_charged_for(cost, chosen):
+    from lce_nas.predictor.model import cross_validated, error_summary, fit
+    from lce_nas.predictor.training import TrainingSet
+
+    space = get_space("quicknet")
+    seen = _examples(space, list(calibration_configs(space, 40, seed=0)), cost)
+    predictor = fit(TrainingSet(NATIVE_KEY, NATIVE_KEY, tuple(seen)))
+    assert predictor.features == chosen
+    unseen = _examples(space, _unseen(space), cost)
+    errors = [abs(predictor.point(e.kernels) / e.median_ms - 1) for e in unseen]
+    assert max(errors) < 0.05
+    # Padded work fits a blocked engine better; on plain work both fit and the simpler wins.
+    errors_of = lambda name: error_summary(cross_validated(seen, 5, name))["median_abs_pct"]  # noqa: E731
+    if chosen == "padded":
+        assert errors_of("padded") < errors_of("work")
+    else:
+        assert errors_of("work") == errors_of("padded") == 0.0
