@@ -29,6 +29,8 @@ from lce_nas.engine.breakdown import CATEGORIES, categorize
 from lce_nas.predictor.training import Example, TrainingSet
 from lce_nas.space.kernels import Kernel
 
+#: Bumped whenever fitting changes what a stored fit holds or predicts: older fits are refitted.
+MODEL_VERSION = 2
 #: Coverage of the interval a prediction carries.
 COVERAGE = 0.9
 #: Kernel types seen fewer times than this share one regression over all kernels.

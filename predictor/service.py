@@ -13,7 +13,7 @@ from typing import Any
 
 from lce_nas.engine.measurement import MeasurementKey
 from lce_nas.latency_db import predictors
-from lce_nas.predictor.model import Prediction, Predictor, fit
+from lce_nas.predictor.model import MODEL_VERSION, Prediction, Predictor, fit
 from lce_nas.predictor.training import signature, timed_rows, training_set
 from lce_nas.space.base import SearchSpace
 from lce_nas.space.shape import DeployShape
@@ -69,7 +69,8 @@ def load_predictor(store: Any, space: SearchSpace[Any], key: MeasurementKey) -> 
     """
     space.kernels(next(iter(space.presets().values())))  # a space without a kernel list says so
     rows = timed_rows(store, space, key)
-    digest = signature(rows)
+    # A stored fit is reused only by the fitting code that made it.
+    digest = sha256_hex([signature(rows), MODEL_VERSION])
     stored = predictors.stored_predictor(store, space.name, key_sha256(key))
     if stored is not None and stored["training_sha256"] == digest:
         info = stored["predictor"]

@@ -63,7 +63,9 @@ def test_breakdown_is_the_lce_papers_and_sums_to_the_median(calibrated):
         assert prediction.breakdown_ms[category] == pytest.approx(ms, rel=0.15, abs=0.01)
 
 
-def test_a_stored_fit_is_reused_until_the_measurements_change(calibrated):
+def test_a_stored_fit_is_reused_until_the_measurements_or_the_fitting_change(
+    calibrated, monkeypatch
+):
     store, space, _ = calibrated
     first = load_predictor(store, space, NATIVE_KEY)
     again = load_predictor(store, space, NATIVE_KEY)
@@ -73,6 +75,12 @@ def test_a_stored_fit_is_reused_until_the_measurements_change(calibrated):
 
     config = next(iter(calibration_configs(space, 1, seed=7)))
     record_timed(store, space, config, np.random.default_rng(1))
+    assert load_predictor(store, space, NATIVE_KEY).refitted
+    assert not load_predictor(store, space, NATIVE_KEY).refitted
+    # A fit stored by other fitting code (another MODEL_VERSION) is not trusted.
+    import lce_nas.predictor.service as service
+
+    monkeypatch.setattr(service, "MODEL_VERSION", service.MODEL_VERSION + 1)
     assert load_predictor(store, space, NATIVE_KEY).refitted
 
 
