@@ -14,6 +14,11 @@ among :data:`FEATURE_SETS`: the work as the cost model counts it, or also the
 work padded to the engine's register blocks (channels in whole 64-bit words
 for binary convolutions, whole 8-lane vectors for float ones), since an
 engine computes a partial block at the price of a full one.
+
+Where a profile timed XNNPACK partitions rather than ops, the float kernels
+share one regression fitted on each partition's summed work (with a kernel
+count standing in for the per-kernel fixed cost), so a model's float ops are
+still predicted kernel by kernel.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from lce_nas.engine.breakdown import CATEGORIES, categorize
-from lce_nas.predictor.training import Example, TrainingSet
+from lce_nas.engine.breakdown import CATEGORIES, LCE_OPS, categorize
+from lce_nas.predictor.training import DELEGATE_NODE, Example, TrainingSet
 from lce_nas.space.kernels import Kernel
 
 #: Bumped whenever fitting changes what a stored fit holds or predicts: older fits are refitted.
@@ -93,10 +98,12 @@ class LinearFit:
         return self.intercept + float(np.dot(self.coef, features))
 
 
-def _fit_linear(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> LinearFit:
+def _fit_linear(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, intercept: bool = True
+) -> LinearFit:
     from sklearn.linear_model import LinearRegression
 
-    model = LinearRegression(positive=True).fit(x, y, sample_weight=weight)
+    model = LinearRegression(positive=True, fit_intercept=intercept).fit(x, y, sample_weight=weight)
     # sklearn leaves the intercept unconstrained: a negative one would predict a tiny kernel < 0.
     if model.intercept_ < 0:
         model = LinearRegression(positive=True, fit_intercept=False).fit(x, y, sample_weight=weight)
@@ -131,6 +138,8 @@ class Predictor:
     correction: LinearFit
     #: Which of :data:`FEATURE_SETS` the kernel fits take.
     features: str = "work"
+    #: Float kernels are predicted by the delegate partitions' regression.
+    delegated: bool = False
     #: Quantiles of log(measured / predicted) over cross-validated predictions.
     interval: tuple[float, float] = (-math.inf, math.inf)
     examples: int = 0
@@ -140,8 +149,12 @@ class Predictor:
     def category_sums(self, kernels: Sequence[Kernel]) -> dict[str, float]:
         sums = dict.fromkeys(CATEGORIES, 0.0)
         for kernel, category in zip(kernels, categorize([k.op for k in kernels]), strict=True):
-            fit = self.kernels.get(kernel.op) or self.kernels[_ANY_OP]
-            sums[category] += max(fit(kernel_features(kernel, self.features)), 0.0)
+            features = kernel_features(kernel, self.features)
+            if self.delegated and kernel.op not in LCE_OPS:
+                fit, features = self.kernels[DELEGATE_NODE], [*features, 1.0]
+            else:
+                fit = self.kernels.get(kernel.op) or self.kernels[_ANY_OP]
+            sums[category] += max(fit(features), 0.0)
         return sums
 
     def point(self, kernels: Sequence[Kernel]) -> float:
@@ -163,6 +176,7 @@ class Predictor:
             "kernels": {op: asdict(f) for op, f in self.kernels.items()},
             "correction": asdict(self.correction),
             "features": self.features,
+            "delegated": self.delegated,
             "interval": list(self.interval),
             "examples": self.examples,
             "profiled": self.profiled,
@@ -178,6 +192,7 @@ class Predictor:
             kernels={op: linear(f) for op, f in data["kernels"].items()},
             correction=linear(data["correction"]),
             features=data.get("features", "work"),
+            delegated=data.get("delegated", False),
             interval=(data["interval"][0], data["interval"][1]),
             examples=data["examples"],
             profiled=data["profiled"],
@@ -195,16 +210,22 @@ def _fit_kernels(examples: Sequence[Example], feature_set: str) -> dict[str, Lin
     for example in examples:
         assert example.kernel_ms is not None
         for kernel, ms in zip(example.kernels, example.kernel_ms, strict=True):
+            if math.isnan(ms):  # inside a delegate partition
+                continue
             features = kernel_features(kernel, feature_set)
             rows[kernel.op].append((features, ms))
             rows[_ANY_OP].append((features, ms))
+        for members, ms in example.partitions:
+            work = np.sum([kernel_features(example.kernels[i], feature_set) for i in members], 0)
+            rows[DELEGATE_NODE].append(([*work, float(len(members))], ms))
     fits = {}
     for op, pairs in rows.items():
-        if op != _ANY_OP and len(pairs) < MIN_KERNEL_ROWS:
+        if op not in (_ANY_OP, DELEGATE_NODE) and len(pairs) < MIN_KERNEL_ROWS:
             continue
         x = np.array([f for f, _ in pairs])
         y = np.array([ms for _, ms in pairs])
-        fits[op] = _fit_linear(x, y, _relative(y))
+        # A partition's fixed cost is per kernel (the count column), not per partition.
+        fits[op] = _fit_linear(x, y, _relative(y), intercept=op != DELEGATE_NODE)
     return fits
 
 
@@ -213,7 +234,8 @@ def _fit(examples: Sequence[Example], feature_set: str = "work") -> Predictor:
     if not profiled:
         raise ValueError("no profiled examples")
     identity = LinearFit((1.0,) * len(CATEGORIES), 0.0)
-    predictor = Predictor(_fit_kernels(profiled, feature_set), identity, feature_set)
+    delegated = any(e.partitions for e in profiled)
+    predictor = Predictor(_fit_kernels(profiled, feature_set), identity, feature_set, delegated)
     x = np.array([list(predictor.category_sums(e.kernels).values()) for e in examples])
     y = np.array([e.median_ms for e in examples])
     predictor.correction = _fit_linear(x, y, _relative(y))

@@ -5,15 +5,21 @@ the key's measured median and a per-op profile. The profile comes from the
 key itself when its engine times ops (the native engine, ``lce_benchmark_model``
 with op profiling); LCE's interpreter on the host has no per-op timers, so its
 profiles are the native engine's on the same flatbuffer, device and threads.
+
+With XNNPACK on, ``lce_benchmark_model`` times each delegate partition (every
+maximal run of float ops between LCE's own ops) as one node: those kernels get
+no time of their own, and the partition's time is kept with its members.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lce_nas.engine.breakdown import LCE_OPS
 from lce_nas.engine.measurement import MeasurementKey, OpTiming
 from lce_nas.latency_db import records
 from lce_nas.space.base import SearchSpace
@@ -24,16 +30,26 @@ from lce_nas.canonical import sha256_hex
 
 #: The engine whose per-op profiles stand in for LCE's interpreter on the host.
 PROFILING_ENGINE = "native"
+#: Node type of an XNNPACK delegate partition in a TFLite profile.
+DELEGATE_NODE = "TfLiteXNNPackDelegate"
+
+#: A delegate partition: its kernels' indices and its measured time.
+Partition = tuple[tuple[int, ...], float]
 
 
 @dataclass(frozen=True)
 class Example:
-    """One timed architecture: its kernels, measured median and per-kernel times (or None)."""
+    """One timed architecture: its kernels, measured median and per-kernel times (or None).
+
+    A kernel that ran inside a delegate partition has a NaN time; the partition's
+    time is in ``partitions``.
+    """
 
     fingerprint: str
     kernels: tuple[Kernel, ...]
     median_ms: float
     kernel_ms: tuple[float, ...] | None
+    partitions: tuple[Partition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,53 @@ def align(kernels: Sequence[Kernel], profile: Sequence[OpTiming]) -> tuple[float
         out.append(by_type[kernel.op][seen[kernel.op]])
         seen[kernel.op] += 1
     return tuple(out)
+
+
+def delegate_partitions(kernels: Sequence[Kernel]) -> list[tuple[int, ...]]:
+    """The maximal runs of kernels outside LCE's own ops, in run order: what XNNPACK takes.
+
+    Example:
+        >>> from lce_nas.space.kernels import Kernel
+        >>> ks = [Kernel(op, (8, 8, 8), (8, 8, 8)) for op in
+        ...       ("CONV_2D", "DEPTHWISE_CONV_2D", "LceQuantize", "LceBconv2d", "ADD")]
+        >>> delegate_partitions(ks)
+        [(0, 1), (4,)]
+    """
+    runs: list[list[int]] = []
+    for i, kernel in enumerate(kernels):
+        if kernel.op in LCE_OPS:
+            continue
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return [tuple(run) for run in runs]
+
+
+def align_delegated(
+    kernels: Sequence[Kernel], profile: Sequence[OpTiming]
+) -> tuple[tuple[float, ...], tuple[Partition, ...]] | None:
+    """Per-kernel times (NaN inside a partition) and partition times from a profile whose
+    float ops ran in XNNPACK delegate nodes; None when they do not line up.
+
+    Example:
+        >>> from lce_nas.space.kernels import Kernel
+        >>> ks = [Kernel(op, (8, 8, 8), (8, 8, 8)) for op in ("CONV_2D", "ADD", "LceQuantize")]
+        >>> rows = [OpTiming(DELEGATE_NODE, "d", 3.0), OpTiming("LceQuantize", "q", 1.0)]
+        >>> align_delegated(ks, rows)
+        ((nan, nan, 1.0), (((0, 1), 3.0),))
+    """
+    groups = delegate_partitions(kernels)
+    delegated = [r.avg_ms for r in profile if r.op_type == DELEGATE_NODE]
+    own = [r for r in profile if r.op_type != DELEGATE_NODE]
+    members = {i for group in groups for i in group}
+    lce = [k for i, k in enumerate(kernels) if i not in members]
+    lce_ms = align(lce, own)
+    if len(delegated) != len(groups) or lce_ms is None:
+        return None
+    times = iter(lce_ms)
+    kernel_ms = tuple(math.nan if i in members else next(times) for i in range(len(kernels)))
+    return kernel_ms, tuple(zip(groups, delegated, strict=True))
 
 
 def _same_setting(a: MeasurementKey, b: MeasurementKey) -> bool:
@@ -168,18 +231,26 @@ def training_set(
     for fingerprint, timed in medians.items():
         config = space.config_from_params(configs[fingerprint])
         kernels = tuple(space.kernels(config, shape.input_shape, shape.classes))
-        kernel_ms = None
+        kernel_ms, partitions = None, ()
         if fingerprint in chosen:
             profiled = _best(chosen[fingerprint])
-            kernel_ms = align(kernels, [OpTiming(**r) for r in profiled.op_profile or []])
+            profile = [OpTiming(**r) for r in profiled.op_profile or []]
+            if any(r.op_type == DELEGATE_NODE for r in profile):
+                kernel_ms, partitions = align_delegated(kernels, profile) or (None, ())
+            else:
+                kernel_ms = align(kernels, profile)
+            total = sum(ms for ms in kernel_ms or () if not math.isnan(ms))
+            total += sum(ms for _, ms in partitions)
             if kernel_ms is None:
                 unaligned += 1
-            elif sum(kernel_ms) > 0:
+            elif total > 0:
                 # Profile passes see more noise than the timed median of the same
                 # session: keep each kernel's share, scaled to that median.
-                scale = profiled.median_ms / sum(kernel_ms)
+                scale = profiled.median_ms / total
                 kernel_ms = tuple(ms * scale for ms in kernel_ms)
-        examples.append(Example(fingerprint, kernels, _best(timed).median_ms, kernel_ms))
+                partitions = tuple((group, ms * scale) for group, ms in partitions)
+        median = _best(timed).median_ms
+        examples.append(Example(fingerprint, kernels, median, kernel_ms, partitions))
     return TrainingSet(key, profile_key, tuple(examples), unaligned)
 
 

@@ -25,6 +25,9 @@ from lce_nas.space.shape import DeployShape
 NATIVE = dict(device="host", engine="native", engine_version=native.engine_version(), threads=1)
 LCE = dict(device="host", engine="lce-interpreter", engine_version="0.16.0", threads=1,
            kernel_options={"use_xnnpack": True})  # fmt: skip
+#: A Raspberry Pi timed by lce_benchmark_model with XNNPACK: float ops run in delegate partitions.
+RPI4_XNNPACK = dict(device="rpi4", engine="lce_benchmark_model", engine_version="0.16.0",
+                    threads=4, kernel_options={"use_xnnpack": True})  # fmt: skip
 SHAPE = DeployShape()
 FIXED_US = 4.0
 OVERHEAD_MS = 0.05
@@ -83,3 +86,26 @@ def calibrated_store(url: str, n: int = 40, seed: int = 0, space_name: str = "qu
 
 def within(predicted: float, measured: float, tolerance: float = 0.10) -> bool:
     return math.isclose(predicted, measured, rel_tol=tolerance)
+
+
+def record_delegated(store: LatencyStore, space, config, rng, noise: float = 0.02) -> float:
+    """Record an XNNPACK-style measurement: LCE's ops profiled one by one, every run of
+    float ops as one delegate node timed as the sum of its kernels; the median."""
+    from lce_nas.predictor.training import DELEGATE_NODE, delegate_partitions
+
+    store.record_config(space, config)
+    kernels = space.kernels(config, SHAPE.input_shape, SHAPE.classes)
+    starts = {group[0]: group for group in delegate_partitions(kernels)}
+    inside = {i for group in starts.values() for i in group}
+    profile = []
+    for i, kernel in enumerate(kernels):
+        jitter = 1 + noise * rng.standard_normal()
+        if i in starts:
+            ms = sum(kernel_ms(kernels[j]) for j in starts[i]) * jitter
+            profile.append(OpTiming(DELEGATE_NODE, f"partition{i}", ms))
+        elif i not in inside:
+            profile.append(OpTiming(kernel.op, f"op{i}", kernel_ms(kernel) * jitter))
+    median = true_ms(kernels)
+    fingerprint = space.fingerprint(config)
+    store.record_measurement(_measurement(median, fingerprint, rng, profile, **RPI4_XNNPACK))
+    return median
