@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 # Importing lce_nas (here via lce_nas.engine) sets up TensorFlow's environment first.
-from lce_nas.engine.convert import DEPLOY_SEED, convert_model, model_sha256
+from lce_nas.engine.convert import DEPLOY_SEED, _unsaveable, convert_model, model_sha256
 
 
 def _structure(tflite: bytes) -> tuple[list[str], list[tuple]]:
@@ -95,20 +95,10 @@ def compare(space_name: str, preset: str, rounds: int) -> dict:
 
 def _lce_frozen_graph(model) -> bytes:
     """LCE's own fallback, AutoGraph included: the model cannot be saved for the call."""
-    import warnings
-
     import larq_compute_engine as lce
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise NotImplementedError("converted from the frozen graph")
-
-    model.save = refuse
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return bytes(lce.convert_keras_model(model))
-    finally:
-        del model.save
+    with _unsaveable(model):
+        return bytes(lce.convert_keras_model(model))
 
 
 def main() -> None:
