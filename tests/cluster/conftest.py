@@ -105,9 +105,11 @@ class ClusterWorkspace:
         (root / "lce-nas.toml").write_text(FAST_HOST)
 
     def search_args(self, db: str, study: str, address: str, *extra: str) -> list[str]:
+        # Small deploy models: these tests are about placement and failures, and a 224 px
+        # candidate of 100 M parameters would spend a minute converting.
         return lce_nas_command(
             "search", "--device", "host", "--study-name", study, "--ray-address", address,
-            *TINY_PROXY, *extra, db=db,
+            "--input-shape", "64x64x3", "--classes", "10", *TINY_PROXY, *extra, db=db,
         )  # fmt: skip
 
     def env(self, cluster: RayCluster) -> dict[str, str]:

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
+from lce_nas.space import get_space
 from native_support import assert_close, convert, inputs_for, lce_run, native_run, run_kernel_sets
 from process_support import in_fresh_processes, interleaved
+from sampling_support import covering_configs, sample_configs
 
 
 def test_tiny_quicknet_matches_lce(tiny_quicknet):
@@ -39,15 +41,8 @@ def test_tiny_quicknet_kernel_sets_agree_op_by_op(tiny_quicknet):
                 np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * scale)
 
 
-def _check_sampled_configs(count: int, seed: int) -> None:
-    import optuna
-    from lce_nas.space import get_space
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = get_space("quicknet")
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    configs = list(enumerate(space.suggest(study.ask()) for _ in range(count)))
-    in_fresh_processes(_match_lce, [(part,) for part in interleaved(configs)])
+def _check_configs(configs: list) -> None:
+    in_fresh_processes(_match_lce, [(part,) for part in interleaved(list(enumerate(configs)))])
 
 
 def _match_lce(configs: list) -> None:
@@ -65,13 +60,13 @@ def _match_lce(configs: list) -> None:
 
 
 def test_two_sampled_configs_match_lce():
-    _check_sampled_configs(2, seed=5)
+    _check_configs(sample_configs(get_space("quicknet"), 2, seed=5))
 
 
 @pytest.mark.slow
-def test_ten_sampled_configs_match_lce():
+def test_configs_covering_ten_draws_match_lce():
     # Minutes on two cores: sampled configs have up to 48 blocks to convert.
-    _check_sampled_configs(10, seed=11)
+    _check_configs(covering_configs(get_space("quicknet"), 5, pool=10, seed=11))
 
 
 @pytest.mark.slow

@@ -29,11 +29,11 @@ def _completed(study) -> list:
 
 
 def test_search_end_to_end_then_front_and_export(workspace, tmp_path):
-    result = workspace.run(workspace.search_args("e2e", "--trials", "6", "--parallel", "2"))
+    result = workspace.run(workspace.search_args("e2e", "--trials", "4", "--parallel", "2"))
     assert result.returncode == 0, result.stdout + result.stderr
     study = workspace.study("e2e")
     completed = _completed(study)
-    assert len(completed) == 6
+    assert len(completed) == 4
     presets = {t.user_attrs.get("preset") for t in completed} - {None}
     assert presets == {"quicknet-small", "quicknet", "quicknet-large"}
     with LatencyStore(workspace.db) as store:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from lce_nas.space import get_space
 from process_support import in_fresh_processes
-from space_checks import convert_presets, sample_configs
+from sampling_support import sample_configs
+from space_checks import convert_presets
 
 ZOO_SPACES = ("birealnet", "binarydensenet", "realtobinary")
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import optuna
 from click.testing import CliRunner, Result
 from process_support import in_fresh_processes, interleaved
 
@@ -29,20 +28,8 @@ def one_line_error(exit_code: int, output: str, *fragments: str) -> str:
     return lines[0]
 
 
-def sample_configs(space, count: int = 20, seed: int = 20) -> list[Any]:
-    """``count`` configs drawn by Optuna's RandomSampler with a fixed seed."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    configs = []
-    for _ in range(count):
-        trial = study.ask()
-        configs.append(space.suggest(trial))
-        study.tell(trial, 0.0)
-    return configs
-
-
 # (space, fingerprint) of every config already checked in this session: the few-config
-# test checks the first of the twenty, which the twenty-config test then skips.
+# test checks the first draws, which the covering test then skips.
 _CHECKED: set[tuple[str, str]] = set()
 
 

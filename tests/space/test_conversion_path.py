@@ -13,7 +13,7 @@ def _three_ways() -> dict[str, bytes]:
 
     space = get_space("quicknet")
     tf.keras.utils.set_random_seed(0)
-    model = space.build_deploy(space.preset("quicknet-small"), (64, 64, 3), 10)
+    model = space.build_proxy(space.preset("quicknet-small"), (32, 32, 3), 10, width=0.125)
     ours = convert.convert_model(model)
     with convert._unsaveable(model):  # LCE's frozen-graph path, traced with AutoGraph
         frozen = bytes(lce.convert_keras_model(model))

@@ -13,6 +13,7 @@ import pytest
 from lce_nas.space.quicknet import PRESETS, QuickNetConfig
 from lce_nas.space.quicknet_cost import final_spatial
 from process_support import in_fresh_process
+from sampling_support import covering_configs
 from space_checks import build_convert_and_run
 
 from lce_nas.errors import UserError
@@ -69,8 +70,8 @@ def test_a_few_sampled_configs_build_convert_and_run_in_lce(quicknet_space, samp
 
 
 @pytest.mark.slow
-def test_twenty_sampled_configs_build_convert_and_run_in_lce(quicknet_space, sampled_configs):
-    build_convert_and_run(quicknet_space, sampled_configs, _binary_convs)
+def test_configs_covering_twenty_draws_build_convert_and_run_in_lce(quicknet_space):
+    build_convert_and_run(quicknet_space, covering_configs(quicknet_space), _binary_convs)
 
 
 @pytest.mark.slow
