@@ -9,7 +9,7 @@ import optuna
 
 def sample_configs(space, count: int = 20, seed: int = 20) -> list[Any]:
     """``count`` configs drawn by Optuna's RandomSampler with a fixed seed."""
-    return [config for config, _ in _draws(space, count, seed)]
+    return [config for config, _, _ in _draws(space, count, seed)]
 
 
 def covering_configs(space, count: int = 8, pool: int = 20, seed: int = 20) -> list[Any]:

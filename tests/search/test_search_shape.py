@@ -36,7 +36,7 @@ def test_search_at_96x96x3_with_2_classes(workspace, tmp_path, monkeypatch):
             )
     args = workspace.search_args(
         "small", "--space", "birealnet", "--input-shape", "96x96x3", "--classes", "2",
-        "--trials", "2", "--parallel", "2",
+        "--trials", "2", "--parallel", "1",
     )  # fmt: skip
     result = workspace.run(args)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -38,7 +38,7 @@ def zoo_tflite():
     def converted(space_name: str, preset: str) -> bytes:
         if not cache:
             calls = [(name, list(get_space(name).presets())) for name in ZOO_SPACES]
-            flatbuffers = in_fresh_processes(convert_presets, calls, workers=1)  # 224 px: large
+            flatbuffers = in_fresh_processes(convert_presets, calls)
             cache.update(zip(ZOO_SPACES, flatbuffers, strict=True))
         return cache[space_name][preset]
 
