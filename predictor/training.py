@@ -32,6 +32,8 @@ from lce_nas.canonical import sha256_hex
 PROFILING_ENGINE = "native"
 #: Node type of an XNNPACK delegate partition in a TFLite profile.
 DELEGATE_NODE = "TfLiteXNNPackDelegate"
+#: Name prefix of the rows newer TFLite profilers print per operator inside a delegate.
+DELEGATE_OP_PREFIX = "Delegate/"
 
 #: A delegate partition: its kernels' indices and its measured time.
 Partition = tuple[tuple[int, ...], float]
@@ -140,6 +142,36 @@ def align_delegated(
     return kernel_ms, tuple(zip(groups, delegated, strict=True))
 
 
+def partition_rows(profile: Sequence[OpTiming]) -> list[OpTiming]:
+    """``profile`` with each run of a delegate's own per-operator rows (``Delegate/...``)
+    summed into one partition row, as older profilers print it.
+
+    XNNPACK fuses and splits TFLite ops its own way (a padded convolution is one
+    operator, a mean may be a global pool), so its operators do not line up with
+    the kernel list one by one; the partitions they ran in do. A profile that has
+    partition rows as well keeps those and drops the per-operator ones.
+
+    Example:
+        >>> rows = [OpTiming("Convolution (NHWC, F32) IGEMM", "Delegate/Convolution:0", 2.0),
+        ...         OpTiming("Add (ND, F32)", "Delegate/Add (ND, F32):1", 0.5),
+        ...         OpTiming("LceQuantize", "q", 1.0)]
+        >>> [(r.op_type, r.avg_ms) for r in partition_rows(rows)]
+        [('TfLiteXNNPackDelegate', 2.5), ('LceQuantize', 1.0)]
+    """
+    per_op = [r.name.startswith(DELEGATE_OP_PREFIX) for r in profile]
+    if any(r.op_type == DELEGATE_NODE for r in profile):
+        return [r for r, inside in zip(profile, per_op, strict=True) if not inside]
+    out: list[OpTiming] = []
+    for row, inside in zip(profile, per_op, strict=True):
+        if not inside:
+            out.append(row)
+        elif out and out[-1].name == DELEGATE_OP_PREFIX:
+            out[-1] = OpTiming(DELEGATE_NODE, DELEGATE_OP_PREFIX, out[-1].avg_ms + row.avg_ms)
+        else:
+            out.append(OpTiming(DELEGATE_NODE, DELEGATE_OP_PREFIX, row.avg_ms))
+    return out
+
+
 def _same_setting(a: MeasurementKey, b: MeasurementKey) -> bool:
     return (a.device, a.threads, a.deploy_shape) == (b.device, b.threads, b.deploy_shape)
 
@@ -234,7 +266,7 @@ def training_set(
         kernel_ms, partitions = None, ()
         if fingerprint in chosen:
             profiled = _best(chosen[fingerprint])
-            profile = [OpTiming(**r) for r in profiled.op_profile or []]
+            profile = partition_rows([OpTiming(**r) for r in profiled.op_profile or []])
             if any(r.op_type == DELEGATE_NODE for r in profile):
                 kernel_ms, partitions = align_delegated(kernels, profile) or (None, ())
             else:

@@ -88,9 +88,16 @@ def within(predicted: float, measured: float, tolerance: float = 0.10) -> bool:
     return math.isclose(predicted, measured, rel_tol=tolerance)
 
 
-def record_delegated(store: LatencyStore, space, config, rng, noise: float = 0.02) -> float:
+def record_delegated(
+    store: LatencyStore, space, config, rng, noise: float = 0.02, per_operator: bool = False
+) -> float:
     """Record an XNNPACK-style measurement: LCE's ops profiled one by one, every run of
-    float ops as one delegate node timed as the sum of its kernels; the median."""
+    float ops as one delegate node timed as the sum of its kernels; the median.
+
+    With ``per_operator``, a run is printed as XNNPACK's own operators instead
+    (``Delegate/...`` rows, as newer profilers do), each elementwise op fused
+    into the operator before it, so the rows do not match the kernels one by one.
+    """
     from lce_nas.predictor.training import DELEGATE_NODE, delegate_partitions
 
     store.record_config(space, config)
@@ -100,7 +107,15 @@ def record_delegated(store: LatencyStore, space, config, rng, noise: float = 0.0
     profile = []
     for i, kernel in enumerate(kernels):
         jitter = 1 + noise * rng.standard_normal()
-        if i in starts:
+        if i in starts and per_operator:
+            for j in starts[i]:
+                ms = kernel_ms(kernels[j]) * jitter
+                if j != i and kernels[j].op in ("ADD", "MUL"):
+                    last = profile[-1]
+                    profile[-1] = OpTiming(last.op_type, last.name, last.avg_ms + ms)
+                else:
+                    profile.append(OpTiming(f"{kernels[j].op} (F32)", f"Delegate/{j}", ms))
+        elif i in starts:
             ms = sum(kernel_ms(kernels[j]) for j in starts[i]) * jitter
             profile.append(OpTiming(DELEGATE_NODE, f"partition{i}", ms))
         elif i not in inside:

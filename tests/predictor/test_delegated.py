@@ -6,12 +6,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from lce_nas.engine.bm_output import parse_benchmark_output
 from lce_nas.engine.measurement import MeasurementKey, OpTiming
 from lce_nas.latency_db import LatencyStore
 from lce_nas.predictor.calibration import calibration_configs
 from lce_nas.predictor.service import load_predictor
-from lce_nas.predictor.training import align_delegated, training_set
+from lce_nas.predictor.training import DELEGATE_NODE, align_delegated, partition_rows, training_set
 from lce_nas.space import get_space
 from predictor_support import RPI4_XNNPACK, SHAPE, record_delegated, true_ms
 
@@ -36,14 +37,27 @@ def test_a_raspberry_pi_profile_lines_up_with_quicknets_kernels():
     )
     # One partition too few (a profile of another model) does not line up.
     assert align_delegated(kernels, profile[1:]) is None
+    # The same partitions as XNNPACK's own operators, one to three rows each: the same times.
+    per_operator = []
+    for n, row in enumerate(profile):
+        parts = 1 + n % 3 if row.op_type == DELEGATE_NODE else 0
+        per_operator += [OpTiming("Convolution (NHWC, F32) IGEMM", f"Delegate/op:{n}.{i}",
+                                  row.avg_ms / parts) for i in range(parts)] or [row]  # fmt: skip
+    again_ms, again = align_delegated(kernels, partition_rows(per_operator))
+    np.testing.assert_array_equal(again_ms, kernel_ms)
+    assert [group for group, _ in again] == [group for group, _ in partitions]
+    assert np.allclose([ms for _, ms in again], [ms for _, ms in partitions])
 
 
-def test_a_delegated_key_predicts_models_it_never_saw(tmp_path):
+@pytest.mark.parametrize("rows", ["partitions", "operators"])
+def test_a_delegated_key_predicts_models_it_never_saw(tmp_path, rows):
+    # Profiles with a row per partition, or with XNNPACK's own operators (``Delegate/...``
+    # rows that fuse ops): both train the same way.
     space = get_space("quicknet")
     store = LatencyStore(f"sqlite:///{tmp_path / 'pi.db'}")
     rng = np.random.default_rng(0)
     for config in [*space.presets().values(), *calibration_configs(space, 40, seed=0)]:
-        record_delegated(store, space, config, rng)
+        record_delegated(store, space, config, rng, per_operator=rows == "operators")
     key = MeasurementKey(**RPI4_XNNPACK)
     training = training_set(store, space, key)
     assert training.unaligned == 0 and all(e.partitions for e in training.profiled)
