@@ -14,8 +14,8 @@ def sample_configs(space, count: int = 20, seed: int = 20) -> list[Any]:
 
 def covering_configs(space, count: int = 8, pool: int = 20, seed: int = 20) -> list[Any]:
     """``count`` of :func:`sample_configs`' ``pool`` draws that between them take every
-    value of every categorical choice the pool takes, and the deepest and the shallowest
-    draw: the pool's structural variety for a fraction of its conversions."""
+    value of every categorical choice the pool takes (as far as ``count`` allows), then
+    the deepest and the shallowest draw: the pool's variety for a fraction of its builds."""
     draws = _draws(space, pool, seed)
     wanted = set().union(*(choices for _, choices, _ in draws))
     chosen: list[int] = []
