@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({
             "kind": "summary", "key_name": name, "key": key.to_dict(),
             "calibration_models": len(calibrated), "evaluated": len(pairs),
-            "reference_ms": reference[name], "cross_validated": predictor.cv,
+            "reference_ms": reference[name], "features": predictor.features,
+            "cross_validated": predictor.cv,
             "interval_coverage": coverage, **summary,
         })  # fmt: skip
     out = Path(args.output)
