@@ -165,7 +165,7 @@ def partition_rows(profile: Sequence[OpTiming]) -> list[OpTiming]:
     for row, inside in zip(profile, per_op, strict=True):
         if not inside:
             out.append(row)
-        elif out and out[-1].name == DELEGATE_OP_PREFIX:
+        elif out and out[-1].op_type == DELEGATE_NODE:  # only summed rows are partitions here
             out[-1] = OpTiming(DELEGATE_NODE, DELEGATE_OP_PREFIX, out[-1].avg_ms + row.avg_ms)
         else:
             out.append(OpTiming(DELEGATE_NODE, DELEGATE_OP_PREFIX, row.avg_ms))

@@ -40,9 +40,12 @@ def test_a_raspberry_pi_profile_lines_up_with_quicknets_kernels():
     # The same partitions as XNNPACK's own operators, one to three rows each: the same times.
     per_operator = []
     for n, row in enumerate(profile):
-        parts = 1 + n % 3 if row.op_type == DELEGATE_NODE else 0
+        if row.op_type != DELEGATE_NODE:
+            per_operator.append(row)
+            continue
+        parts = 1 + n % 3
         per_operator += [OpTiming("Convolution (NHWC, F32) IGEMM", f"Delegate/op:{n}.{i}",
-                                  row.avg_ms / parts) for i in range(parts)] or [row]  # fmt: skip
+                                  row.avg_ms / parts) for i in range(parts)]  # fmt: skip
     again_ms, again = align_delegated(kernels, partition_rows(per_operator))
     np.testing.assert_array_equal(again_ms, kernel_ms)
     assert [group for group, _ in again] == [group for group, _ in partitions]
