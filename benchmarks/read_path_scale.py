@@ -41,6 +41,7 @@ def template_study(url: str) -> None:
     import optuna
     from lce_nas.search.record import write_candidate, write_failure, write_result
     from lce_nas.search.study import META_KEY
+    from lce_nas.space import get_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=STUDY, storage=url, directions=["maximize", "minimize"])
@@ -85,20 +86,15 @@ def template_study(url: str) -> None:
         def __init__(self, top1: float) -> None:
             self.top1, self.loss, self.epochs, self.train_seconds = top1, 1 - top1, 1, 30.0
 
+    space = get_space("quicknet")
+    # Every template trial holds QuickNet's architecture: the read path never rebuilds it.
+    params = space.to_params(space.preset("quicknet"))
     kinds = ["feasible"] * 8 + ["infeasible", "failed"]
     for index, kind in enumerate(kinds):
         trial = study.ask()
         preset = list(presets)[index] if index < 3 else None
         if preset:
             trial.set_user_attr("preset", preset)
-        params = {
-            "section_blocks": [4, 4, 4, 4],
-            "section_filters": [64, 128, 256, 512],
-            "stem_filters": 16,
-            "transition": "blurpool",
-            "kernel_size": 3,
-            "activation": "relu",
-        }
         write_candidate(trial, f"{index:064x}", params, _Summary(10_000_000 + index))
         trial.set_constraint("size", -1.0 if kind != "infeasible" else 2.0)
         if kind == "failed":

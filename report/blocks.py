@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lce_nas.space.shape import DeployShape
+
 from lce_nas.canonical import canonical_json
 
 if TYPE_CHECKING:
@@ -54,14 +56,19 @@ class Block:
     channels: int
 
     @property
+    def shape(self) -> DeployShape:
+        """Its deploy shape: as many "classes" (output channels) as input channels."""
+        return DeployShape(self.side, self.side, self.channels, self.channels)
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         """``(height, width, channels)`` of the block's input."""
-        return (self.side, self.side, self.channels)
+        return self.shape.input_shape
 
     @property
     def label(self) -> str:
         """``HxWxC/filters``: the deploy shape its latencies are keyed under."""
-        return f"{self.side}x{self.side}x{self.channels}/{self.channels}"
+        return self.shape.label
 
     @property
     def macs(self) -> int:

@@ -19,7 +19,6 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
 from lce_nas.workers.ray_setup import LocalRay, join_cluster
 
 from lce_nas.errors import UserError
@@ -282,29 +281,18 @@ class Pool:
             ),
         )
 
-    def submit_latency(
-        self,
-        space_name: str,
-        params: dict[str, Any],
-        *,
-        fresh: bool = False,
-        profile: bool | None = None,
-        lookup: bool = True,
-        deploy_shape: str = DEFAULT_DEPLOY_SHAPE,
-        predicted: dict[str, Any] | None = None,
-    ) -> Future:
+    def submit_latency(self, space_name: str, params: dict[str, Any], **options: Any) -> Future:
         """Time the candidate on the pool's device, built at ``deploy_shape`` (``HxWxC/N``).
 
-        Returns a future of its ``LatencyResult``. ``lookup=False``: as for
+        Returns a future of its ``LatencyResult``; ``options`` are the keywords of
+        :func:`~lce_nas.workers.device.time_candidate`. ``lookup=False``: as for
         :meth:`submit_accuracy`, the caller did the cache lookup and stored the
         architecture; the device worker still re-checks the latency cache on its
         own queue before timing (see :func:`~lce_nas.workers.device.time_candidate`).
         """
         return self._resilient(
             "timing",
-            lambda: self.device_worker.latency.remote(
-                space_name, params, fresh, profile, lookup, deploy_shape, predicted
-            ),
+            lambda: self.device_worker.latency.remote(space_name, params, **options),
         )
 
     def _resilient(self, stage: str, submit: Callable[[], Any]) -> Future:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from lce_nas.cli.db_cmds import db_option
+from lce_nas.cli.options import db_option
 from lce_nas.errors import UserError
 
 
@@ -54,7 +54,7 @@ def register(group: click.Group) -> None:
 @click.pass_context
 def dashboard(
     ctx: click.Context,
-    db_url: str | None,
+    db: str | None,
     host: str,
     token: str | None,
     port: int,
@@ -75,7 +75,7 @@ def dashboard(
     check_host(host, allow_remote=explicit, token=token)  # before the database is opened
     if exports is not None and not exports.is_dir():
         raise UserError(f"--exports {exports}: no such folder")
-    url = resolve_db_url(db_url)
+    url = resolve_db_url(db)
     app = create_app(url, exports=exports, refresh_s=refresh)
     click.echo(f"Reading {app.state.data.display_url} (read-only)")
     serve(

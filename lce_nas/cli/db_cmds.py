@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from lce_nas.cli.options import db_option
 from lce_nas.cli.validate import writable_output, write_error
 from lce_nas.errors import UserError
 
@@ -16,28 +16,12 @@ if TYPE_CHECKING:
     from lce_nas.latency_db import LatencyStore
 
 
-def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--db URL`` on a command (default: ``$LCE_NAS_DB``, else ``sqlite:///lce-nas.db``).
-
-    Example:
-        >>> @click.command()
-        ... @db_option
-        ... def show(db_url): ...
-    """
-    return click.option(
-        "--db",
-        "db_url",
-        metavar="URL",
-        help="Database URL (default: $LCE_NAS_DB, else sqlite:///lce-nas.db).",
-    )(func)
-
-
-def open_store(db_url: str | None, create: bool = True) -> LatencyStore:
+def open_store(db: str | None, create: bool = True) -> LatencyStore:
     """The store at ``--db`` / ``$LCE_NAS_DB`` / the default file."""
     from lce_nas.latency_db import LatencyStore
     from lce_nas.settings import resolve_db_url
 
-    return LatencyStore(resolve_db_url(db_url), create=create)
+    return LatencyStore(resolve_db_url(db), create=create)
 
 
 def register(group: click.Group) -> None:
@@ -52,13 +36,13 @@ def db() -> None:
 
 @db.command("info", short_help="URL, schema revision, rows per table, devices.")
 @db_option
-def info(db_url: str | None) -> None:
+def info(db: str | None) -> None:
     """Show the database URL, schema revision, rows per table and devices."""
     from rich.table import Table
 
     from lce_nas.latency_db import head_revision
 
-    with open_store(db_url, create=False) as store:
+    with open_store(db, create=False) as store:
         revision = store.schema_revision()
         counts = store.counts()
         devices = store.devices()
@@ -129,7 +113,7 @@ def _when(moment: Any) -> str:
 @click.option("--fingerprint", help="Only this architecture (or tflite:<sha256> file).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 def measurements(
-    db_url: str | None,
+    db: str | None,
     device: str | None,
     space: str | None,
     fingerprint: str | None,
@@ -140,7 +124,7 @@ def measurements(
     The last column names the file an imported sample came from ("here" for
     one measured by this installation).
     """
-    with open_store(db_url, create=False) as store:
+    with open_store(db, create=False) as store:
         rows = store.measurement_rows(fingerprint=fingerprint, device=device, space=space)
     if as_json:
         for row in rows:
@@ -197,14 +181,14 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
     "(default: from the file name, else json).",
 )
 @click.option("-o", "--output", required=True, metavar="FILE", help="Where to write ('-': stdout).")
-def export(db_url: str | None, fmt: str | None, output: str) -> None:
+def export(db: str | None, fmt: str | None, output: str) -> None:
     """Write the database to a file that `lce-nas db import` reads elsewhere."""
     from lce_nas.latency_db.transfer import write_export
 
     fmt = fmt or ("csv" if output.lower().endswith(".csv") else "json")
     if output != "-":
         writable_output(Path(output), "-o")
-    with open_store(db_url, create=False) as store:
+    with open_store(db, create=False) as store:
         try:
             written = write_export(store, output, fmt)
         except OSError as err:
@@ -217,7 +201,7 @@ def export(db_url: str | None, fmt: str | None, output: str) -> None:
 @db.command("import", short_help="Merge an export file into the database.")
 @db_option
 @click.argument("file", metavar="FILE")
-def import_(db_url: str | None, file: str) -> None:
+def import_(db: str | None, file: str) -> None:
     """Merge an export (json or csv) into the database, skipping rows it already has."""
     from lce_nas.latency_db.transfer import load_import, origin_of
 
@@ -226,7 +210,7 @@ def import_(db_url: str | None, file: str) -> None:
     # Read (and check) the whole file before the database is opened or created.
     tables = load_import(file)
     offered = {name: len(rows) for name, rows in tables.items()}
-    with open_store(db_url) as store:
+    with open_store(db) as store:
         added = store.import_rows(tables, origin_of(file))
         shown = store.display_url
     parts = [

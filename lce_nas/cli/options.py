@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from lce_nas.cli.validate import parse_params, read_params_file
+from lce_nas.cli.validate import FiniteFloatRange, parse_params, read_params_file
 from lce_nas.cli.validate import writable_output as writable_output
 from lce_nas.errors import UserError
 
@@ -110,10 +110,40 @@ def proxy_settings(
     return ProxySettings().replace(epochs=epochs, subset=subset, width=width, batch_size=batch_size)
 
 
-def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--db URL`` (default: ``$LCE_NAS_DB`` or ``sqlite:///lce-nas.db``)."""
+def count_option(flag: str, default: int, help: str) -> Callable[..., Any]:
+    """A whole-number option of at least 1 with a shown default.
+
+    Example:
+        >>> @click.command()
+        ... @count_option("--parallel", 2, "Candidates in flight at once.")
+        ... def run(parallel): ...
+    """
     return click.option(
-        "--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db)."
+        flag, type=click.IntRange(min=1), default=default, show_default=True, help=help
+    )
+
+
+def limit_option(flag: str, help: str) -> Callable[..., Any]:
+    """An optional limit: a finite number above zero (``nan`` and ``inf`` are refused).
+
+    Example:
+        >>> @click.command()
+        ... @limit_option("--max-latency-ms", "Latency limit.")
+        ... def run(max_latency_ms): ...
+    """
+    return click.option(flag, type=FiniteFloatRange(min=0, min_open=True), help=help)
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db URL`` on a command (default: ``$LCE_NAS_DB``, else ``sqlite:///lce-nas.db``).
+
+    Example:
+        >>> @click.command()
+        ... @db_option
+        ... def show(db): ...
+    """
+    return click.option(
+        "--db", metavar="URL", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db)."
     )(func)
 
 

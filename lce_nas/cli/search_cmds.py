@@ -9,10 +9,12 @@ import click
 
 from lce_nas.cli import validate
 from lce_nas.cli.options import (
+    count_option,
     db_option,
     deploy_shape_options,
     device_host_overrides,
     device_options,
+    limit_option,
     parse_duration,
     proxy_options,
     resolve_deploy_shape,
@@ -67,23 +69,9 @@ class _RichReporter:
     "(with neither budget given: 10 trials, 15 minutes).",
 )
 @click.option("--time-budget", help="Stop proposing after this long, e.g. 2h or 30m.")
-@click.option(
-    "--parallel",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Candidates in flight at once.",
-)
-@click.option(
-    "--max-latency-ms",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Latency limit: slower candidates are not trained.",
-)
-@click.option(
-    "--max-size-mb",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Packed model size limit (binary weights at 1 bit).",
-)
+@count_option("--parallel", 2, "Candidates in flight at once.")
+@limit_option("--max-latency-ms", "Latency limit: slower candidates are not trained.")
+@limit_option("--max-size-mb", "Packed model size limit (binary weights at 1 bit).")
 @click.option(
     "--predictor/--no-predictor",
     default=True,
@@ -99,13 +87,7 @@ class _RichReporter:
     "[default: 20; see `lce-nas calibrate`].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed.")
-@click.option(
-    "--max-failures",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Stop after this many failed trials in a row.",
-)
+@count_option("--max-failures", 5, "Stop after this many failed trials in a row.")
 @click.option(
     "--ray-address",
     help="Join an existing Ray cluster (HOST:PORT of its head, with the cluster's token) "
@@ -317,11 +299,7 @@ def front(study_names, csv_path, plot_path, as_json, all_trials, db) -> None:
 @click.option("--study", "study_name", required=True, help="Study name.")
 @click.option("--front", "whole_front", is_flag=True, help="Every model of the front (default).")
 @click.option("--trial", type=click.IntRange(min=0), help="One trial, by number.")
-@click.option(
-    "--best-under-ms",
-    type=validate.FiniteFloatRange(min=0, min_open=True),
-    help="The most accurate model under this latency.",
-)
+@limit_option("--best-under-ms", "The most accurate model under this latency.")
 @click.option(
     "-o",
     "--output",
