@@ -196,6 +196,7 @@ def measure_host(
         stop_reason=result["stop_reason"],
         scheduling=result["scheduling"],
         sampling="per-run wall clock of one inference (set input, invoke, read output)",
+        **result["sentinel"],
     )
     op_profile = None
     if result.get("profile"):

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import numpy as np
 from lce_nas.engine.adaptive import RunPolicy, StabilityTracker
+from lce_nas.engine.sentinel import SENTINEL_INTERVAL_S, sentinel_facts, sentinel_ms
 from lce_nas.engine.tflite_info import read_model_info
 
 from lce_nas.errors import UserError
@@ -201,6 +202,7 @@ def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
     runner.run(inputs)
     first_ms = (time.perf_counter() - t0) * 1e3
     rest = REALTIME_REST_SHARE if scheduling == "SCHED_FIFO" else 0.0
+    sentinels = [sentinel_ms()]
     warm_start = time.perf_counter()
     warmup = 0
     while warmup < policy.warmup_runs or (time.perf_counter() - warm_start) < 0.2:
@@ -211,7 +213,7 @@ def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
             time.sleep((time.perf_counter() - t0) * rest)
 
     tracker = StabilityTracker(policy)
-    start = last_emit = time.perf_counter()
+    start = last_emit = last_sentinel = time.perf_counter()
     while not tracker.done:
         t0 = time.perf_counter_ns()
         runner.run(inputs)
@@ -220,10 +222,15 @@ def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
             time.sleep(sample / 1e3 * rest)
         now = time.perf_counter()
         tracker.add(sample, elapsed_s=now - start)
+        if now - last_sentinel >= SENTINEL_INTERVAL_S:
+            # Between runs and off the clock: a sample never includes it.
+            sentinels.append(sentinel_ms())
+            last_sentinel = time.perf_counter()
         if now - last_emit >= PROGRESS_INTERVAL_S:
             last_emit = now
             emit({"runs": len(tracker.samples), "median_ms": float(np.median(tracker.samples))})
 
+    sentinels.append(sentinel_ms())
     profile = _profile(runner, inputs) if request.get("profile") else None
     return {
         "samples_ms": tracker.samples,
@@ -234,6 +241,7 @@ def run_request(request: dict[str, Any], emit) -> dict[str, Any]:
         "cpus": sorted(os.sched_getaffinity(0)),
         "scheduling": scheduling,
         "profile": profile,
+        "sentinel": sentinel_facts(sentinels),
     }
 
 

@@ -320,6 +320,22 @@ class LatencyStore(AccuracyAndSearches):
 
         return self._write(work)
 
+    def sentinel_baseline(self, device: str, recent: int = 1000) -> float | None:
+        """The fastest speed sentinel of ``device``'s last ``recent`` measurements, or None.
+
+        What the device's timing core can do (see :mod:`lce_nas.engine.sentinel`).
+        """
+        from lce_nas.engine.sentinel import baseline, facts_sentinel
+
+        query = (
+            select(_MEAS.c.host_facts)
+            .where(_MEAS.c.device == device, _MEAS.c.origin.is_(None))
+            .order_by(_MEAS.c.id.desc())
+            .limit(recent)
+        )
+        facts = self._read(lambda conn: conn.execute(query).scalars().all())
+        return baseline(facts_sentinel(f) for f in facts)
+
     def lookup_measurement(self, fingerprint: str, key: MeasurementKey) -> Measurement | None:
         """The cached measurement for exactly this key: the one with the most runs.
 

@@ -35,7 +35,7 @@ from lce_nas.predictor.training import DELEGATE_NODE, Example, TrainingSet
 from lce_nas.space.kernels import Kernel
 
 #: Bumped whenever fitting changes what a stored fit holds or predicts: older fits are refitted.
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 #: Coverage of the interval a prediction carries.
 COVERAGE = 0.9
 #: Kernel types seen fewer times than this share one regression over all kernels.

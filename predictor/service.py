@@ -57,6 +57,7 @@ class KeyPredictor:
             "examples": self.predictor.examples,
             "profiled": self.predictor.profiled,
             "unaligned": self.trained_on.get("unaligned", 0),
+            "slowed": self.trained_on.get("slowed", 0),
             "cross_validated": self.predictor.cv,
             "interval_coverage": 0.9,
         }
@@ -94,6 +95,7 @@ def load_predictor(store: Any, space: SearchSpace[Any], key: MeasurementKey) -> 
     trained_on = {
         "profiles_from": profile.to_dict() if profile else None,
         "unaligned": training.unaligned,
+        "slowed": training.slowed,
     }
     predictors.store_predictor(
         store, space.name, key_sha256(key), key.to_dict(), digest,

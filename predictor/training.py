@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lce_nas.engine import sentinel
 from lce_nas.engine.breakdown import LCE_OPS
 from lce_nas.engine.measurement import MeasurementKey, OpTiming
 from lce_nas.latency_db import records
@@ -63,6 +64,8 @@ class TrainingSet:
     examples: tuple[Example, ...]
     #: Timed architectures whose profile did not line up with their kernel list.
     unaligned: int = 0
+    #: Measurements left out because the timing core ran slow (see ``engine.sentinel``).
+    slowed: int = 0
 
     @property
     def profiled(self) -> list[Example]:
@@ -186,16 +189,19 @@ class Timed:
     runs: int
     measured_at: Any
     op_profile: list[dict[str, Any]] | None
+    #: How much slower than the device's best its core ran (None: no speed sentinel).
+    slowdown: float | None = None
 
 
 _COLUMNS = ("fingerprint", "device", "engine", "engine_version", "threads", "kernel_options",
-            "extra", "median_ms", "runs", "measured_at", "op_profile")  # fmt: skip
+            "extra", "median_ms", "runs", "measured_at", "op_profile", "host_facts")  # fmt: skip
 
 
 def timed_rows(store: Any, space: SearchSpace[Any], key: MeasurementKey) -> list[Timed]:
     """The measurements a predictor of ``key`` can use: the key's, and profiles of its setting.
 
-    Samples are not read (a lab's database holds thousands of them per key).
+    Samples are not read (a lab's database holds thousands of them per key). Each
+    row's slowdown is against the fastest speed sentinel among the rows read.
     """
     from lce_nas.latency_db.models import ARCHITECTURES, MEASUREMENTS
     from sqlalchemy import select
@@ -206,32 +212,41 @@ def timed_rows(store: Any, space: SearchSpace[Any], key: MeasurementKey) -> list
         .where(MEASUREMENTS.c.device == key.device, ARCHITECTURES.c.space == space.name)
         .order_by(MEASUREMENTS.c.id)
     )
-    out = []
+    kept = []
     for row in store._read(lambda conn: [r._mapping for r in conn.execute(query)]):
         row_key = records.row_key(row)
         if row_key == key or (row["op_profile"] and _same_setting(row_key, key)):
-            out.append(
-                Timed(
-                    row["fingerprint"], row_key, float(row["median_ms"]), int(row["runs"]),
-                    records.utc(row["measured_at"]), row["op_profile"] or None,
-                )
-            )  # fmt: skip
-    return out
+            kept.append((row, row_key))
+    reference = sentinel.baseline(sentinel.facts_sentinel(row["host_facts"]) for row, _ in kept)
+    return [
+        Timed(
+            row["fingerprint"], row_key, float(row["median_ms"]), int(row["runs"]),
+            records.utc(row["measured_at"]), row["op_profile"] or None,
+            sentinel.slowdown(row["host_facts"], reference),
+        )
+        for row, row_key in kept
+    ]  # fmt: skip
 
 
 def signature(rows: Sequence[Timed]) -> str:
     """What a fit depends on (the rows' fingerprints, keys, medians and profiles' presence)."""
     return sha256_hex(
         sorted(
-            [r.fingerprint, sha256_hex(r.key.to_dict()), round(r.median_ms, 6), bool(r.op_profile)]
+            [
+                r.fingerprint,
+                sha256_hex(r.key.to_dict()),
+                round(r.median_ms, 6),
+                bool(r.op_profile),
+                sentinel.is_slowed(r.slowdown),
+            ]
             for r in rows
         )
     )
 
 
 def _best(rows: list[Timed]) -> Timed:
-    # The cache's own order: most runs, then newest.
-    return max(rows, key=lambda r: (r.runs, r.measured_at))
+    # The cache's own order (most runs, then newest), after a clean core.
+    return max(rows, key=lambda r: (not sentinel.is_slowed(r.slowdown), r.runs, r.measured_at))
 
 
 def training_set(
@@ -250,8 +265,12 @@ def training_set(
     shape = DeployShape.from_label(key.deploy_shape)
     medians: dict[str, list[Timed]] = defaultdict(list)
     profiles: dict[MeasurementKey, dict[str, list[Timed]]] = defaultdict(lambda: defaultdict(list))
+    slowed = 0
     for row in rows:
-        if row.key == key:
+        # A slowed core's median is the host's state, not the model's.
+        if row.key == key and sentinel.is_slowed(row.slowdown):
+            slowed += 1
+        elif row.key == key:
             medians[row.fingerprint].append(row)
         if row.op_profile:
             profiles[row.key][row.fingerprint].append(row)
@@ -283,7 +302,7 @@ def training_set(
                 partitions = tuple((group, ms * scale) for group, ms in partitions)
         median = _best(timed).median_ms
         examples.append(Example(fingerprint, kernels, median, kernel_ms, partitions))
-    return TrainingSet(key, profile_key, tuple(examples), unaligned)
+    return TrainingSet(key, profile_key, tuple(examples), unaligned, slowed)
 
 
 def _profile_key(

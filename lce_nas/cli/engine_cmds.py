@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from lce_nas.cli.options import (
+    db_option,
     deploy_shape_options,
     engine_options,
     resolve_deploy_shape,
@@ -70,7 +71,16 @@ def _open_store(db: str | None, warn):
     return LatencyStore(resolve_db_url(db))
 
 
-def _latency_table(m, source: str):
+def _slowdown(store: Any, m: Any) -> float | None:
+    """How much slower than usual the timing core ran for ``m`` (None: no verdict)."""
+    from lce_nas.engine.sentinel import facts_sentinel, slowdown
+
+    if facts_sentinel(m.host_facts) is None:
+        return None
+    return slowdown(m.host_facts, store.sentinel_baseline(m.device) if store else None)
+
+
+def _latency_table(m, source: str, factor: float | None = None):
     from rich.table import Table
 
     table = Table(
@@ -89,6 +99,7 @@ def _latency_table(m, source: str):
         ("engine", f"{m.engine} {m.engine_version}"),
         ("kernel options", options),
         ("cpu", str(m.host_facts.get("cpu_model", "?"))),
+        ("core slowdown", "-" if factor is None else f"{factor:.2f}x (speed sentinel vs usual)"),
         ("measured at", m.measured_at.isoformat(timespec="seconds")),
         ("fingerprint", str(m.fingerprint)),
     ]
@@ -118,7 +129,7 @@ def _breakdown_table(m):
 @click.option("--max-seconds", type=FiniteFloatRange(min=0.1), help="Cap on timing time.")
 @click.option("--fresh", is_flag=True, help="Measure even if the database has this key.")
 @deploy_shape_options
-@click.option("--db", help="Database URL (default: $LCE_NAS_DB or sqlite:///lce-nas.db).")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
 def bench_cmd(
     model: str | None,
@@ -210,12 +221,22 @@ def bench_cmd(
                 store.record_config(space, config)
             store.record_measurement(result)
             source += ", recorded in the database"
+    from lce_nas.engine.sentinel import is_slowed
+
+    factor = _slowdown(store, result)
+    if is_slowed(factor):
+        warn(
+            f"the timing core ran {factor:.2f}x slower than usual while this was timed (its "
+            "speed sentinel against the device's recent ones: a busy or throttled host); the "
+            "latency is recorded, but time it again with --fresh when the host is quiet"
+        )
     if as_json:
         record = {"source": origin, "imported_from": imported_from, **result.to_dict()}
+        record["slowdown"] = None if factor is None else round(factor, 4)
         click.echo(json.dumps(record, indent=2))
         return
     out = Console()
-    out.print(_latency_table(result, source))
+    out.print(_latency_table(result, source, factor))
     if result.breakdown_ms:
         out.print(_breakdown_table(result))
 

@@ -45,7 +45,13 @@ def _trained_on(info: dict[str, Any]) -> list[tuple[str, str]]:
             f"{key['threads']} thread(s), {key.get('deploy_shape', '224x224x3/1000')}",
         ),
         ("kernel options", json.dumps(key["kernel_options"], sort_keys=True)),
-        ("trained on", f"{info['examples']} timed models, {info['profiled']} with a profile"),
+        (
+            "trained on",
+            f"{info['examples']} timed models, {info['profiled']} with a profile"
+            + (
+                f" ({info['slowed']} timed on a slowed core left out)" if info.get("slowed") else ""
+            ),
+        ),
         ("kernel times from", source),
     ]
     if cv.get("n"):

@@ -163,3 +163,28 @@ def test_cross_validation_chooses_the_work_the_engine_is_charged_for(cost, chose
         assert errors_of("padded") < errors_of("work")
     else:
         assert errors_of("work") == errors_of("padded") == 0.0
+
+
+def test_a_latency_timed_on_a_slowed_core_is_left_out_of_training(tmp_path):
+    from lce_nas.engine.measurement import Measurement
+    from lce_nas.engine.sentinel import SENTINEL_VERSION
+
+    store, space, configs = calibrated_store(f"sqlite:///{tmp_path / 'slowed.db'}", n=6)
+    before = {e.fingerprint: e.median_ms for e in training_set(store, space, NATIVE_KEY).examples}
+    for config in configs:
+        fingerprint = space.fingerprint(config)
+        slowed = fingerprint == space.fingerprint(configs[0])
+        m = Measurement.from_samples(
+            [before[fingerprint] * (1.8 if slowed else 1.0)], fingerprint=fingerprint, **NATIVE
+        )
+        # More runs than the calibration's own: without the sentinel, this one would be used.
+        m.runs = 10_000
+        m.host_facts = {
+            "sentinel_ms": 2.0 * (1.8 if slowed else 1.0),
+            "sentinel_version": SENTINEL_VERSION,
+        }
+        store.record_measurement(m)
+    training = training_set(store, space, NATIVE_KEY)
+    after = {e.fingerprint: e.median_ms for e in training.examples}
+    assert training.slowed == 1
+    assert after == pytest.approx(before)
