@@ -7,7 +7,8 @@ twice QuickNetLarge's measured latency, and predicts each from a fit that
 saw only the calibration set. Also fits on the first 10, 20, ... calibration
 models (the learning curve that sets the search's threshold). Writes one
 JSON line per evaluated model and key, one per learning-curve point and one
-summary per key; asserts nothing:
+summary per key (with how many timings the speed sentinel flagged as run on a
+slowed core: those are left out of training and evaluation); asserts nothing:
 
     python benchmarks/latency_predictor.py [--space quicknet] [--calibrate 60] [--evaluate 30]
         [--seeds 0,1] [--db sqlite:///benchmarks/latency_predictor.db]
@@ -107,8 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         training = training_set(store, space, key)
         predictor = _fit_on(training, calibrated)
         by_fp = {e.fingerprint: e for e in training.examples}
+        # A model whose every timing ran on a slowed core has no clean latency to check.
+        slowed = [f for f in inside if f not in by_fp]
+        rows += [{"kind": "left_out", "key_name": name, "fingerprint": f,
+                  "reason": "every timing ran on a slowed core"} for f in slowed]  # fmt: skip
+        evaluated = [f for f in inside if f in by_fp]
         pairs = []
-        for fingerprint in inside:
+        for fingerprint in evaluated:
             example = by_fp[fingerprint]
             prediction = predictor.predict(example.kernels)
             error = prediction.median_ms / example.median_ms - 1
@@ -129,12 +135,13 @@ def main(argv: list[str] | None = None) -> int:
             if size > len(calibrated):
                 continue
             partial = _fit_on(training, calibrated[:size])
-            curve = [(by_fp[f].median_ms, partial.point(by_fp[f].kernels)) for f in inside]
+            curve = [(by_fp[f].median_ms, partial.point(by_fp[f].kernels)) for f in evaluated]
             rows.append({"kind": "learning_curve", "key_name": name, "calibration_models": size,
                          **error_summary(curve)})  # fmt: skip
         rows.append({
             "kind": "summary", "key_name": name, "key": key.to_dict(),
             "calibration_models": len(calibrated), "evaluated": len(pairs),
+            "slowed_measurements": training.slowed, "slowed_models": len(slowed),
             "reference_ms": reference[name], "features": predictor.features,
             "cross_validated": predictor.cv,
             "interval_coverage": coverage, **summary,
