@@ -321,9 +321,9 @@ class LatencyStore(AccuracyAndSearches):
         return self._write(work)
 
     def sentinel_baseline(self, device: str, recent: int = 1000) -> float | None:
-        """The fastest speed sentinel of ``device``'s last ``recent`` measurements, or None.
+        """The typical (median) speed sentinel of ``device``'s last ``recent`` local measurements.
 
-        What the device's timing core can do (see :mod:`lce_nas.engine.sentinel`).
+        None until there are enough (see :mod:`lce_nas.engine.sentinel`).
         """
         from lce_nas.engine.sentinel import baseline, facts_sentinel
 
@@ -335,6 +335,14 @@ class LatencyStore(AccuracyAndSearches):
         )
         facts = self._read(lambda conn: conn.execute(query).scalars().all())
         return baseline(facts_sentinel(f) for f in facts)
+
+    def slowdown(self, m: Measurement) -> float | None:
+        """How much slower than usual the timing core ran for ``m`` (None: no verdict)."""
+        from lce_nas.engine.sentinel import facts_sentinel, slowdown
+
+        if facts_sentinel(m.host_facts) is None:
+            return None  # no sentinel (a remote device): the baseline is not read
+        return slowdown(m.host_facts, self.sentinel_baseline(m.device))
 
     def lookup_measurement(self, fingerprint: str, key: MeasurementKey) -> Measurement | None:
         """The cached measurement for exactly this key: the one with the most runs.

@@ -189,7 +189,7 @@ class Timed:
     runs: int
     measured_at: Any
     op_profile: list[dict[str, Any]] | None
-    #: How much slower than the device's best its core ran (None: no speed sentinel).
+    #: How much slower than usual its core ran (None: no speed sentinel).
     slowdown: float | None = None
 
 
@@ -201,7 +201,7 @@ def timed_rows(store: Any, space: SearchSpace[Any], key: MeasurementKey) -> list
     """The measurements a predictor of ``key`` can use: the key's, and profiles of its setting.
 
     Samples are not read (a lab's database holds thousands of them per key). Each
-    row's slowdown is against the fastest speed sentinel among the rows read.
+    row's slowdown is against the typical (median) speed sentinel of the rows read.
     """
     from lce_nas.latency_db.models import ARCHITECTURES, MEASUREMENTS
     from sqlalchemy import select

@@ -150,17 +150,14 @@ def _measure_and_record(
     Both measurements are recorded (none is discarded); the one timed on the
     faster core is returned. See :mod:`lce_nas.engine.sentinel`.
     """
-    from lce_nas.engine.sentinel import facts_sentinel, is_slowed, slowdown
+    from lce_nas.engine.sentinel import is_slowed
 
     timed: list[tuple[float, Measurement, int]] = []
     for attempt in range(1 + SLOWED_RETIMES):
         measurement = timing()
         measurement.deploy_shape = deploy_shape
         measurement.predicted = predicted
-        reference = None
-        if facts_sentinel(measurement.host_facts) is not None:
-            reference = store.sentinel_baseline(measurement.device)
-        factor = slowdown(measurement.host_facts, reference)
+        factor = store.slowdown(measurement)
         timed.append((factor or 1.0, measurement, store.record_measurement(measurement)))
         if not is_slowed(factor):
             break

@@ -71,15 +71,6 @@ def _open_store(db: str | None, warn):
     return LatencyStore(resolve_db_url(db))
 
 
-def _slowdown(store: Any, m: Any) -> float | None:
-    """How much slower than usual the timing core ran for ``m`` (None: no verdict)."""
-    from lce_nas.engine.sentinel import facts_sentinel, slowdown
-
-    if facts_sentinel(m.host_facts) is None:
-        return None
-    return slowdown(m.host_facts, store.sentinel_baseline(m.device) if store else None)
-
-
 def _latency_table(m, source: str, factor: float | None = None):
     from rich.table import Table
 
@@ -223,7 +214,7 @@ def bench_cmd(
             source += ", recorded in the database"
     from lce_nas.engine.sentinel import is_slowed
 
-    factor = _slowdown(store, result)
+    factor = None if store is None else store.slowdown(result)
     if is_slowed(factor):
         warn(
             f"the timing core ran {factor:.2f}x slower than usual while this was timed (its "
