@@ -51,3 +51,5 @@ def test_a_slowed_timing_is_recorded_and_timed_again(tmp_path):
     # The slowed timing (4.0 against a baseline of 2.0) is kept, and the re-timed one returned.
     assert [r["median_ms"] for r in rows[-2:]] == [4.0, 2.1]
     assert chosen.median_ms == 2.1 and chosen_id == rows[-1]["id"]
+    assert rows[-1]["host_facts"]["retime_of"] == rows[-2]["id"]
+    assert "retime_of" not in rows[-2]["host_facts"]

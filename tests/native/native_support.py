@@ -57,6 +57,78 @@ def assert_close(actual: list[np.ndarray], expected: list[np.ndarray]) -> None:
         np.testing.assert_allclose(a, e, rtol=0, atol=1e-5 * scale)
 
 
+def float_depth(plan) -> int:
+    """How many float roundings a value can meet from the input to an output, at most.
+
+    Each op adds the length of its float sums: a float convolution or FULLY_CONNECTED its
+    weights' fan-in, a pool or MEAN its window, anything else (an elementwise op, a binary
+    convolution's output transform: its integer sum is exact) two roundings. Summed over
+    every op, this bounds the depth of any one path through the graph.
+    """
+    depth = 0
+    for op in plan.ops:
+        first = plan.tensors[op.inputs[0]] if op.inputs else None
+        weights = plan.tensors[op.inputs[1]] if len(op.inputs) > 1 else None
+        if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            depth += int(np.prod(weights.shape[1:])) + 1
+        elif op.type in ("AVERAGE_POOL_2D", "MEAN") and first is not None:
+            out = plan.tensors[op.outputs[0]]
+            depth += int(np.prod(first.shape)) // max(1, int(np.prod(out.shape)))
+        else:
+            depth += 2
+    return depth
+
+
+def logits_and_bound(tflite: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The native engine's logits (a final FULLY_CONNECTED), LCE's, and the bound of
+    float summation in any order that their difference must stay within, per logit.
+
+    Two implementations that sum the same D terms in different orders (or fuse a multiply
+    and an add) each stay within gamma_D * sum|terms| of the exact value, gamma_D =
+    D*u/(1 - D*u) with u = 2**-24 (Higham, *Accuracy and Stability of Numerical
+    Algorithms*, Thm 3.1), so they differ by at most twice that. For logit j the terms'
+    magnitude is (|W| @ |x|)_j + |b_j|, x being the classifier's input; D is
+    ``float_depth`` of the whole graph, which also covers the rounding carried in x (x is
+    a mean of ReLU outputs, so has no cancellation of its own). A fixed atol, by
+    contrast, is either loose for small logits or fails on a CPU whose float kernels
+    sum in another order. Binary paths are exact, so a wrong kernel still shows: its
+    error is of the order of the logits themselves.
+    """
+    from lce_nas.engine import native
+    from lce_nas.engine.native.plan import read_plan
+
+    plan = read_plan(tflite)
+    fc = plan.ops[-1]
+    assert fc.type == "FULLY_CONNECTED", f"the graph ends in {fc.type}, not its logits"
+    model = native.load(tflite, keep_intermediates=True)
+    got = np.asarray(model.run(x)).reshape(-1)
+    features = model.tensor(plan.tensors[fc.inputs[0]].name).reshape(-1)
+    weights = plan.tensors[fc.inputs[1]]
+    # Constant data is stored flat.
+    magnitude = np.abs(weights.data.astype(np.float64).reshape(weights.shape)) @ np.abs(features)
+    if len(fc.inputs) > 2 and plan.tensors[fc.inputs[2]].data is not None:
+        magnitude += np.abs(plan.tensors[fc.inputs[2]].data.astype(np.float64))
+    depth = float_depth(plan)
+    gamma = depth * 2.0**-24 / (1.0 - depth * 2.0**-24)
+    want = lce_run(tflite, x)[0].reshape(-1)
+    return got, want, 2.0 * gamma * magnitude + np.finfo(np.float32).tiny
+
+
+def assert_logits_close(tflite: bytes, x: np.ndarray) -> None:
+    """The logits agree within ``logits_and_bound``'s bound, and that bound is tight
+    enough to see a wrong result: the logits in reverse order would break it."""
+    got, want, bound = logits_and_bound(tflite, x)
+    np.testing.assert_array_less(np.abs(got - want), bound)
+    assert np.any(np.abs(got[::-1] - want) > bound), "the bound is too loose to see anything"
+
+
+def logits_of(model):
+    """The Keras model without its final softmax: its logits."""
+    import tensorflow as tf
+
+    return tf.keras.Model(model.input, model.layers[-1].input)
+
+
 def inputs_for(tflite: bytes, seed: int = 1) -> np.ndarray:
     """A random float input of the model's input shape."""
     from lce_nas.engine.native.plan import read_plan

@@ -7,7 +7,16 @@ import pytest
 from lce_nas.engine import native
 from lce_nas.engine.native.plan import read_plan
 from lce_nas.space import get_space
-from native_support import assert_close, convert, inputs_for, lce_run, native_run, run_kernel_sets
+from native_support import (
+    assert_close,
+    assert_logits_close,
+    convert,
+    inputs_for,
+    lce_run,
+    logits_of,
+    native_run,
+    run_kernel_sets,
+)
 from process_support import in_fresh_processes, interleaved
 from sampling_support import covering_configs, sample_configs
 
@@ -54,9 +63,8 @@ def _match_lce(configs: list) -> None:
         # Seeded weights: the same models whatever ran before in this process.
         tf.keras.utils.set_random_seed(index)
         model = space.build_deploy(config, input_shape=(32, 32, 3), classes=10)
-        tflite = convert(model, seed=index)
-        x = inputs_for(tflite, seed=index)
-        assert_close(native_run(tflite, x), lce_run(tflite, x))
+        tflite = convert(logits_of(model), seed=index)
+        assert_logits_close(tflite, inputs_for(tflite, seed=index))
 
 
 def test_two_sampled_configs_match_lce():
@@ -72,14 +80,11 @@ def test_configs_covering_ten_draws_match_lce():
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["quicknet-small", "quicknet", "quicknet-large"])
 def test_presets_at_224_match_lce(preset):
-    import tensorflow as tf
     from lce_nas.space import get_space
 
     space = get_space("quicknet")
     model = space.build_deploy(space.preset(preset))
-    logits = tf.keras.Model(model.input, model.layers[-1].input)
-    tflite = convert(logits, seed=5)
+    tflite = convert(logits_of(model), seed=5)
     counts = native.load(tflite).op_types()
     assert counts["LceBconv2d"] == sum(space.preset(preset).section_blocks)
-    x = inputs_for(tflite)
-    assert_close(native_run(tflite, x), lce_run(tflite, x))
+    assert_logits_close(tflite, inputs_for(tflite))
