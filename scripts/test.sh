@@ -15,41 +15,89 @@ if [[ "${LCE_NAS_SANITIZE:-1}" != "0" ]]; then
 fi
 # One pytest process per test folder unless paths are given: TensorFlow keeps
 # what each conversion allocates, and the whole suite in one process outgrows a
-# 24 GB machine.
+# 24 GB machine. The folders run in two lanes side by side (much of a test's
+# time is waiting on a subprocess, a server or a conversion's single thread);
+# every folder that starts Ray is in the first lane, so that no two Ray
+# clusters (each sized to the whole machine, sharing the token file) overlap;
+# the dashboard's folder joins it to even the lanes out.
+# LCE_NAS_TEST_LANES=1 runs them one after the other.
+ray_lane=(tests/cluster/ tests/search/ tests/workers/ tests/db/ tests/dashboard/ tests/test_*.py)
 paths=()
 for arg in "$@"; do [[ -e "$arg" || "$arg" == tests/* ]] && paths+=("$arg"); done
-if (( ${#paths[@]} )); then
-  runs=("")
-else
-  runs=(tests/*/ tests/test_*.py)
-fi
-failed=0
-timings=()
-for folder in "${runs[@]}"; do
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# run_folder FOLDER: pytest on FOLDER (all of pytest's arguments when empty),
+# its output printed whole once it ends, its time and exit status kept.
+run_folder() {
+  local folder=$1 label name started rc
+  shift
+  label=${folder:-pytest $*}
+  name=$(echo "${folder:-all}" | tr '/.' '__')
   started=$SECONDS
   set +e
   if [[ -n "$folder" ]]; then
-    echo "==> pytest $folder"
-    .venv/bin/python -m pytest "$folder" "$@"
+    .venv/bin/python -m pytest "$folder" "$@" >"$logs/$name.log" 2>&1
   else
-    .venv/bin/python -m pytest "$@"
+    .venv/bin/python -m pytest "$@" >"$logs/$name.log" 2>&1
   fi
   rc=$?
   set -e
-  timings+=("$(printf '%6ds  %s (exit %d)' $((SECONDS - started)) "${folder:-pytest $*}" "$rc")")
+  flock "$logs" bash -c 'echo "==> pytest $1"; cat "$2"' _ "$label" "$logs/$name.log"
+  printf '%6ds  %s (exit %d)\n' $((SECONDS - started)) "$label" "$rc" >"$logs/$name.time"
+  echo "$label" >"$logs/$name.label"
+  echo "$rc" >"$logs/$name.rc"
+}
+
+# run_lane FOLDER...: the folders one after the other (pytest's arguments in $pytest_args).
+run_lane() {
+  local folder
+  for folder in "$@"; do run_folder "$folder" "${pytest_args[@]}"; done
+}
+
+pytest_args=("$@")
+if (( ${#paths[@]} )); then
+  run_folder "" "$@"
+else
+  folders=()
+  for folder in tests/*/ tests/test_*.py; do
+    # Support folders (a pytest plugin, a sitecustomize) hold no tests of their own.
+    [[ -d "$folder" ]] && ! compgen -G "$folder/test_*.py" >/dev/null && continue
+    folders+=("$folder")
+  done
+  first=() second=()
+  for folder in "${folders[@]}"; do
+    if [[ " ${ray_lane[*]} " == *" $folder "* ]]; then first+=("$folder"); else second+=("$folder"); fi
+  done
+  if [[ "${LCE_NAS_TEST_LANES:-2}" == "1" ]]; then
+    run_lane "${first[@]}" "${second[@]}"
+  else
+    run_lane "${first[@]}" &
+    first_pid=$!
+    run_lane "${second[@]}" &
+    second_pid=$!
+    wait "$first_pid" "$second_pid" || true
+  fi
+fi
+
+failed=0
+for rc_file in "$logs"/*.rc; do
+  [[ -e "$rc_file" ]] || { echo "error: no pytest run finished" >&2; exit 1; }
+  rc=$(cat "$rc_file")
+  name=$(basename "$rc_file" .rc)
   # pytest exits 5 when nothing was collected: with a -m or -k filter a folder
   # may have nothing to run; with nothing collected anywhere, that is a failure.
-  if [[ $rc -eq 5 && -n "$folder" ]]; then
+  if [[ $rc -eq 5 && $name != all ]]; then
     continue
   elif [[ $rc -ne 0 ]]; then
-    echo "error: pytest ${folder:-$*} exited $rc" >&2
+    echo "error: pytest $(cat "$logs/$name.label") exited $rc" >&2
     failed=1
   else
     ran=1
   fi
 done
 echo "==> wall time per pytest run (${SECONDS}s in all)"
-printf '%s\n' "${timings[@]}"
+cat "$logs"/*.time
 if [[ -z "${ran:-}" && $failed -eq 0 ]]; then
   echo "error: no tests ran" >&2
   exit 1
