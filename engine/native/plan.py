@@ -50,7 +50,7 @@ _MAX_CUSTOM_OPTIONS = 64
 _INT32_MAX = 2**31 - 1
 
 # TFLite TensorType codes the runtime handles, by numpy dtype name.
-_TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64"}
+_TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 6: "bool"}
 _TYPE_NAMES = {
     0: "FLOAT32", 1: "FLOAT16", 2: "INT32", 3: "UINT8", 4: "INT64", 5: "STRING", 6: "BOOL",
     7: "INT16", 8: "COMPLEX64", 9: "INT8", 10: "FLOAT64",

@@ -129,3 +129,39 @@ def common_bnns_model(input_shape=(16, 16, 3)):
     bm = L.BatchNormalization()(_qconv(40, 3)(s))
     head = L.Dense(10)(L.GlobalAveragePooling2D()(L.Add()([d, r2b])))
     return tf.keras.Model(inp, [head, bm])
+
+
+def where_quantizer_model(input_shape=(9, 7, 12)):
+    """Binary layers whose quantizer is ``tf.where(x >= 0, 1, -1)`` (LCE keeps it as
+    GREATER_EQUAL + SELECT and a float convolution), and every comparison feeding a
+    broadcasting ``tf.where`` (SELECT_V2)."""
+    import larq as lq
+    import numpy as np
+    import tensorflow as tf
+
+    def where_sign(x):
+        return tf.where(x >= 0, tf.ones_like(x), -tf.ones_like(x))
+
+    L = tf.keras.layers
+    inp = tf.keras.Input(input_shape)
+    conv = lq.layers.QuantConv2D(
+        24, 3, padding="same", input_quantizer=where_sign, kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip", use_bias=False,
+    )  # fmt: skip
+    binary = L.BatchNormalization()(conv(inp))
+    thresholds = np.linspace(-1.0, 1.0, input_shape[-1]).astype(np.float32)
+
+    def comparisons(x):
+        relu = tf.nn.relu(x)
+        picked = [
+            tf.where(x > thresholds, x, 0.5 * x),  # a per-channel threshold, broadcast
+            tf.where(x >= 0.25, 1.0, -1.0),  # scalars on both sides
+            tf.where(x < thresholds, -x, thresholds),
+            tf.where(x <= -0.5, x, 2.0),
+            tf.where(tf.equal(relu, 0.0), -1.0, x),  # exact zeros: ReLU of the negatives
+            tf.where(tf.not_equal(relu, 0.0), x, 3.0),
+        ]
+        return tf.concat(picked, axis=-1)
+
+    glue = L.Lambda(comparisons)(inp)
+    return tf.keras.Model(inp, [binary, glue])

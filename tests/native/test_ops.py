@@ -90,3 +90,27 @@ def test_common_bnn_blocks_match_lce():
     expected = lce_run(tflite, x)
     for kernels in native.available_kernels():
         assert_close(native_run(tflite, x, kernels=kernels), expected)
+
+
+def test_where_quantizers_and_comparisons_match_lce():
+    from native_models import where_quantizer_model
+
+    tflite = convert(where_quantizer_model(), seed=5)
+    plan = read_plan(tflite)
+    types = {op.type for op in plan.ops}
+    assert {"GREATER_EQUAL", "SELECT", "CONV_2D"} <= types
+    assert {"GREATER", "LESS", "EQUAL", "NOT_EQUAL", "SELECT_V2"} <= types, types
+    assert any(t.dtype == "bool" for t in plan.tensors)
+    x = inputs_for(tflite)
+    # Values exactly at a threshold pick the ">=" side, as LCE's does.
+    x[0, 0, 0, :3] = [0.0, 0.25, -0.5]
+    expected = lce_run(tflite, x)
+    for kernels in native.available_kernels():
+        got = native_run(tflite, x, kernels=kernels)
+        assert_close(got, expected)
+    # The quantizer's output is exactly +-1: the float convolution sums integers.
+    model = native.load(tflite, keep_intermediates=True)
+    model.run(x)
+    conv = next(op for op in plan.ops if op.type == "CONV_2D")
+    signs = model.tensor(plan.tensors[conv.inputs[0]].name)
+    np.testing.assert_array_equal(signs, np.where(x >= 0, 1.0, -1.0))

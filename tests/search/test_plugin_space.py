@@ -9,7 +9,6 @@ import textwrap
 import pytest
 from optuna.trial import TrialState
 
-PACKAGE = "lce-nas-tiny-space"
 PYPROJECT = """
 [build-system]
 requires = ["setuptools"]
@@ -52,28 +51,31 @@ BROKEN = "import lce_nas_tiny_space_missing_dependency  # noqa\n"
 
 
 @pytest.fixture(scope="module")
-def plugin_installed(tmp_path_factory):
-    """The tiny plug-in package, pip-installed into this environment for this module only."""
+def plugin_installed(tmp_path_factory) -> dict[str, str]:
+    """The tiny plug-in package, pip-installed into a folder of its own: the environment
+    (``PYTHONPATH``) that sees it. Installing it into the test environment would show it
+    to every other test running beside these."""
     root = tmp_path_factory.mktemp("plugin")
     (root / "pyproject.toml").write_text(PYPROJECT)
     package = root / "tiny_space"
     package.mkdir()
     (package / "__init__.py").write_text(textwrap.dedent(SPACE))
     (package / "broken.py").write_text(BROKEN)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    site = root / "site"
     subprocess.run(
-        [*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(root)],
-        check=True,
-        capture_output=True,
-    )
-    yield
-    subprocess.run([*pip, "uninstall", "-y", PACKAGE], check=True, capture_output=True)
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps",
+         "--no-build-isolation", "--no-index", "--target", str(site), str(root)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return {"PYTHONPATH": str(site)}
 
 
 def test_spaces_lists_the_plugin_with_its_origin_and_names_the_broken_one(
     plugin_installed, workspace
 ):
-    result = workspace.run(workspace.command("spaces")[:-2], env={"COLUMNS": "400"})
+    result = workspace.run(
+        workspace.command("spaces")[:-2], env={**plugin_installed, "COLUMNS": "400"}
+    )
     lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
     assert "plug-in lce-nas-tiny-space 0.1.0 (tiny_space:TinyQuickSpace)" in lines["tinyquick"]
     for name in ("quicknet", "birealnet", "binarydensenet", "realtobinary"):
@@ -84,7 +86,9 @@ def test_spaces_lists_the_plugin_with_its_origin_and_names_the_broken_one(
         "(ModuleNotFoundError: No module named 'lce_nas_tiny_space_missing_dependency')"
     ]
     assert result.returncode == 1
-    broken = workspace.run(workspace.command("describe", "--space", "broken")[:-2])
+    broken = workspace.run(
+        workspace.command("describe", "--space", "broken")[:-2], env=plugin_installed
+    )
     assert broken.returncode == 2
     assert broken.stderr.strip().splitlines() == errors
 
@@ -93,7 +97,8 @@ def test_spaces_lists_the_plugin_with_its_origin_and_names_the_broken_one(
 @pytest.mark.timeout(1800)
 def test_a_plugin_space_is_searched(plugin_installed, workspace):
     result = workspace.run(
-        workspace.search_args("plugin", "--space", "tinyquick", "--trials", "2", "--parallel", "1")
+        workspace.search_args("plugin", "--space", "tinyquick", "--trials", "2", "--parallel", "1"),
+        env=plugin_installed,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     study = workspace.study("plugin")

@@ -18,7 +18,18 @@ inline int packed_words(int channels) {
   return channels <= 0 ? 0 : (channels - 1) / kWordBits + 1;
 }
 
-enum class DType { kFloat32, kInt32, kInt64 };
+// kBool is one byte per element, 0 or 1 as written by an op (any non-zero byte reads true).
+enum class DType { kFloat32, kInt32, kInt64, kBool };
+
+inline const char* dtype_name(DType type) {
+  switch (type) {
+    case DType::kFloat32: return "float32";
+    case DType::kInt32: return "int32";
+    case DType::kInt64: return "int64";
+    case DType::kBool: return "bool";
+  }
+  return "?";
+}
 
 // Output clamp of a fused activation (TFLite's ActivationFunctionType).
 struct Clamp {

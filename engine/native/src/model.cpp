@@ -122,8 +122,9 @@ void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& out
         throw std::invalid_argument("graph tensor index " + std::to_string(id) + " out of range");
       // Inputs are copied in and outputs out as float32 or int32 arrays.
       const Tensor& t = tensors_[id];
-      if (t.type == DType::kInt64)
-        throw std::invalid_argument("graph input/output '" + t.name + "' is int64 (unsupported)");
+      if (t.type == DType::kInt64 || t.type == DType::kBool)
+        throw std::invalid_argument("graph input/output '" + t.name + "' is " +
+                                    dtype_name(t.type) + " (unsupported)");
     }
   for (int id : inputs)
     if (tensors_[id].constant)

@@ -30,7 +30,9 @@ struct Tensor {
     for (int d : shape) n *= static_cast<size_t>(d);
     return n;
   }
-  size_t element_size() const { return type == DType::kInt64 ? 8 : 4; }
+  size_t element_size() const {
+    return type == DType::kInt64 ? 8 : type == DType::kBool ? 1 : 4;
+  }
   template <typename T>
   T* data() {
     return reinterpret_cast<T*>(ptr);

@@ -16,6 +16,7 @@ DType parse_dtype(const std::string& name) {
   if (name == "float32") return DType::kFloat32;
   if (name == "int32") return DType::kInt32;
   if (name == "int64") return DType::kInt64;
+  if (name == "bool") return DType::kBool;
   throw std::invalid_argument("unsupported tensor type " + name);
 }
 
@@ -122,6 +123,12 @@ PYBIND11_MODULE(_native, mod) {
         if (t.type == DType::kFloat32) {
           py::array_t<float> a(shape);
           std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
+          return py::array(a);
+        }
+        if (t.type == DType::kBool) {
+          py::array_t<bool> a(shape);
+          const std::uint8_t* p = t.data<std::uint8_t>();
+          for (size_t i = 0; i < t.elements(); ++i) a.mutable_data()[i] = p[i] != 0;
           return py::array(a);
         }
         if (t.type == DType::kInt64) {

@@ -1,4 +1,5 @@
 // Element-wise, shape and reduction ops: the "glue" between convolutions.
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -44,6 +45,27 @@ std::vector<size_t> broadcast_strides(const Op& op, const Tensor& t, const std::
   return strides;
 }
 
+// f(i, at) for every element i of an output of `shape`, `at[k]` being the element of
+// input k that broadcasting maps to it (strides from broadcast_strides), in row-major order.
+template <size_t N, typename F>
+void for_each_broadcast(const std::vector<int>& shape,
+                        const std::array<std::vector<size_t>, N>& strides, F&& f) {
+  const int rank = static_cast<int>(shape.size());
+  size_t n = 1;
+  for (int d : shape) n *= static_cast<size_t>(d);
+  std::vector<int> idx(rank, 0);
+  std::array<size_t, N> at{};
+  for (size_t i = 0; i < n; ++i) {
+    f(i, at);
+    for (int d = rank - 1; d >= 0; --d) {
+      for (size_t k = 0; k < N; ++k) at[k] += strides[k][d];
+      if (++idx[d] < shape[d]) break;
+      for (size_t k = 0; k < N; ++k) at[k] -= strides[k][d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 class Binary : public Op {
  public:
   explicit Binary(std::function<float(float, float)> f) : f_(std::move(f)) {}
@@ -76,20 +98,9 @@ class Binary : public Op {
       for (size_t i = 0; i < n; ++i) o[i] = clampf(f_(a[i], b[i]), clamp_);
       return;
     }
-    const int rank = out.rank();
-    std::vector<int> idx(rank, 0);
-    size_t ia = 0, ib = 0;
-    for (size_t i = 0; i < n; ++i) {
-      o[i] = clampf(f_(a[ia], b[ib]), clamp_);
-      for (int d = rank - 1; d >= 0; --d) {
-        ia += sa_[d];
-        ib += sb_[d];
-        if (++idx[d] < out.shape[d]) break;
-        ia -= sa_[d] * out.shape[d];
-        ib -= sb_[d] * out.shape[d];
-        idx[d] = 0;
-      }
-    }
+    for_each_broadcast<2>(out.shape, {sa_, sb_}, [&](size_t i, const std::array<size_t, 2>& at) {
+      o[i] = clampf(f_(a[at[0]], b[at[1]]), clamp_);
+    });
   }
 
  private:
@@ -97,6 +108,74 @@ class Binary : public Op {
   std::vector<size_t> sa_, sb_;
   bool same_ = false;
   Clamp clamp_{};
+};
+
+// GREATER, GREATER_EQUAL, LESS, ...: float inputs (broadcast), a bool output. With SELECT
+// they are what a `tf.where(x >= 0, 1, -1)` quantizer converts to.
+class Compare : public Op {
+ public:
+  explicit Compare(bool (*f)(float, float)) : f_(f) {}
+  void prepare(Model& m) override {
+    const Tensor& a = m.input(*this, 0);
+    const Tensor& b = m.input(*this, 1);
+    const Tensor& out = m.output(*this, 0);
+    expect_float(*this, a);
+    expect_float(*this, b);
+    expect_type(*this, out, DType::kBool, "bool");
+    strides_ = {broadcast_strides(*this, a, out.shape), broadcast_strides(*this, b, out.shape)};
+  }
+  void run(Model& m) override {
+    const float* a = m.tensor(inputs[0]).data<float>();
+    const float* b = m.tensor(inputs[1]).data<float>();
+    Tensor& out = m.tensor(outputs[0]);
+    std::uint8_t* o = out.data<std::uint8_t>();
+    for_each_broadcast<2>(out.shape, strides_, [&](size_t i, const std::array<size_t, 2>& at) {
+      o[i] = f_(a[at[0]], b[at[1]]) ? 1 : 0;
+    });
+  }
+
+ private:
+  bool (*f_)(float, float);
+  std::array<std::vector<size_t>, 2> strides_;
+};
+
+// SELECT / SELECT_V2: out = condition ? x : y, the three broadcast to the output (SELECT
+// also takes TFLite's rank-1 condition that picks whole rows of x and y).
+class Select : public Op {
+ public:
+  void prepare(Model& m) override {
+    const Tensor& condition = m.input(*this, 0);
+    const Tensor& x = m.input(*this, 1);
+    const Tensor& y = m.input(*this, 2);
+    const Tensor& out = m.output(*this, 0);
+    expect_type(*this, condition, DType::kBool, "bool");
+    expect_float(*this, x);
+    expect_float(*this, y);
+    expect_float(*this, out);
+    const bool rows = type == "SELECT" && condition.rank() == 1 && out.rank() > 1 &&
+                      condition.shape[0] == out.shape[0];
+    if (rows) {
+      strides_[0].assign(out.rank(), 0);
+      strides_[0][0] = 1;
+    } else {
+      strides_[0] = broadcast_strides(*this, condition, out.shape);
+    }
+    strides_[1] = broadcast_strides(*this, x, out.shape);
+    strides_[2] = broadcast_strides(*this, y, out.shape);
+  }
+  void run(Model& m) override {
+    const std::uint8_t* c = m.tensor(inputs[0]).data<std::uint8_t>();
+    const float* x = m.tensor(inputs[1]).data<float>();
+    const float* y = m.tensor(inputs[2]).data<float>();
+    Tensor& out = m.tensor(outputs[0]);
+    float* o = out.data<float>();
+    for_each_broadcast<3>(out.shape, strides_, [&](size_t i, const std::array<size_t, 3>& at) {
+      o[i] = c[at[0]] ? x[at[1]] : y[at[2]];
+    });
+  }
+
+ private:
+  std::array<std::vector<size_t>, 3> strides_;
 };
 
 class Unary : public Op {
@@ -194,7 +273,8 @@ void next_index(std::vector<int>& idx, const std::vector<int>& shape, int last) 
 
 std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
   expect_constant(op, t, what);
-  if (t.type == DType::kFloat32) fail(op, std::string(what) + " '" + t.name + "' must be integers");
+  if (t.type != DType::kInt32 && t.type != DType::kInt64)
+    fail(op, std::string(what) + " '" + t.name + "' must be integers");
   std::vector<std::int64_t> v(t.elements());
   for (size_t i = 0; i < v.size(); ++i)
     v[i] = t.type == DType::kInt64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i];
@@ -338,6 +418,16 @@ std::unique_ptr<Op> make_misc_op(const std::string& type) {
     return std::make_unique<Binary>([](float a, float b) { return (a - b) * (a - b); });
   if (type == "PRELU")
     return std::make_unique<Binary>([](float x, float a) { return x >= 0.0f ? x : x * a; });
+  if (type == "GREATER") return std::make_unique<Compare>([](float a, float b) { return a > b; });
+  if (type == "GREATER_EQUAL")
+    return std::make_unique<Compare>([](float a, float b) { return a >= b; });
+  if (type == "LESS") return std::make_unique<Compare>([](float a, float b) { return a < b; });
+  if (type == "LESS_EQUAL")
+    return std::make_unique<Compare>([](float a, float b) { return a <= b; });
+  if (type == "EQUAL") return std::make_unique<Compare>([](float a, float b) { return a == b; });
+  if (type == "NOT_EQUAL")
+    return std::make_unique<Compare>([](float a, float b) { return a != b; });
+  if (type == "SELECT" || type == "SELECT_V2") return std::make_unique<Select>();
   if (type == "RELU") return std::make_unique<Unary>(relu);
   if (type == "RELU6")
     return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, 0.0f), 6.0f); });
