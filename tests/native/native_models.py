@@ -165,3 +165,22 @@ def where_quantizer_model(input_shape=(9, 7, 12)):
 
     glue = L.Lambda(comparisons)(inp)
     return tf.keras.Model(inp, [binary, glue])
+
+
+def layout_ops_model(input_shape=(9, 7, 12)):
+    """TRANSPOSE and strided slices (negative strides, open ends, a shrunk axis) between
+    float ops, so that the converter keeps them."""
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    inp = tf.keras.Input(input_shape)
+    x = L.Conv2D(16, 3, padding="same")(inp)
+
+    def layouts(t):
+        moved = tf.transpose(t, [0, 3, 1, 2])  # NCHW
+        stepped = t[:, 1:8:2, ::-1, 3:13]
+        backwards = t[:, -2:-9:-3, 1:, ::4]
+        row = t[:, 4, :, :]  # shrinks the height axis
+        return [moved * 2.0, stepped + 1.0, backwards - 1.0, row * 0.5]
+
+    return tf.keras.Model(inp, L.Lambda(layouts)(x))

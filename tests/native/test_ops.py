@@ -114,3 +114,28 @@ def test_where_quantizers_and_comparisons_match_lce():
     conv = next(op for op in plan.ops if op.type == "CONV_2D")
     signs = model.tensor(plan.tensors[conv.inputs[0]].name)
     np.testing.assert_array_equal(signs, np.where(x >= 0, 1.0, -1.0))
+
+
+def test_layout_ops_match_lce_and_numpy():
+    from native_models import layout_ops_model
+
+    tflite = convert(layout_ops_model(), seed=6)
+    plan = read_plan(tflite)
+    assert {"TRANSPOSE", "STRIDED_SLICE"} <= {op.type for op in plan.ops}
+    x = inputs_for(tflite)
+    expected = lce_run(tflite, x)
+    conv = next(op for op in plan.ops if op.type == "CONV_2D")
+    for kernels in native.available_kernels():
+        assert_close(native_run(tflite, x, kernels=kernels), expected)
+        # Exactly NumPy's moves of the native convolution's output (float32 arithmetic
+        # after them rounds the same everywhere).
+        model = native.load(tflite, kernels=kernels, keep_intermediates=True)
+        got = {out.shape: out for out in model.run(x)}
+        t = model.tensor(plan.tensors[conv.outputs[0]].name)
+        for want in (
+            np.transpose(t, [0, 3, 1, 2]) * np.float32(2.0),
+            t[:, 1:8:2, ::-1, 3:13] + np.float32(1.0),
+            t[:, -2:-9:-3, 1:, ::4] - np.float32(1.0),
+            t[:, 4, :, :] * np.float32(0.5),
+        ):
+            np.testing.assert_array_equal(got[want.shape], want)

@@ -12,6 +12,7 @@ namespace lce_native {
 std::unique_ptr<Op> make_binary_op(const std::string& type);
 std::unique_ptr<Op> make_float_op(const std::string& type);
 std::unique_ptr<Op> make_misc_op(const std::string& type);
+std::unique_ptr<Op> make_layout_op(const std::string& type);
 
 void fail(const Op& op, const std::string& message) {
   throw std::invalid_argument(op.type + " (op " + std::to_string(op.index) + ", output '" +
@@ -45,6 +46,7 @@ std::unique_ptr<Op> make_op(const std::string& type) {
   std::unique_ptr<Op> op = make_binary_op(type);
   if (!op) op = make_float_op(type);
   if (!op) op = make_misc_op(type);
+  if (!op) op = make_layout_op(type);
   if (!op) throw std::invalid_argument("unsupported op '" + type + "'");
   op->type = type;
   return op;

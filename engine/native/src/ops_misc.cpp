@@ -66,6 +66,21 @@ void for_each_broadcast(const std::vector<int>& shape,
   }
 }
 
+// The broadcast strides of a two-input op's float inputs; its output must be `out_type`.
+std::array<std::vector<size_t>, 2> float_pair_strides(Model& m, const Op& op, DType out_type) {
+  const Tensor& a = m.input(op, 0);
+  const Tensor& b = m.input(op, 1);
+  const Tensor& out = m.output(op, 0);
+  expect_float(op, a);
+  expect_float(op, b);
+  if (out_type == DType::kFloat32) {
+    expect_float(op, out);
+  } else {
+    expect_type(op, out, out_type, dtype_name(out_type));
+  }
+  return {broadcast_strides(op, a, out.shape), broadcast_strides(op, b, out.shape)};
+}
+
 class Binary : public Op {
  public:
   explicit Binary(std::function<float(float, float)> f) : f_(std::move(f)) {}
@@ -73,11 +88,7 @@ class Binary : public Op {
     const Tensor& a = m.input(*this, 0);
     const Tensor& b = m.input(*this, 1);
     const Tensor& out = m.output(*this, 0);
-    expect_float(*this, a);
-    expect_float(*this, b);
-    expect_float(*this, out);
-    sa_ = broadcast_strides(*this, a, out.shape);
-    sb_ = broadcast_strides(*this, b, out.shape);
+    strides_ = float_pair_strides(m, *this, DType::kFloat32);
     same_ = a.shape == out.shape && b.shape == out.shape;
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
   }
@@ -98,14 +109,14 @@ class Binary : public Op {
       for (size_t i = 0; i < n; ++i) o[i] = clampf(f_(a[i], b[i]), clamp_);
       return;
     }
-    for_each_broadcast<2>(out.shape, {sa_, sb_}, [&](size_t i, const std::array<size_t, 2>& at) {
+    for_each_broadcast<2>(out.shape, strides_, [&](size_t i, const std::array<size_t, 2>& at) {
       o[i] = clampf(f_(a[at[0]], b[at[1]]), clamp_);
     });
   }
 
  private:
   std::function<float(float, float)> f_;
-  std::vector<size_t> sa_, sb_;
+  std::array<std::vector<size_t>, 2> strides_;
   bool same_ = false;
   Clamp clamp_{};
 };
@@ -115,15 +126,7 @@ class Binary : public Op {
 class Compare : public Op {
  public:
   explicit Compare(bool (*f)(float, float)) : f_(f) {}
-  void prepare(Model& m) override {
-    const Tensor& a = m.input(*this, 0);
-    const Tensor& b = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
-    expect_float(*this, a);
-    expect_float(*this, b);
-    expect_type(*this, out, DType::kBool, "bool");
-    strides_ = {broadcast_strides(*this, a, out.shape), broadcast_strides(*this, b, out.shape)};
-  }
+  void prepare(Model& m) override { strides_ = float_pair_strides(m, *this, DType::kBool); }
   void run(Model& m) override {
     const float* a = m.tensor(inputs[0]).data<float>();
     const float* b = m.tensor(inputs[1]).data<float>();
