@@ -65,11 +65,13 @@ export PYTHONPATH="$PWD/$out/site${PYTHONPATH:+:$PYTHONPATH}"
 loaded=$("$py" -c 'from lce_nas.engine.native import _native; print(_native.__file__)')
 [[ "$loaded" == "$(realpath "$ext")" ]] || { echo "error: the sanitizer copy was not loaded ($loaded)" >&2; exit 1; }
 if [[ "$fuzz_only" != "--fuzz-only" ]]; then
-  # The API tests and the corpus tests run every op the engine has; the comparisons
-  # with LCE convert dozens of models, too slow under the sanitizers for CI.
+  # The API tests and the corpus tests run every op the engine has, and two small
+  # models the comparison and layout ops; the other comparisons with LCE convert
+  # dozens of models, too slow under the sanitizers for CI.
   echo "==> native tests under ASan + UBSan"
   "$py" -m pytest tests/native/test_native_api.py tests/native/test_fuzz.py -x -q \
-    -p no:cacheprovider
+    tests/native/test_ops.py::test_where_quantizers_and_comparisons_match_lce \
+    tests/native/test_ops.py::test_layout_ops_match_lce_and_numpy -p no:cacheprovider
 fi
 echo "==> fuzz corpus + $mutants mutants under ASan + UBSan"
 "$py" tests/native/fuzz.py --mutants "$mutants" --seed "${LCE_NAS_FUZZ_SEED:-$RANDOM}" \

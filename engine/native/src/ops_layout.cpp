@@ -19,16 +19,6 @@ std::vector<std::int64_t> strides_of(const std::vector<int>& shape) {
   return strides;
 }
 
-std::vector<std::int64_t> ints_of(const Op& op, const Tensor& t, const char* what) {
-  expect_constant(op, t, what);
-  if (t.type != DType::kInt32 && t.type != DType::kInt64)
-    fail(op, std::string(what) + " '" + t.name + "' must be integers");
-  std::vector<std::int64_t> v(t.elements());
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = t.type == DType::kInt64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i];
-  return v;
-}
-
 class StridedView : public Op {
  public:
   void prepare(Model& m) override {
@@ -75,7 +65,7 @@ class Transpose : public StridedView {
   void view(Model& m, const Tensor& in, const std::vector<std::int64_t>& strides,
             std::vector<int>& shape) override {
     const Tensor& perm_tensor = m.input(*this, 1);
-    const auto perm = ints_of(*this, perm_tensor, "permutation");
+    const auto perm = const_ints(*this, perm_tensor, "permutation");
     if (perm.size() != in.shape.size())
       fail(*this, "permutation '" + perm_tensor.name + "' must have one entry per input axis");
     std::vector<bool> seen(perm.size(), false);
@@ -99,8 +89,8 @@ class Slice : public StridedView {
             std::vector<int>& shape) override {
     const Tensor& begin_tensor = m.input(*this, 1);
     const Tensor& size_tensor = m.input(*this, 2);
-    const auto begin = ints_of(*this, begin_tensor, "begin");
-    const auto size = ints_of(*this, size_tensor, "size");
+    const auto begin = const_ints(*this, begin_tensor, "begin");
+    const auto size = const_ints(*this, size_tensor, "size");
     if (begin.size() != in.shape.size() || size.size() != in.shape.size())
       fail(*this, "begin and size must have one entry per input axis");
     for (int d = 0; d < in.rank(); ++d) {
@@ -120,9 +110,9 @@ class Slice : public StridedView {
 class StridedSlice : public StridedView {
   void view(Model& m, const Tensor& in, const std::vector<std::int64_t>& strides,
             std::vector<int>& shape) override {
-    const auto begin = ints_of(*this, m.input(*this, 1), "begin");
-    const auto end = ints_of(*this, m.input(*this, 2), "end");
-    const auto stride = ints_of(*this, m.input(*this, 3), "strides");
+    const auto begin = const_ints(*this, m.input(*this, 1), "begin");
+    const auto end = const_ints(*this, m.input(*this, 2), "end");
+    const auto stride = const_ints(*this, m.input(*this, 3), "strides");
     if (begin.size() != end.size() || begin.size() != stride.size() ||
         begin.size() > in.shape.size())
       fail(*this, "begin, end and strides must have one entry per sliced axis");

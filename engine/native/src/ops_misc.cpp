@@ -274,16 +274,6 @@ void next_index(std::vector<int>& idx, const std::vector<int>& shape, int last) 
   }
 }
 
-std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
-  expect_constant(op, t, what);
-  if (t.type != DType::kInt32 && t.type != DType::kInt64)
-    fail(op, std::string(what) + " '" + t.name + "' must be integers");
-  std::vector<std::int64_t> v(t.elements());
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = t.type == DType::kInt64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i];
-  return v;
-}
-
 class Pad : public Op {
  public:
   void prepare(Model& m) override {

@@ -134,6 +134,17 @@ inline void expect_constant(const Op& op, const Tensor& t, const char* what) {
   if (!t.constant) fail(op, std::string(what) + " '" + t.name + "' must be a constant");
 }
 
+// A constant int32 or int64 tensor's values (shapes, axes, paddings, slice bounds).
+inline std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
+  expect_constant(op, t, what);
+  if (t.type != DType::kInt32 && t.type != DType::kInt64)
+    fail(op, std::string(what) + " '" + t.name + "' must be integers");
+  std::vector<std::int64_t> v(t.elements());
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = t.type == DType::kInt64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i];
+  return v;
+}
+
 // A dimension the op divides by or loops over per element: at least 1.
 inline int positive_dim(const Op& op, const Tensor& t, int i, const char* what) {
   const int d = t.dim(i);
