@@ -1,7 +1,7 @@
 // Layout ops that only move elements: TRANSPOSE, SLICE and STRIDED_SLICE, of any type.
 //
 // Each is a strided view of its input: output element (i_0, ..., i_k) is input element
-// base + sum_d i_d * step_d, so one copy loop serves all three.
+// base + sum_d i_d * step_d, so one copy loop (for_each_strided) serves all three.
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -12,8 +12,8 @@ namespace lce_native {
 namespace {
 
 // The row-major strides of `shape`, in elements.
-std::vector<std::int64_t> strides_of(const std::vector<int>& shape) {
-  std::vector<std::int64_t> strides(shape.size(), 1);
+Steps strides_of(const std::vector<int>& shape) {
+  Steps strides(shape.size(), 1);
   for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
     strides[d] = strides[d + 1] * shape[d + 1];
   return strides;
@@ -38,31 +38,24 @@ class StridedView : public Op {
     const size_t size = in.element_size();
     const std::uint8_t* src = in.ptr;
     std::uint8_t* dst = out.ptr;
-    const int rank = out.rank();
-    std::vector<int> idx(rank, 0);
-    std::int64_t at = base_;
-    for (size_t i = 0, n = out.elements(); i < n; ++i) {
-      std::memcpy(dst + i * size, src + at * static_cast<std::int64_t>(size), size);
-      for (int d = rank - 1; d >= 0; --d) {
-        at += step_[d];
-        if (++idx[d] < out.shape[d]) break;
-        at -= step_[d] * out.shape[d];
-        idx[d] = 0;
-      }
-    }
+    for_each_strided<1>(out.shape, {step_}, {base_},
+                        [&](size_t i, const std::array<std::int64_t, 1>& at) {
+                          std::memcpy(dst + i * size, src + at[0] * static_cast<std::int64_t>(size),
+                                      size);
+                        });
   }
 
  protected:
   // Fill `shape` (the output's) and base_/step_ (one step per output axis), checked
   // so that every element read lies inside the input.
-  virtual void view(Model& m, const Tensor& in, const std::vector<std::int64_t>& strides,
+  virtual void view(Model& m, const Tensor& in, const Steps& strides,
                     std::vector<int>& shape) = 0;
   std::int64_t base_ = 0;
-  std::vector<std::int64_t> step_;
+  Steps step_;
 };
 
 class Transpose : public StridedView {
-  void view(Model& m, const Tensor& in, const std::vector<std::int64_t>& strides,
+  void view(Model& m, const Tensor& in, const Steps& strides,
             std::vector<int>& shape) override {
     const Tensor& perm_tensor = m.input(*this, 1);
     const auto perm = const_ints(*this, perm_tensor, "permutation");
@@ -85,7 +78,7 @@ struct AxisRange {
 };
 
 class Slice : public StridedView {
-  void view(Model& m, const Tensor& in, const std::vector<std::int64_t>& strides,
+  void view(Model& m, const Tensor& in, const Steps& strides,
             std::vector<int>& shape) override {
     const Tensor& begin_tensor = m.input(*this, 1);
     const Tensor& size_tensor = m.input(*this, 2);
@@ -108,7 +101,7 @@ class Slice : public StridedView {
 // TensorFlow's strided slice: masks, negative indices and strides, shrunk axes. The
 // ellipsis and new-axis masks are refused by name (LCE's converter expands both).
 class StridedSlice : public StridedView {
-  void view(Model& m, const Tensor& in, const std::vector<std::int64_t>& strides,
+  void view(Model& m, const Tensor& in, const Steps& strides,
             std::vector<int>& shape) override {
     const auto begin = const_ints(*this, m.input(*this, 1), "begin");
     const auto end = const_ints(*this, m.input(*this, 2), "end");

@@ -29,10 +29,10 @@ InOut float_in_out(Model& m, const Op& op) {
 }
 
 // Strides of `t` seen through NumPy broadcasting to `shape` (0 where broadcast).
-std::vector<size_t> broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
+Steps broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
   const int rank = static_cast<int>(shape.size());
-  std::vector<size_t> strides(rank, 0);
-  size_t stride = 1;
+  Steps strides(rank, 0);
+  std::int64_t stride = 1;
   for (int i = t.rank() - 1, j = rank - 1; i >= 0; --i, --j) {
     if (j < 0) fail(op, "input has a higher rank than the output");
     if (t.shape[i] == shape[j]) {
@@ -40,34 +40,13 @@ std::vector<size_t> broadcast_strides(const Op& op, const Tensor& t, const std::
     } else if (t.shape[i] != 1) {
       fail(op, "shapes cannot be broadcast");
     }
-    stride *= static_cast<size_t>(t.shape[i]);
+    stride *= t.shape[i];
   }
   return strides;
 }
 
-// f(i, at) for every element i of an output of `shape`, `at[k]` being the element of
-// input k that broadcasting maps to it (strides from broadcast_strides), in row-major order.
-template <size_t N, typename F>
-void for_each_broadcast(const std::vector<int>& shape,
-                        const std::array<std::vector<size_t>, N>& strides, F&& f) {
-  const int rank = static_cast<int>(shape.size());
-  size_t n = 1;
-  for (int d : shape) n *= static_cast<size_t>(d);
-  std::vector<int> idx(rank, 0);
-  std::array<size_t, N> at{};
-  for (size_t i = 0; i < n; ++i) {
-    f(i, at);
-    for (int d = rank - 1; d >= 0; --d) {
-      for (size_t k = 0; k < N; ++k) at[k] += strides[k][d];
-      if (++idx[d] < shape[d]) break;
-      for (size_t k = 0; k < N; ++k) at[k] -= strides[k][d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
 // The broadcast strides of a two-input op's float inputs; its output must be `out_type`.
-std::array<std::vector<size_t>, 2> float_pair_strides(Model& m, const Op& op, DType out_type) {
+std::array<Steps, 2> float_pair_strides(Model& m, const Op& op, DType out_type) {
   const Tensor& a = m.input(op, 0);
   const Tensor& b = m.input(op, 1);
   const Tensor& out = m.output(op, 0);
@@ -109,14 +88,14 @@ class Binary : public Op {
       for (size_t i = 0; i < n; ++i) o[i] = clampf(f_(a[i], b[i]), clamp_);
       return;
     }
-    for_each_broadcast<2>(out.shape, strides_, [&](size_t i, const std::array<size_t, 2>& at) {
+    for_each_strided<2>(out.shape, strides_, {}, [&](size_t i, const std::array<std::int64_t, 2>& at) {
       o[i] = clampf(f_(a[at[0]], b[at[1]]), clamp_);
     });
   }
 
  private:
   std::function<float(float, float)> f_;
-  std::array<std::vector<size_t>, 2> strides_;
+  std::array<Steps, 2> strides_;
   bool same_ = false;
   Clamp clamp_{};
 };
@@ -132,14 +111,14 @@ class Compare : public Op {
     const float* b = m.tensor(inputs[1]).data<float>();
     Tensor& out = m.tensor(outputs[0]);
     std::uint8_t* o = out.data<std::uint8_t>();
-    for_each_broadcast<2>(out.shape, strides_, [&](size_t i, const std::array<size_t, 2>& at) {
+    for_each_strided<2>(out.shape, strides_, {}, [&](size_t i, const std::array<std::int64_t, 2>& at) {
       o[i] = f_(a[at[0]], b[at[1]]) ? 1 : 0;
     });
   }
 
  private:
   bool (*f_)(float, float);
-  std::array<std::vector<size_t>, 2> strides_;
+  std::array<Steps, 2> strides_;
 };
 
 // SELECT / SELECT_V2: out = condition ? x : y, the three broadcast to the output (SELECT
@@ -172,13 +151,13 @@ class Select : public Op {
     const float* y = m.tensor(inputs[2]).data<float>();
     Tensor& out = m.tensor(outputs[0]);
     float* o = out.data<float>();
-    for_each_broadcast<3>(out.shape, strides_, [&](size_t i, const std::array<size_t, 3>& at) {
+    for_each_strided<3>(out.shape, strides_, {}, [&](size_t i, const std::array<std::int64_t, 3>& at) {
       o[i] = c[at[0]] ? x[at[1]] : y[at[2]];
     });
   }
 
  private:
-  std::array<std::vector<size_t>, 3> strides_;
+  std::array<Steps, 3> strides_;
 };
 
 class Unary : public Op {

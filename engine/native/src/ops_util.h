@@ -134,6 +134,31 @@ inline void expect_constant(const Op& op, const Tensor& t, const char* what) {
   if (!t.constant) fail(op, std::string(what) + " '" + t.name + "' must be a constant");
 }
 
+// Per-axis steps, in elements, through a tensor's memory (0 on a broadcast axis,
+// negative on a reversed one).
+using Steps = std::vector<std::int64_t>;
+
+// f(i, at) for every element i of an output of `shape`, in row-major order, where
+// at[k] = start[k] + sum_d idx_d * steps[k][d] is the element of input k it maps to:
+// broadcasting, transposes and strided slices are all such walks.
+template <size_t N, typename F>
+void for_each_strided(const std::vector<int>& shape, const std::array<Steps, N>& steps,
+                      std::array<std::int64_t, N> at, F&& f) {
+  const int rank = static_cast<int>(shape.size());
+  size_t n = 1;
+  for (int d : shape) n *= static_cast<size_t>(d);
+  std::vector<int> idx(rank, 0);
+  for (size_t i = 0; i < n; ++i) {
+    f(i, at);
+    for (int d = rank - 1; d >= 0; --d) {
+      for (size_t k = 0; k < N; ++k) at[k] += steps[k][d];
+      if (++idx[d] < shape[d]) break;
+      for (size_t k = 0; k < N; ++k) at[k] -= steps[k][d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 // A constant int32 or int64 tensor's values (shapes, axes, paddings, slice bounds).
 inline std::vector<std::int64_t> const_ints(const Op& op, const Tensor& t, const char* what) {
   expect_constant(op, t, what);
