@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from native_support import convert
+from native_support import convert, logits_of
 
 
 @pytest.fixture(scope="session")
 def tiny_quicknet() -> bytes:
     """QuickNetSmall at 64x64x3 with 10 classes and without the softmax (logits compare
     more strictly than saturated probabilities)."""
-    import tensorflow as tf
     from lce_nas.space import get_space
 
     space = get_space("quicknet")
     model = space.build_deploy(space.preset("quicknet-small"), input_shape=(64, 64, 3), classes=10)
-    logits = tf.keras.Model(model.input, model.layers[-1].input)
-    return convert(logits, seed=3)
+    return convert(logits_of(model), seed=3)

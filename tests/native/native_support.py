@@ -100,9 +100,12 @@ def logits_and_bound(tflite: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     plan = read_plan(tflite)
     fc = plan.ops[-1]
     assert fc.type == "FULLY_CONNECTED", f"the graph ends in {fc.type}, not its logits"
-    model = native.load(tflite, keep_intermediates=True)
-    got = np.asarray(model.run(x)).reshape(-1)
-    features = model.tensor(plan.tensors[fc.inputs[0]].name).reshape(-1)
+    # The logits of the model as it is deployed (residual ADDs fused); the classifier's
+    # input from a copy that keeps every tensor readable.
+    got = native_run(tflite, x)[0].reshape(-1)
+    kept = native.load(tflite, keep_intermediates=True)
+    kept.run(x)
+    features = kept.tensor(plan.tensors[fc.inputs[0]].name).reshape(-1)
     weights = plan.tensors[fc.inputs[1]]
     # Constant data is stored flat.
     magnitude = np.abs(weights.data.astype(np.float64).reshape(weights.shape)) @ np.abs(features)
