@@ -14,7 +14,7 @@ scripts/setup.sh --test
 # clusters (each sized to the whole machine, sharing the token file) overlap;
 # the dashboard's and the report's folders join it to even the lanes out.
 # LCE_NAS_TEST_LANES=1 runs them one after the other.
-ray_lane=(tests/cluster/ tests/search/ tests/workers/ tests/db/ tests/dashboard/ tests/report/
+first_lane=(tests/cluster/ tests/search/ tests/workers/ tests/db/ tests/dashboard/ tests/report/
   tests/test_*.py)
 paths=()
 for arg in "$@"; do [[ -e "$arg" || "$arg" == tests/* ]] && paths+=("$arg"); done
@@ -82,7 +82,7 @@ else
   # The sanitizer (native code only, no Ray) leads the second lane.
   first=() second=(sanitizer)
   for folder in "${folders[@]}"; do
-    if [[ " ${ray_lane[*]} " == *" $folder "* ]]; then first+=("$folder"); else second+=("$folder"); fi
+    if [[ " ${first_lane[*]} " == *" $folder "* ]]; then first+=("$folder"); else second+=("$folder"); fi
   done
   if [[ "${LCE_NAS_TEST_LANES:-2}" == "1" ]]; then
     run_lane "${first[@]}" "${second[@]}"
