@@ -33,7 +33,7 @@ for name, folder in SUBPACKAGES.items():
 
 # The native engine. No -march flags: the AVX2 / AVX-512 kernels carry per-function
 # target attributes and are picked at run time, so one binary runs on any x86-64 CPU.
-# -ffp-contract=off keeps float rounding the same as LCE's kernels (no implicit FMA).
+# The flags (COMPILE_ARGS) are part of the source digest, where they are explained.
 ParallelCompile("LCE_NAS_BUILD_JOBS", default=2).install()
 
 
@@ -55,7 +55,7 @@ native = Pybind11Extension(
     sorted(glob("engine/native/src/*.cpp")),
     depends=NATIVE_SOURCES,
     cxx_std=17,
-    extra_compile_args=["-O3", "-ffp-contract=off"],
+    extra_compile_args=list(_digest.COMPILE_ARGS),
 )
 # The digest of those sources, compiled in: the engine's version in a latency key carries it.
 build_info = Pybind11Extension(

@@ -20,7 +20,7 @@ mkdir -p "$out/obj" "$out/site"
 
 suffix=$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 ext="$out/_native$suffix"
-flags=(-std=c++17 -O1 -g -fPIC -fno-omit-frame-pointer -ffp-contract=off
+flags=(-std=c++17 -O1 -g -fPIC -fno-omit-frame-pointer -ffp-contract=off -fno-trapping-math
        -fsanitize=address,undefined -fno-sanitize-recover=undefined -fvisibility=hidden)
 # pip builds the regular extension in an isolated environment; this build needs
 # pybind11's headers in .venv itself.

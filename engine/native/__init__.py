@@ -41,6 +41,7 @@ __all__ = [
     "compiled_source_digest",
     "engine_version",
     "extension",
+    "fma_peak_macs_per_s",
     "is_available",
     "load",
     "popcount_peak_macs_per_s",
@@ -127,6 +128,16 @@ def popcount_peak_macs_per_s() -> float:
         True
     """
     return float(extension().popcount_peak_macs_per_s())
+
+
+def fma_peak_macs_per_s() -> float:
+    """One core's float-MAC peak (FMA chains on registers, AVX-512), 0 without AVX-512.
+
+    Example:
+        >>> fma_peak_macs_per_s() > 0  # doctest: +SKIP
+        True
+    """
+    return float(extension().fma_peak_macs_per_s())
 
 
 def _auto_kernels() -> str:

@@ -16,6 +16,11 @@ from pathlib import Path
 
 #: Every file under this folder is a native source (``*.cpp``, ``*.h``, ``*.inc``, ...).
 SOURCE_DIR = Path(__file__).resolve().parent / "src"
+#: How ``setup.py`` compiles the engine; part of the digest, since a flag changes the
+#: machine code (and the latencies) as much as a source does. ``-ffp-contract=off`` keeps
+#: float rounding the same as LCE's kernels (no implicit FMA); ``-fno-trapping-math`` lets
+#: selects (PRELU, clamps, SELECT) vectorise, and the engine never reads FP exception flags.
+COMPILE_ARGS = ("-O3", "-ffp-contract=off", "-fno-trapping-math")
 
 
 def source_files(folder: Path = SOURCE_DIR) -> list[Path]:
@@ -29,7 +34,7 @@ def source_files(folder: Path = SOURCE_DIR) -> list[Path]:
 
 
 def digest_sources(folder: Path = SOURCE_DIR) -> str:
-    """sha256 (hex) over each source's relative path and bytes.
+    """sha256 (hex) over :data:`COMPILE_ARGS` and each source's relative path and bytes.
 
     Paths are part of the digest, so renaming or moving a file changes it too.
 
@@ -39,6 +44,8 @@ def digest_sources(folder: Path = SOURCE_DIR) -> str:
     """
     folder = Path(folder)
     digest = hashlib.sha256()
+    flags = " ".join(COMPILE_ARGS).encode()
+    digest.update(f"{len(flags)}:".encode() + flags)
     for path in source_files(folder):
         name = path.relative_to(folder).as_posix().encode()
         data = path.read_bytes()

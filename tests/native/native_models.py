@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import lce_nas  # noqa: F401  (Keras 2 before TensorFlow)
 
 # Each bconv branch: (filters, kernel, strides, padding, dilation, pad_values, activation, out)
@@ -72,6 +74,9 @@ def float_ops_model(input_shape=(13, 11, 6)):
     inp = tf.keras.Input(input_shape)
     c = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inp)
     gate = L.Dense(6, activation="sigmoid")(L.GlobalAveragePooling2D()(inp))
+    h, w, channels = input_shape
+    per_pixel = np.linspace(-1, 1, h * w, dtype=np.float32).reshape(h, w, 1)
+    per_row = np.linspace(-0.5, 0.5, h * channels, dtype=np.float32).reshape(h, 1, channels)
     outs = [
         c,
         L.Conv2D(20, 3, padding="valid", dilation_rate=2)(inp),
@@ -96,6 +101,9 @@ def float_ops_model(input_shape=(13, 11, 6)):
         # Real-to-Binary style gating: per-channel scale from a pooled branch.
         L.Multiply()([inp, L.Reshape((1, 1, 6))(gate)]),
         L.Reshape((-1, 6))(inp),
+        # Broadcasts of each kind: the broadcast input first, and along a middle axis.
+        L.Lambda(lambda t: per_pixel - t)(inp),
+        L.Lambda(lambda t: tf.maximum(t, per_row))(inp),
     ]
     return tf.keras.Model(inp, outs)
 

@@ -116,3 +116,16 @@ def test_concurrent_runs_on_one_model_take_turns(tiny_quicknet):
     for t in threads:
         t.join()
     assert mismatches == []
+
+
+@pytest.mark.skipif(
+    "avx512" not in native.available_kernels(), reason="the peaks are measured with AVX-512"
+)
+def test_peaks_count_the_work_of_their_loops():
+    # Every x86 core with AVX-512 retires at least one 16-lane FMA per ns, and far more
+    # binary MACs than float ones (a 512-bit xor-popcount is 512 MACs): a miscounted loop
+    # (wrong lanes, chains or iterations) breaks one of these.
+    fma = native.fma_peak_macs_per_s()
+    popcount = native.popcount_peak_macs_per_s()
+    assert 16e9 <= fma <= 16 * 4 * 6e9
+    assert popcount > 4 * fma

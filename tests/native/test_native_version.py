@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lce_nas.engine import measurement_key, native
 from lce_nas.engine.devices import get_device
+from lce_nas.engine.native import source_digest
 from lce_nas.engine.native.source_digest import digest_sources, source_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,6 +27,14 @@ def test_the_digest_covers_every_native_source():
     names = {p.name for p in source_files(SOURCES)}
     assert names == {p.name for p in SOURCES.iterdir() if p.is_file()}
     assert {"glue.inc", "common.h", "model.h", "module.cpp"} <= names
+
+
+def test_the_compile_flags_are_part_of_the_digest(monkeypatch):
+    # Flags change the machine code, so a flag change must never reuse old latencies.
+    before = digest_sources(SOURCES)
+    flags = (*source_digest.COMPILE_ARGS[:-1], "-O2")
+    monkeypatch.setattr(source_digest, "COMPILE_ARGS", flags)
+    assert digest_sources(SOURCES) != before
 
 
 def test_a_changed_source_changes_the_digest_and_the_latency_key(tmp_path, monkeypatch):

@@ -154,6 +154,9 @@ const KernelSet& select_kernels(const std::string& request);
 // Binary MACs per second of one core measured with register-only xor-popcount chains
 // (AVX-512 VPOPCNTDQ; 0 when the CPU lacks it).
 double popcount_peak_macs_per_s();
+// Float MACs per second of one core measured with register-only FMA chains (AVX-512;
+// 0 when the CPU lacks it).
+double fma_peak_macs_per_s();
 
 // Reference pieces shared by all kernel sets (portable C++).
 void bitpack_portable(const float* in, int rows, int channels, Word* out);

@@ -74,19 +74,21 @@ struct FloatStep {
 
 // The indirect GEMM's inner loops over taps and depth for an MR x (NR * 16) tile: each
 // row's element is broadcast and stepped into the NR weight vectors of its block.
-// Always inlined: `acc` must stay in registers.
-template <class Step, int MR, int NR, class Args>
+// kDepth > 0 fixes the depth at compile time, so a few-channel tap (an RGB stem's 3)
+// unrolls instead of paying a loop per tap. Always inlined: `acc` must stay in registers.
+template <class Step, int MR, int NR, int kDepth = 0, class Args>
 LCE_AVX512 __attribute__((always_inline)) inline void accumulate(
     const Args& g, int r0, int b0, typename Step::Vec (&acc)[MR][NR]) {
   using Elem = typename Step::Elem;
+  const int depth = kDepth > 0 ? kDepth : g.depth;
   const Elem* w[NR];
   for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
   const Elem* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
   for (int t = 0; t < g.taps; ++t) {
     const Elem* a[MR];
     for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
-    for (int c = 0; c < g.depth; ++c) {
-      const int k = t * g.depth + c;
+    for (int c = 0; c < depth; ++c) {
+      const int k = t * depth + c;
       typename Step::Vec wv[NR];
       for (int j = 0; j < NR; ++j) wv[j] = Step::load(w[j] + k * kLanes);
       for (int i = 0; i < MR; ++i) {
@@ -176,7 +178,7 @@ LCE_AVX512 void bgemm_avx512(const BgemmArgs& g, int row_begin, int row_end) {
   gemm_blocks<BgemmTile>(g, row_begin, row_end);
 }
 
-template <int MR, int NR>
+template <int MR, int NR, int kDepth>
 LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
   __m512 acc[MR][NR];
   for (int j = 0; j < NR; ++j) {
@@ -184,7 +186,7 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
         g.bias != nullptr ? _mm512_loadu_ps(g.bias + (b0 + j) * kLanes) : _mm512_setzero_ps();
     for (int i = 0; i < MR; ++i) acc[i][j] = bias;
   }
-  accumulate<FloatStep>(g, r0, b0, acc);
+  accumulate<FloatStep, MR, NR, kDepth>(g, r0, b0, acc);
   const __m512 lo = _mm512_set1_ps(g.clamp.lo);
   const __m512 hi = _mm512_set1_ps(g.clamp.hi);
   for (int j = 0; j < NR; ++j) {
@@ -197,13 +199,21 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
   }
 }
 
+template <int kDepth>
 struct SgemmTile {
   template <int MR, int NR>
-  LCE_AVX512 static void run(const SgemmArgs& g, int r0, int b0) { sgemm_tile<MR, NR>(g, r0, b0); }
+  LCE_AVX512 static void run(const SgemmArgs& g, int r0, int b0) {
+    sgemm_tile<MR, NR, kDepth>(g, r0, b0);
+  }
 };
 
 LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
-  gemm_blocks<SgemmTile>(g, row_begin, row_end);
+  // Image stems (1 or 3 channels per tap) get an unrolled depth; everything else loops.
+  switch (g.depth) {
+    case 1: return gemm_blocks<SgemmTile<1>>(g, row_begin, row_end);
+    case 3: return gemm_blocks<SgemmTile<3>>(g, row_begin, row_end);
+    default: return gemm_blocks<SgemmTile<0>>(g, row_begin, row_end);
+  }
 }
 
 // Depthwise convolution through the indirection table: 16 channels per vector (masked
@@ -298,27 +308,58 @@ LCE_AVX512 double popcount_peak_avx512(long long iterations, const Word* table) 
   return static_cast<double>(_mm512_reduce_add_epi32(sum)) + 512.0 * kChains;
 }
 
+// Independent FMA chains on registers: the core's float-MAC peak. 12 accumulators cover
+// the FMA latency (4 cycles) times its two ports with room to spare.
+LCE_AVX512 double fma_peak_avx512(long long iterations) {
+  constexpr int kChains = 12;
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  // acc * a + b converges to b / (1 - a): the values stay finite at any iteration count.
+  const __m512 a = _mm512_set1_ps(0.999f);
+  const __m512 b = _mm512_set1_ps(1e-3f);
+  for (long long n = 0; n < iterations; ++n) {
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  __m512 sum = acc[0];
+  for (int i = 1; i < kChains; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  return static_cast<double>(_mm512_reduce_add_ps(sum));
+}
+
+// The best rate of several short trials of `trial` (which returns a value to keep alive):
+// on a shared machine the slowest trials measure the neighbours, not the core.
+template <typename Trial>
+double best_rate(double operations_per_trial, Trial&& trial) {
+  double best = 0.0;
+  for (int t = 0; t < 25; ++t) {
+    const auto start = std::chrono::steady_clock::now();
+    const double sink = trial();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    volatile double keep = sink;  // the result must stay observable
+    (void)keep;
+    best = std::max(best, operations_per_trial / seconds);
+  }
+  return best;
+}
+
 }  // namespace
 
 // Binary MACs per second of one core at the xor-popcount peak (0 without AVX-512).
 double popcount_peak_macs_per_s() {
   if (avx512_kernels() == nullptr) return 0.0;
-  // Best of several short trials: on a shared machine the slowest trials measure the
-  // neighbours, not the core.
   constexpr long long kIterations = 2000000;
   std::vector<Word> table(64 * kLanes);
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<Word>(i * 2654435761u);
-  double best = 0.0;
-  for (int trial = 0; trial < 25; ++trial) {
-    const auto start = std::chrono::steady_clock::now();
-    const double sink = popcount_peak_avx512(kIterations, table.data());
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    volatile double keep = sink;  // the result must stay observable
-    (void)keep;
-    best = std::max(best, 8.0 * 512.0 * static_cast<double>(kIterations) / seconds);
-  }
-  return best;
+  return best_rate(8.0 * 512.0 * static_cast<double>(kIterations),
+                   [&] { return popcount_peak_avx512(kIterations, table.data()); });
+}
+
+// Float MACs per second of one core at the FMA peak (0 without AVX-512).
+double fma_peak_macs_per_s() {
+  if (avx512_kernels() == nullptr) return 0.0;
+  constexpr long long kIterations = 1000000;
+  return best_rate(12.0 * 16.0 * static_cast<double>(kIterations),
+                   [] { return fma_peak_avx512(kIterations); });
 }
 
 const KernelSet* avx512_kernels() {

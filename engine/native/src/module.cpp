@@ -86,6 +86,9 @@ PYBIND11_MODULE(_native, mod) {
   mod.def("popcount_peak_macs_per_s", &popcount_peak_macs_per_s,
           "One core's binary-MAC peak (xor-popcount on registers), 0 without AVX-512.");
 
+  mod.def("fma_peak_macs_per_s", &fma_peak_macs_per_s,
+          "One core's float-MAC peak (FMA on registers), 0 without AVX-512.");
+
   mod.def("available_kernels", [] {
     std::vector<std::string> names{"portable"};
     if (avx2_kernels()) names.push_back("avx2");

@@ -2,7 +2,6 @@
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <functional>
 
 #include "ops_util.h"
 
@@ -60,14 +59,36 @@ std::array<Steps, 2> float_pair_strides(Model& m, const Op& op, DType out_type) 
   return {broadcast_strides(op, a, out.shape), broadcast_strides(op, b, out.shape)};
 }
 
+// One row of out = f(a, b): inputs that step by 1 or stay put (same shapes, per-channel
+// or per-pixel scales, scalars) get plain loops the compiler vectorises.
+template <class F, class Store>
+void binary_row(F f, const float* a, std::int64_t sa, const float* b, std::int64_t sb, int n,
+                Store store) {
+  if (sa == 1 && sb == 1) {
+    for (int j = 0; j < n; ++j) store(j, f(a[j], b[j]));
+  } else if (sa == 1 && sb == 0) {
+    const float y = *b;
+    for (int j = 0; j < n; ++j) store(j, f(a[j], y));
+  } else if (sa == 0 && sb == 1) {
+    const float x = *a;
+    for (int j = 0; j < n; ++j) store(j, f(x, b[j]));
+  } else {
+    for (int j = 0; j < n; ++j) store(j, f(a[j * sa], b[j * sb]));
+  }
+}
+
+// ADD, MUL, PRELU, ...: out = f(a, b) over two broadcast float inputs, clamped by the fused
+// activation. Big same-shape ADDs (residuals) take the kernel set's vector add.
+template <class F>
 class Binary : public Op {
  public:
-  explicit Binary(std::function<float(float, float)> f) : f_(std::move(f)) {}
+  explicit Binary(F f) : f_(f) {}
   void prepare(Model& m) override {
     const Tensor& a = m.input(*this, 0);
     const Tensor& b = m.input(*this, 1);
     const Tensor& out = m.output(*this, 0);
     strides_ = float_pair_strides(m, *this, DType::kFloat32);
+    inner_ = inner_steps(strides_);
     same_ = a.shape == out.shape && b.shape == out.shape;
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
   }
@@ -84,42 +105,59 @@ class Binary : public Op {
                             [&](int begin, int end) { add(a, b, o, clamp_, begin, end); });
       return;
     }
-    if (same_) {
-      for (size_t i = 0; i < n; ++i) o[i] = clampf(f_(a[i], b[i]), clamp_);
-      return;
-    }
-    for_each_strided<2>(out.shape, strides_, {}, [&](size_t i, const std::array<std::int64_t, 2>& at) {
-      o[i] = clampf(f_(a[at[0]], b[at[1]]), clamp_);
+    const Clamp c = clamp_;
+    for_each_strided_row<2>(out.shape, strides_, {}, [&](size_t i, const auto& at, int len) {
+      float* row = o + i;
+      binary_row(f_, a + at[0], inner_[0], b + at[1], inner_[1], len,
+                 [row, c](int j, float y) { row[j] = clampf(y, c); });
     });
   }
 
  private:
-  std::function<float(float, float)> f_;
+  F f_;
   std::array<Steps, 2> strides_;
+  std::array<std::int64_t, 2> inner_{};
   bool same_ = false;
   Clamp clamp_{};
 };
 
+template <class F>
+std::unique_ptr<Op> binary(F f) {
+  return std::make_unique<Binary<F>>(f);
+}
+
 // GREATER, GREATER_EQUAL, LESS, ...: float inputs (broadcast), a bool output. With SELECT
 // they are what a `tf.where(x >= 0, 1, -1)` quantizer converts to.
+template <class F>
 class Compare : public Op {
  public:
-  explicit Compare(bool (*f)(float, float)) : f_(f) {}
-  void prepare(Model& m) override { strides_ = float_pair_strides(m, *this, DType::kBool); }
+  explicit Compare(F f) : f_(f) {}
+  void prepare(Model& m) override {
+    strides_ = float_pair_strides(m, *this, DType::kBool);
+    inner_ = inner_steps(strides_);
+  }
   void run(Model& m) override {
     const float* a = m.tensor(inputs[0]).data<float>();
     const float* b = m.tensor(inputs[1]).data<float>();
     Tensor& out = m.tensor(outputs[0]);
     std::uint8_t* o = out.data<std::uint8_t>();
-    for_each_strided<2>(out.shape, strides_, {}, [&](size_t i, const std::array<std::int64_t, 2>& at) {
-      o[i] = f_(a[at[0]], b[at[1]]) ? 1 : 0;
+    for_each_strided_row<2>(out.shape, strides_, {}, [&](size_t i, const auto& at, int len) {
+      std::uint8_t* row = o + i;
+      binary_row(f_, a + at[0], inner_[0], b + at[1], inner_[1], len,
+                 [row](int j, bool y) { row[j] = y ? 1 : 0; });
     });
   }
 
  private:
-  bool (*f_)(float, float);
+  F f_;
   std::array<Steps, 2> strides_;
+  std::array<std::int64_t, 2> inner_{};
 };
+
+template <class F>
+std::unique_ptr<Op> compare(F f) {
+  return std::make_unique<Compare<F>>(f);
+}
 
 // SELECT / SELECT_V2: out = condition ? x : y, the three broadcast to the output (SELECT
 // also takes TFLite's rank-1 condition that picks whole rows of x and y).
@@ -151,8 +189,13 @@ class Select : public Op {
     const float* y = m.tensor(inputs[2]).data<float>();
     Tensor& out = m.tensor(outputs[0]);
     float* o = out.data<float>();
-    for_each_strided<3>(out.shape, strides_, {}, [&](size_t i, const std::array<std::int64_t, 3>& at) {
-      o[i] = c[at[0]] ? x[at[1]] : y[at[2]];
+    const std::array<std::int64_t, 3> inner = inner_steps(strides_);
+    for_each_strided_row<3>(out.shape, strides_, {}, [&](size_t i, const auto& at, int len) {
+      const std::uint8_t* ci = c + at[0];
+      const float* xi = x + at[1];
+      const float* yi = y + at[2];
+      for (int j = 0; j < len; ++j)
+        o[i + j] = ci[j * inner[0]] ? xi[j * inner[1]] : yi[j * inner[2]];
     });
   }
 
@@ -160,9 +203,11 @@ class Select : public Op {
   std::array<Steps, 3> strides_;
 };
 
+// RELU, LOGISTIC, ...: out = f(x, alpha) element by element (inlined, so it vectorises).
+template <class F>
 class Unary : public Op {
  public:
-  explicit Unary(std::function<float(float, float)> f) : f_(std::move(f)) {}
+  explicit Unary(F f) : f_(f) {}
   void prepare(Model& m) override {
     const auto [in, out] = float_in_out(m, *this);
     if (out.elements() != in.elements())
@@ -177,9 +222,14 @@ class Unary : public Op {
   }
 
  private:
-  std::function<float(float, float)> f_;
+  F f_;
   float alpha_ = 0.0f;
 };
+
+template <class F>
+std::unique_ptr<Op> unary(F f) {
+  return std::make_unique<Unary<F>>(f);
+}
 
 // RESHAPE, SQUEEZE, EXPAND_DIMS: same elements, new shape.
 class Reshape : public Op {
@@ -375,53 +425,59 @@ class Softmax : public Op {
   float beta_ = 1.0f;
 };
 
-float relu(float x, float) { return std::max(x, 0.0f); }
+// x >= 0 ? x : x * a (PRELU, LEAKY_RELU), with the product taken on both sides so the
+// choice is a select: a multiply only on one side may trap, which keeps the compiler
+// from vectorising it, and the branch mispredicts on every sign change.
+constexpr auto leaky = [](float x, float a) {
+  const float scaled = x * a;
+  return x >= 0.0f ? x : scaled;
+};
 
 }  // namespace
 
 std::unique_ptr<Op> make_misc_op(const std::string& type) {
-  if (type == "ADD") return std::make_unique<Binary>([](float a, float b) { return a + b; });
-  if (type == "SUB") return std::make_unique<Binary>([](float a, float b) { return a - b; });
-  if (type == "MUL") return std::make_unique<Binary>([](float a, float b) { return a * b; });
-  if (type == "DIV") return std::make_unique<Binary>([](float a, float b) { return a / b; });
-  if (type == "MAXIMUM") return std::make_unique<Binary>([](float a, float b) { return std::max(a, b); });
-  if (type == "MINIMUM") return std::make_unique<Binary>([](float a, float b) { return std::min(a, b); });
+  if (type == "ADD") return binary([](float a, float b) { return a + b; });
+  if (type == "SUB") return binary([](float a, float b) { return a - b; });
+  if (type == "MUL") return binary([](float a, float b) { return a * b; });
+  if (type == "DIV") return binary([](float a, float b) { return a / b; });
+  if (type == "MAXIMUM") return binary([](float a, float b) { return std::max(a, b); });
+  if (type == "MINIMUM") return binary([](float a, float b) { return std::min(a, b); });
   if (type == "SQUARED_DIFFERENCE")
-    return std::make_unique<Binary>([](float a, float b) { return (a - b) * (a - b); });
+    return binary([](float a, float b) { return (a - b) * (a - b); });
   if (type == "PRELU")
-    return std::make_unique<Binary>([](float x, float a) { return x >= 0.0f ? x : x * a; });
-  if (type == "GREATER") return std::make_unique<Compare>([](float a, float b) { return a > b; });
+    return binary(leaky);
+  if (type == "GREATER") return compare([](float a, float b) { return a > b; });
   if (type == "GREATER_EQUAL")
-    return std::make_unique<Compare>([](float a, float b) { return a >= b; });
-  if (type == "LESS") return std::make_unique<Compare>([](float a, float b) { return a < b; });
+    return compare([](float a, float b) { return a >= b; });
+  if (type == "LESS") return compare([](float a, float b) { return a < b; });
   if (type == "LESS_EQUAL")
-    return std::make_unique<Compare>([](float a, float b) { return a <= b; });
-  if (type == "EQUAL") return std::make_unique<Compare>([](float a, float b) { return a == b; });
+    return compare([](float a, float b) { return a <= b; });
+  if (type == "EQUAL") return compare([](float a, float b) { return a == b; });
   if (type == "NOT_EQUAL")
-    return std::make_unique<Compare>([](float a, float b) { return a != b; });
+    return compare([](float a, float b) { return a != b; });
   if (type == "SELECT" || type == "SELECT_V2") return std::make_unique<Select>();
-  if (type == "RELU") return std::make_unique<Unary>(relu);
+  if (type == "RELU") return unary([](float x, float) { return std::max(x, 0.0f); });
   if (type == "RELU6")
-    return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, 0.0f), 6.0f); });
+    return unary([](float x, float) { return std::min(std::max(x, 0.0f), 6.0f); });
   if (type == "RELU_N1_TO_1")
-    return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, -1.0f), 1.0f); });
+    return unary([](float x, float) { return std::min(std::max(x, -1.0f), 1.0f); });
   if (type == "RELU_0_TO_1")
-    return std::make_unique<Unary>([](float x, float) { return std::min(std::max(x, 0.0f), 1.0f); });
-  if (type == "TANH") return std::make_unique<Unary>([](float x, float) { return std::tanh(x); });
+    return unary([](float x, float) { return std::min(std::max(x, 0.0f), 1.0f); });
+  if (type == "TANH") return unary([](float x, float) { return std::tanh(x); });
   if (type == "LOGISTIC")
-    return std::make_unique<Unary>([](float x, float) { return 1.0f / (1.0f + std::exp(-x)); });
+    return unary([](float x, float) { return 1.0f / (1.0f + std::exp(-x)); });
   if (type == "LEAKY_RELU")
-    return std::make_unique<Unary>([](float x, float a) { return x >= 0.0f ? x : x * a; });
+    return unary(leaky);
   if (type == "HARD_SWISH")
-    return std::make_unique<Unary>(
+    return unary(
         [](float x, float) { return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f; });
-  if (type == "ABS") return std::make_unique<Unary>([](float x, float) { return std::fabs(x); });
-  if (type == "NEG") return std::make_unique<Unary>([](float x, float) { return -x; });
-  if (type == "EXP") return std::make_unique<Unary>([](float x, float) { return std::exp(x); });
-  if (type == "SQRT") return std::make_unique<Unary>([](float x, float) { return std::sqrt(x); });
+  if (type == "ABS") return unary([](float x, float) { return std::fabs(x); });
+  if (type == "NEG") return unary([](float x, float) { return -x; });
+  if (type == "EXP") return unary([](float x, float) { return std::exp(x); });
+  if (type == "SQRT") return unary([](float x, float) { return std::sqrt(x); });
   if (type == "RSQRT")
-    return std::make_unique<Unary>([](float x, float) { return 1.0f / std::sqrt(x); });
-  if (type == "SQUARE") return std::make_unique<Unary>([](float x, float) { return x * x; });
+    return unary([](float x, float) { return 1.0f / std::sqrt(x); });
+  if (type == "SQUARE") return unary([](float x, float) { return x * x; });
   if (type == "RESHAPE" || type == "SQUEEZE" || type == "EXPAND_DIMS")
     return std::make_unique<Reshape>();
   if (type == "CONCATENATION") return std::make_unique<Concatenation>();

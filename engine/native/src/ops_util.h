@@ -138,25 +138,49 @@ inline void expect_constant(const Op& op, const Tensor& t, const char* what) {
 // negative on a reversed one).
 using Steps = std::vector<std::int64_t>;
 
-// f(i, at) for every element i of an output of `shape`, in row-major order, where
-// at[k] = start[k] + sum_d idx_d * steps[k][d] is the element of input k it maps to:
-// broadcasting, transposes and strided slices are all such walks.
+// f(i, at, n) for every row of an output of `shape` (its innermost axis, n elements from
+// element i on), in row-major order, where at[k] = start[k] + sum_d idx_d * steps[k][d] is
+// the element of input k that the row's first element maps to: broadcasting, transposes
+// and strided slices are all such walks. Whole rows let the caller's loop vectorise.
 template <size_t N, typename F>
-void for_each_strided(const std::vector<int>& shape, const std::array<Steps, N>& steps,
-                      std::array<std::int64_t, N> at, F&& f) {
+void for_each_strided_row(const std::vector<int>& shape, const std::array<Steps, N>& steps,
+                          std::array<std::int64_t, N> at, F&& f) {
   const int rank = static_cast<int>(shape.size());
-  size_t n = 1;
-  for (int d : shape) n *= static_cast<size_t>(d);
+  const int n = rank == 0 ? 1 : shape[rank - 1];
+  size_t rows = 1;
+  for (int d = 0; d + 1 < rank; ++d) rows *= static_cast<size_t>(shape[d]);
+  if (n == 0) return;
   std::vector<int> idx(rank, 0);
-  for (size_t i = 0; i < n; ++i) {
-    f(i, at);
-    for (int d = rank - 1; d >= 0; --d) {
+  for (size_t r = 0; r < rows; ++r) {
+    f(r * static_cast<size_t>(n), at, n);
+    for (int d = rank - 2; d >= 0; --d) {
       for (size_t k = 0; k < N; ++k) at[k] += steps[k][d];
       if (++idx[d] < shape[d]) break;
       for (size_t k = 0; k < N; ++k) at[k] -= steps[k][d] * shape[d];
       idx[d] = 0;
     }
   }
+}
+
+// The step of each input along the innermost axis of a walk (0 for a rank-0 output).
+template <size_t N>
+std::array<std::int64_t, N> inner_steps(const std::array<Steps, N>& steps) {
+  std::array<std::int64_t, N> inner{};
+  for (size_t k = 0; k < N; ++k) inner[k] = steps[k].empty() ? 0 : steps[k].back();
+  return inner;
+}
+
+// f(i, at) for every element i of an output of `shape`: the row walk, element by element.
+template <size_t N, typename F>
+void for_each_strided(const std::vector<int>& shape, const std::array<Steps, N>& steps,
+                      std::array<std::int64_t, N> at, F&& f) {
+  const std::array<std::int64_t, N> inner = inner_steps(steps);
+  for_each_strided_row<N>(shape, steps, at, [&](size_t i, std::array<std::int64_t, N> a, int n) {
+    for (int j = 0; j < n; ++j) {
+      f(i + static_cast<size_t>(j), a);
+      for (size_t k = 0; k < N; ++k) a[k] += inner[k];
+    }
+  });
 }
 
 // A constant int32 or int64 tensor's values (shapes, axes, paddings, slice bounds).
