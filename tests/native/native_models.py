@@ -81,6 +81,9 @@ def float_ops_model(input_shape=(13, 11, 6)):
         c,
         L.Conv2D(20, 3, padding="valid", dilation_rate=2)(inp),
         L.Conv2D(35, 1, use_bias=False)(inp),
+        # Image stems: kernel rows read as runs of k_w pixels from a width-padded copy.
+        L.Conv2D(24, 7, strides=2, padding="same", activation="relu")(inp),
+        L.Conv2D(8, (5, 4), padding="valid")(inp),
         L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(inp),
         L.DepthwiseConv2D(3, padding="valid", depth_multiplier=2)(inp),
         L.MaxPool2D(2, strides=1)(inp),

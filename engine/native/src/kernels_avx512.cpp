@@ -74,21 +74,19 @@ struct FloatStep {
 
 // The indirect GEMM's inner loops over taps and depth for an MR x (NR * 16) tile: each
 // row's element is broadcast and stepped into the NR weight vectors of its block.
-// kDepth > 0 fixes the depth at compile time, so a few-channel tap (an RGB stem's 3)
-// unrolls instead of paying a loop per tap. Always inlined: `acc` must stay in registers.
-template <class Step, int MR, int NR, int kDepth = 0, class Args>
+// Always inlined: `acc` must stay in registers.
+template <class Step, int MR, int NR, class Args>
 LCE_AVX512 __attribute__((always_inline)) inline void accumulate(
     const Args& g, int r0, int b0, typename Step::Vec (&acc)[MR][NR]) {
   using Elem = typename Step::Elem;
-  const int depth = kDepth > 0 ? kDepth : g.depth;
   const Elem* w[NR];
   for (int j = 0; j < NR; ++j) w[j] = g.w->block(b0 + j);
   const Elem* const* rows = g.ind + static_cast<size_t>(r0) * g.taps;
   for (int t = 0; t < g.taps; ++t) {
     const Elem* a[MR];
     for (int i = 0; i < MR; ++i) a[i] = rows[i * g.taps + t];
-    for (int c = 0; c < depth; ++c) {
-      const int k = t * depth + c;
+    for (int c = 0; c < g.depth; ++c) {
+      const int k = t * g.depth + c;
       typename Step::Vec wv[NR];
       for (int j = 0; j < NR; ++j) wv[j] = Step::load(w[j] + k * kLanes);
       for (int i = 0; i < MR; ++i) {
@@ -178,7 +176,7 @@ LCE_AVX512 void bgemm_avx512(const BgemmArgs& g, int row_begin, int row_end) {
   gemm_blocks<BgemmTile>(g, row_begin, row_end);
 }
 
-template <int MR, int NR, int kDepth>
+template <int MR, int NR>
 LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
   __m512 acc[MR][NR];
   for (int j = 0; j < NR; ++j) {
@@ -186,7 +184,7 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
         g.bias != nullptr ? _mm512_loadu_ps(g.bias + (b0 + j) * kLanes) : _mm512_setzero_ps();
     for (int i = 0; i < MR; ++i) acc[i][j] = bias;
   }
-  accumulate<FloatStep, MR, NR, kDepth>(g, r0, b0, acc);
+  accumulate<FloatStep>(g, r0, b0, acc);
   const __m512 lo = _mm512_set1_ps(g.clamp.lo);
   const __m512 hi = _mm512_set1_ps(g.clamp.hi);
   for (int j = 0; j < NR; ++j) {
@@ -199,21 +197,13 @@ LCE_AVX512 void sgemm_tile(const SgemmArgs& g, int r0, int b0) {
   }
 }
 
-template <int kDepth>
 struct SgemmTile {
   template <int MR, int NR>
-  LCE_AVX512 static void run(const SgemmArgs& g, int r0, int b0) {
-    sgemm_tile<MR, NR, kDepth>(g, r0, b0);
-  }
+  LCE_AVX512 static void run(const SgemmArgs& g, int r0, int b0) { sgemm_tile<MR, NR>(g, r0, b0); }
 };
 
 LCE_AVX512 void sgemm_avx512(const SgemmArgs& g, int row_begin, int row_end) {
-  // Image stems (1 or 3 channels per tap) get an unrolled depth; everything else loops.
-  switch (g.depth) {
-    case 1: return gemm_blocks<SgemmTile<1>>(g, row_begin, row_end);
-    case 3: return gemm_blocks<SgemmTile<3>>(g, row_begin, row_end);
-    default: return gemm_blocks<SgemmTile<0>>(g, row_begin, row_end);
-  }
+  gemm_blocks<SgemmTile>(g, row_begin, row_end);
 }
 
 // Depthwise convolution through the indirection table: 16 channels per vector (masked
@@ -305,7 +295,13 @@ LCE_AVX512 double popcount_peak_avx512(long long iterations, const Word* table) 
   }
   __m512i sum = acc[0];
   for (int i = 1; i < kChains; ++i) sum = _mm512_add_epi32(sum, acc[i]);
-  return static_cast<double>(_mm512_reduce_add_epi32(sum)) + 512.0 * kChains;
+  // Lane by lane in double: the 16 lanes' total can pass INT_MAX, which the header's
+  // int reduction (_mm512_reduce_add_epi32) would overflow.
+  alignas(64) std::uint32_t lanes[kLanes];
+  _mm512_store_si512(lanes, sum);
+  double total = 512.0 * kChains;
+  for (const std::uint32_t lane : lanes) total += lane;
+  return total;
 }
 
 // Independent FMA chains on registers: the core's float-MAC peak. 12 accumulators cover

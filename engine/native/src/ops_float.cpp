@@ -68,29 +68,84 @@ class Conv2d : public Op {
     win_ = conv_window(*this, in, filter);
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));
-    window_taps(m, *this, win_, in.dim(0), sizeof(float*));
     k_ = win_.k_h * win_.k_w * cin_;  // the filter's own size bounds it
     rows_ = in.dim(0) * win_.out_h * win_.out_w;
     m.charge(*this, (filter.elements() + 16 * static_cast<size_t>(k_)) * sizeof(float),
              "packed weights");
     weights_ = pack_blocks(filter.data<float>(), cout_, k_);
     bias_ = padded_bias(m, *this, 2, cout_);
+    // A few-channel input (an image stem): the k_w taps of a kernel row lie side by side
+    // in a width-padded copy of the input, so one table entry serves a whole kernel row
+    // (7x fewer for a 7x7 stem) and each entry holds k_w * cin floats, not 3. The sums
+    // keep their order, so outputs are bit-identical to the per-tap table's.
+    row_runs_ = win_.dil_w == 1 && win_.k_w > 1 && cin_ * win_.k_w <= kMaxRunDepth;
+    if (row_runs_) {
+      Window runs = win_;
+      runs.k_w = 1;  // one entry per kernel row
+      window_taps(m, *this, runs, in.dim(0), sizeof(float*));
+      padded_w_ = std::max(win_.in_w + win_.pad_left,
+                           (win_.out_w - 1) * win_.stride_w + win_.k_w);
+      padded_rows_ = in.dim(0) * win_.in_h;
+      const size_t padded = static_cast<size_t>(padded_rows_) * padded_w_ * cin_ + kLanes;
+      m.charge(*this, padded * sizeof(float), "the width-padded input");
+      padded_.assign(padded, 0.0f);
+      zeros_.assign(static_cast<size_t>(win_.k_w) * cin_ + kLanes, 0.0f);
+      ind_ = row_run_table(in.dim(0));
+      return;
+    }
+    window_taps(m, *this, win_, in.dim(0), sizeof(float*));
     zeros_.assign(cin_ + kLanes, 0.0f);  // slack: vector kernels read whole registers
     ind_ = make_indirection<float>(in.data<float>(), in.dim(0), win_, cin_, zeros_.data());
   }
   void run(Model& m) override {
-    const SgemmArgs g = sgemm_args(ind_, win_.k_h * win_.k_w, cin_, weights_, bias_, clamp_,
+    if (row_runs_) copy_into_padded(m.tensor(inputs[0]).data<float>());
+    const int taps = row_runs_ ? win_.k_h : win_.k_h * win_.k_w;
+    const int depth = row_runs_ ? win_.k_w * cin_ : cin_;
+    const SgemmArgs g = sgemm_args(ind_, taps, depth, weights_, bias_, clamp_,
                                    m.tensor(outputs[0]).data<float>());
     const auto sgemm = m.kernels().sgemm;
     m.pool().parallel_for(rows_, 8, [&](int b, int e) { sgemm(g, b, e); });
   }
 
  private:
+  // Most floats one kernel row may span for the row-run table (k_w * cin).
+  static constexpr int kMaxRunDepth = 64;
+
+  // Entry [row * k_h + ky]: the kernel row ky of output pixel `row` in the padded copy
+  // (whose column c is input column c - pad_left), or a zero row above or below the image.
+  std::vector<const float*> row_run_table(int batch) const {
+    std::vector<const float*> ind(static_cast<size_t>(batch) * win_.out_h * win_.out_w *
+                                  win_.k_h);
+    size_t i = 0;
+    for (int n = 0; n < batch; ++n)
+      for (int oy = 0; oy < win_.out_h; ++oy)
+        for (int ox = 0; ox < win_.out_w; ++ox)
+          for (int ky = 0; ky < win_.k_h; ++ky) {
+            const int iy = oy * win_.stride_h - win_.pad_top + ky * win_.dil_h;
+            const size_t column = static_cast<size_t>(ox) * win_.stride_w;
+            ind[i++] = iy >= 0 && iy < win_.in_h
+                           ? padded_.data() +
+                                 ((static_cast<size_t>(n) * win_.in_h + iy) * padded_w_ + column) *
+                                     cin_
+                           : zeros_.data();
+          }
+    return ind;
+  }
+
+  // The input's rows into the padded copy; its pad columns stay zero from prepare.
+  void copy_into_padded(const float* in) {
+    const size_t row = static_cast<size_t>(win_.in_w) * cin_;
+    for (size_t r = 0; r < static_cast<size_t>(padded_rows_); ++r)
+      std::copy(in + r * row, in + (r + 1) * row,
+                padded_.data() + (r * padded_w_ + win_.pad_left) * cin_);
+  }
+
   Window win_;
-  int cin_ = 0, cout_ = 0, k_ = 0, rows_ = 0;
+  int cin_ = 0, cout_ = 0, k_ = 0, rows_ = 0, padded_w_ = 0, padded_rows_ = 0;
+  bool row_runs_ = false;
   Clamp clamp_{};
   PackedBlocks<float> weights_;
-  std::vector<float> bias_, zeros_;
+  std::vector<float> bias_, zeros_, padded_;
   std::vector<const float*> ind_;
 };
 
