@@ -44,23 +44,28 @@ def _stats(samples: list[float]) -> dict[str, float]:
     }
 
 
-def floor_ms(binary_macs: int, float_macs: int, peaks: dict[str, float]) -> float:
-    """One core's time for the work at the measured peaks, in ms (nan without them).
+def floor_ms(binary_macs: int, float_macs: int, peaks: dict[str, float]) -> float | None:
+    """One core's time for the work at the measured peaks, in ms (None without them).
 
     Example:
         >>> floor_ms(2 * 10**9, 10**9, {"popcount_macs_per_s": 2e12, "fma_macs_per_s": 1e11})
         11.0
     """
     if not peaks["popcount_macs_per_s"] or not peaks["fma_macs_per_s"]:
-        return math.nan
+        return None
     seconds = binary_macs / peaks["popcount_macs_per_s"] + float_macs / peaks["fma_macs_per_s"]
     return seconds * 1e3
 
 
-def candidates(space_name: str, sampled: int, seed: int, peaks: dict[str, float]):
+#: Binary MACs per float MAC of work when choosing sampled configs: about one core's peak
+#: ratio on AVX-512 hosts, fixed so that a run's configs never depend on its peaks.
+BINARY_MACS_PER_FLOAT_MAC = 20
+
+
+def candidates(space_name: str, sampled: int, seed: int):
     """``(label, preset, config)`` of the space's presets, then of ``sampled`` configs.
 
-    Sampled configs are drawn at random (seed ``seed``) and kept where their floor is at
+    Sampled configs are drawn at random (seed ``seed``) and kept where their work is at
     most twice the largest preset's: the configs a search keeps.
     """
     import optuna
@@ -68,14 +73,14 @@ def candidates(space_name: str, sampled: int, seed: int, peaks: dict[str, float]
 
     space = get_space(space_name)
 
-    def floor(config: Any) -> float:
+    def work(config: Any) -> float:
         summary = space.describe(config)
-        return floor_ms(summary.binary_macs, summary.float_macs, peaks)
+        return summary.binary_macs / BINARY_MACS_PER_FLOAT_MAC + summary.float_macs
 
     presets = space.presets()
     for name, config in presets.items():
         yield name, name, config
-    limit = 2 * max(floor(c) for c in presets.values())
+    limit = 2 * max(work(c) for c in presets.values())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     kept = 0
@@ -83,7 +88,7 @@ def candidates(space_name: str, sampled: int, seed: int, peaks: dict[str, float]
         if kept == sampled:
             break
         config = space.suggest(study.ask())
-        if space.preset_name(config) is None and not floor(config) > limit:
+        if space.preset_name(config) is None and work(config) <= limit:
             yield f"sampled-{kept}", None, config
             kept += 1
 
@@ -121,18 +126,36 @@ def compare(tflite: bytes, threads: int, runs: int, warmup: int) -> dict[str, An
     }
 
 
-def bconv_share(tflite: bytes, runs: int) -> dict[str, float]:
-    """The single-thread native profile: the LceBconv2d ops' share of the time."""
+def op_profile(tflite: bytes, runs: int) -> dict[str, Any]:
+    """The single-thread native profile: microseconds per op type, and the binary convs' share.
+
+    The input is random, as in :func:`compare`: a constant one would let branches in the
+    glue predict perfectly and hide their cost.
+    """
     from lce_nas.engine import native
 
     model = native.load(tflite, num_threads=1)
-    x = np.zeros(model.input_shapes[0], np.float32)
+    x = np.random.RandomState(0).uniform(-1, 1, model.input_shapes[0]).astype(np.float32)
     # Best of several profiles: the kernels' speed, not the machine's noise.
     profiles = [model.profile(x, runs=10) for _ in range(max(1, runs // 10))]
     best = min(profiles, key=lambda rows: sum(r.microseconds for r in rows))
-    total = sum(r.microseconds for r in best)
-    bconv = sum(r.microseconds for r in best if r.op_type == "LceBconv2d")
-    return {"profile_us": total, "bconv_us": bconv, "bconv_share": bconv / total}
+    by_type: dict[str, float] = {}
+    for r in best:
+        by_type[r.op_type] = by_type.get(r.op_type, 0.0) + r.microseconds
+    total = sum(by_type.values())
+    bconv = by_type.get("LceBconv2d", 0.0)
+    return {"profile_us": total, "op_us": by_type, "bconv_share": bconv / total}
+
+
+def peaks_of_this_engine() -> dict[str, float]:
+    """One core's measured peaks; 0 for the FMA peak of an engine built before it existed."""
+    from lce_nas.engine import native
+
+    try:
+        fma = native.fma_peak_macs_per_s()
+    except AttributeError:  # an older build of the extension, timed for comparison
+        fma = 0.0
+    return {"popcount_macs_per_s": native.popcount_peak_macs_per_s(), "fma_macs_per_s": fma}
 
 
 def geomean(values: list[float]) -> float:
@@ -163,7 +186,8 @@ def summarize(rows: list[dict[str, Any]]) -> None:
             f"{r['space']:<15}{r['model']:<27}{r['threads']:>4}"
             + f" {n['median_ms']:.2f} ({n['p10_ms']:.2f}-{n['p90_ms']:.2f})".rjust(24)
             + f" {lc['median_ms']:.2f} ({lc['p10_ms']:.2f}-{lc['p90_ms']:.2f})".rjust(24)
-            + f"{r['speedup']:>7.1f}{r['floor_ms']:>10.2f}{r['floor_share']:>10.0%}"
+            + f"{r['speedup']:>7.1f}"
+            + (f"{r['floor_ms']:>10.2f}{r['floor_share']:>10.0%}" if r["floor_ms"] else "")
         )
     for threads in sorted({r["threads"] for r in rows if r.get("kind") == "model"}):
         done = [r for r in rows if r.get("threads") == threads and "speedup" in r]
@@ -171,11 +195,11 @@ def summarize(rows: list[dict[str, Any]]) -> None:
             continue
         worst = min(done, key=lambda r: r["speedup"])
         mean = geomean([r["speedup"] for r in done])
+        shares = [r["floor_share"] for r in done if r["floor_share"] is not None]
+        reached = f", floor reached {min(shares):.0%}-{max(shares):.0%}" if shares else ""
         print(
             f"{threads} thread(s): {len(done)} models, geomean {mean:.2f}x,"
-            f" lowest {worst['speedup']:.2f}x ({worst['space']} {worst['model']}),"
-            f" floor reached {min(r['floor_share'] for r in done):.0%}"
-            f"-{max(r['floor_share'] for r in done):.0%}"
+            f" lowest {worst['speedup']:.2f}x ({worst['space']} {worst['model']}){reached}"
         )
 
 
@@ -205,10 +229,7 @@ def main() -> None:
 
     command = shlex.join(["python", *sys.argv])
     host = {"cpu": platform.processor() or platform.machine(), "command": command}
-    peaks = {
-        "popcount_macs_per_s": native.popcount_peak_macs_per_s(),
-        "fma_macs_per_s": native.fma_peak_macs_per_s(),
-    }
+    peaks = peaks_of_this_engine()
     rows: list[dict[str, Any]] = [{"kind": "peak", **peaks, **host}]
     print(
         f"one core's peaks: {peaks['popcount_macs_per_s'] / 1e9:.0f} G binary MAC/s,"
@@ -219,7 +240,7 @@ def main() -> None:
         out.write(json.dumps(rows[0]) + "\n")
         for space_name in args.spaces:
             space = get_space(space_name)
-            for label, preset, config in candidates(space_name, args.sampled, args.seed, peaks):
+            for label, preset, config in candidates(space_name, args.sampled, args.seed):
                 summary = space.describe(config)
                 floor = floor_ms(summary.binary_macs, summary.float_macs, peaks)
                 tflite = convert_model(space.build_deploy(config))
@@ -240,9 +261,10 @@ def main() -> None:
                     row = {**base, "threads": threads}
                     try:
                         row.update(compare(tflite, threads, args.runs, args.warmup))
-                        row["floor_share"] = floor / (threads * row["native"]["median_ms"])
+                        median = row["native"]["median_ms"]
+                        row["floor_share"] = floor / (threads * median) if floor else None
                         if threads == 1:
-                            row.update(bconv_share(tflite, args.runs))
+                            row.update(op_profile(tflite, args.runs))
                     except native.NativeModelError as e:
                         row["error"] = str(e)
                     rows.append(row)
