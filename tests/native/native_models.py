@@ -104,6 +104,12 @@ def float_ops_model(input_shape=(13, 11, 6)):
         # Real-to-Binary style gating: per-channel scale from a pooled branch.
         L.Multiply()([inp, L.Reshape((1, 1, 6))(gate)]),
         L.Reshape((-1, 6))(inp),
+        # Reductions over the last axis, a middle one and the spatial ones, and a pad of
+        # every axis (the channels too).
+        L.Lambda(lambda t: tf.reduce_sum(t, axis=-1))(inp),
+        L.Lambda(lambda t: tf.reduce_mean(t, axis=1))(inp),
+        L.Lambda(lambda t: tf.reduce_max(t, axis=[1, 2], keepdims=True))(inp),
+        L.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 0], [0, 2], [1, 1]], constant_values=0.5))(inp),
         # Broadcasts of each kind: the broadcast input first, and along a middle axis.
         L.Lambda(lambda t: per_pixel - t)(inp),
         L.Lambda(lambda t: tf.maximum(t, per_row))(inp),

@@ -295,14 +295,6 @@ class Concatenation : public Op {
   Clamp clamp_{};
 };
 
-// Steps a row-major index over axes 0..last of `shape` to the next element, like an odometer.
-void next_index(std::vector<int>& idx, const std::vector<int>& shape, int last) {
-  for (int d = last; d >= 0; --d) {
-    if (++idx[d] < shape[d]) return;
-    idx[d] = 0;
-  }
-}
-
 class Pad : public Op {
  public:
   void prepare(Model& m) override {
@@ -312,18 +304,26 @@ class Pad : public Op {
     const auto pads = const_ints(*this, paddings, "paddings");
     if (pads.size() != 2 * in.shape.size())
       fail(*this, "paddings '" + paddings.name + "' must be [rank, 2]");
-    before_.resize(in.rank());
+    std::vector<int> before(in.rank());
     std::vector<int> shape(in.rank());
     for (int d = 0; d < in.rank(); ++d) {
       // A negative padding would write before the output buffer.
       if (pads[2 * d] < 0 || pads[2 * d + 1] < 0 || pads[2 * d] > kMaxPad || pads[2 * d + 1] > kMaxPad)
         fail(*this, "paddings '" + paddings.name + "' must be in 0.." + std::to_string(kMaxPad));
-      before_[d] = static_cast<int>(pads[2 * d]);
+      before[d] = static_cast<int>(pads[2 * d]);
       const std::int64_t size = std::int64_t{in.shape[d]} + pads[2 * d] + pads[2 * d + 1];
       if (size > std::numeric_limits<int>::max()) fail(*this, "padded size overflows");
       shape[d] = static_cast<int>(size);
     }
     expect_shape(*this, out, shape);
+    out_steps_.assign(in.rank(), 0);
+    start_ = 0;
+    std::int64_t stride = 1;
+    for (int d = in.rank() - 1; d >= 0; --d) {
+      out_steps_[d] = stride;
+      start_ += before[d] * stride;
+      stride *= shape[d];
+    }
     value_ = 0.0f;
     if (inputs.size() > 2 && inputs[2] >= 0) {
       const Tensor& value = m.input(*this, 2);
@@ -337,20 +337,16 @@ class Pad : public Op {
     Tensor& out = m.tensor(outputs[0]);
     float* dst = out.data<float>();
     std::fill(dst, dst + out.elements(), value_);
-    const int rank = in.rank();
-    const int last = in.shape.back();
-    const size_t rows = in.elements() / std::max(1, last);
-    std::vector<int> idx(rank, 0);
-    for (size_t r = 0; r < rows; ++r) {
-      size_t o = 0;
-      for (int d = 0; d < rank; ++d) o = o * out.shape[d] + idx[d] + before_[d];
-      std::memcpy(dst + o, in.data<float>() + r * last, sizeof(float) * last);
-      next_index(idx, in.shape, rank - 2);  // row by row: the last axis is copied whole
-    }
+    // Each input row lands whole in the output, after the paddings before it on every axis.
+    const float* src = in.data<float>();
+    for_each_strided_row<1>(in.shape, {out_steps_}, {start_}, [&](size_t i, const auto& at, int n) {
+      std::memcpy(dst + at[0], src + i, sizeof(float) * n);
+    });
   }
 
  private:
-  std::vector<int> before_;
+  Steps out_steps_;
+  std::int64_t start_ = 0;
   float value_ = 0.0f;
 };
 
@@ -365,9 +361,19 @@ class Reduce : public Op {
       if (axis < 0 || axis >= in.rank()) fail(*this, "bad axis");
       reduced_[axis] = true;
     }
+    // The output element an input element adds to: a walk over the input whose steps are
+    // the output's strides on kept axes and 0 on reduced ones.
+    out_steps_.assign(in.rank(), 0);
     size_t kept = 1;
     count_ = 1;
-    for (int d = 0; d < in.rank(); ++d) (reduced_[d] ? count_ : kept) *= in.shape[d];
+    for (int d = in.rank() - 1; d >= 0; --d) {
+      if (reduced_[d]) {
+        count_ *= in.shape[d];
+      } else {
+        out_steps_[d] = static_cast<std::int64_t>(kept);
+        kept *= in.shape[d];
+      }
+    }
     if (out.elements() != kept)
       fail(*this, "output '" + out.name + "' does not have the size of the kept axes");
   }
@@ -377,22 +383,38 @@ class Reduce : public Op {
     float* dst = out.data<float>();
     const bool is_max = type == "REDUCE_MAX";
     std::fill(dst, dst + out.elements(), is_max ? -INFINITY : 0.0f);
-    const int rank = in.rank();
-    std::vector<int> idx(rank, 0);
-    const float* src = in.data<float>();
-    for (size_t i = 0; i < in.elements(); ++i) {
-      size_t o = 0;
-      for (int d = 0; d < rank; ++d)
-        if (!reduced_[d]) o = o * in.shape[d] + idx[d];
-      dst[o] = is_max ? std::max(dst[o], src[i]) : dst[o] + src[i];
-      next_index(idx, in.shape, rank - 1);
+    if (is_max) {
+      reduce_rows(in, dst, [](float acc, float x) { return std::max(acc, x); });
+    } else {
+      reduce_rows(in, dst, [](float acc, float x) { return acc + x; });
     }
     if (type == "MEAN")
       for (size_t i = 0; i < out.elements(); ++i) dst[i] /= static_cast<float>(count_);
   }
 
  private:
+  // Folds every input element into its output element in row-major input order (so the
+  // sums are the same whichever axes are kept): a kept last axis folds a whole row into a
+  // row of outputs (a loop that vectorises), a reduced one into a single output.
+  template <class F>
+  void reduce_rows(const Tensor& in, float* dst, F fold) const {
+    const float* src = in.data<float>();
+    const std::int64_t inner = out_steps_.empty() ? 0 : out_steps_.back();
+    for_each_strided_row<1>(in.shape, {out_steps_}, {}, [&](size_t i, const auto& at, int n) {
+      const float* x = src + i;
+      float* y = dst + at[0];
+      if (inner == 1) {
+        for (int j = 0; j < n; ++j) y[j] = fold(y[j], x[j]);
+      } else {
+        float acc = *y;
+        for (int j = 0; j < n; ++j) acc = fold(acc, x[j]);
+        *y = acc;
+      }
+    });
+  }
+
   std::vector<bool> reduced_;
+  Steps out_steps_;
   size_t count_ = 1;
 };
 
