@@ -251,7 +251,13 @@ def make_corpus() -> None:
     import tensorflow as tf
     from fuzz_mutate import TARGETED, targeted
     from lce_nas.space import get_space
-    from native_models import bconv_grid_model, common_bnns_model, float_ops_model
+    from native_models import (
+        bconv_grid_model,
+        common_bnns_model,
+        float_ops_model,
+        layout_ops_model,
+        where_quantizer_model,
+    )
     from native_support import convert
 
     space = get_space("quicknet")
@@ -263,6 +269,8 @@ def make_corpus() -> None:
         "float_ops.tflite": float_ops_model(),
         "bconv_bits.tflite": bconv_grid_model((7, 7, 1)),
         "common_bnns.tflite": common_bnns_model(),
+        "where_quantizers.tflite": where_quantizer_model(),
+        "layout_ops.tflite": layout_ops_model(),
     }
     for name, model in seeds.items():
         (CORPUS / name).write_bytes(convert(model, seed=1))
