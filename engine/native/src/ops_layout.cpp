@@ -11,14 +11,6 @@
 namespace lce_native {
 namespace {
 
-// The row-major strides of `shape`, in elements.
-Steps strides_of(const std::vector<int>& shape) {
-  Steps strides(shape.size(), 1);
-  for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
-    strides[d] = strides[d + 1] * shape[d + 1];
-  return strides;
-}
-
 class StridedView : public Op {
  public:
   void prepare(Model& m) override {

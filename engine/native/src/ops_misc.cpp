@@ -316,14 +316,9 @@ class Pad : public Op {
       shape[d] = static_cast<int>(size);
     }
     expect_shape(*this, out, shape);
-    out_steps_.assign(in.rank(), 0);
+    out_steps_ = strides_of(shape);
     start_ = 0;
-    std::int64_t stride = 1;
-    for (int d = in.rank() - 1; d >= 0; --d) {
-      out_steps_[d] = stride;
-      start_ += before[d] * stride;
-      stride *= shape[d];
-    }
+    for (int d = 0; d < in.rank(); ++d) start_ += before[d] * out_steps_[d];
     value_ = 0.0f;
     if (inputs.size() > 2 && inputs[2] >= 0) {
       const Tensor& value = m.input(*this, 2);
@@ -447,13 +442,10 @@ class Softmax : public Op {
   float beta_ = 1.0f;
 };
 
-// x >= 0 ? x : x * a (PRELU, LEAKY_RELU), with the product taken on both sides so the
-// choice is a select: a multiply only on one side may trap, which keeps the compiler
-// from vectorising it, and the branch mispredicts on every sign change.
-constexpr auto leaky = [](float x, float a) {
-  const float scaled = x * a;
-  return x >= 0.0f ? x : scaled;
-};
+// PRELU and LEAKY_RELU. The select vectorises only because the engine is built with
+// -fno-trapping-math (see COMPILE_ARGS): otherwise GCC keeps it a branch, which
+// mispredicts on every sign change.
+constexpr auto leaky = [](float x, float a) { return x >= 0.0f ? x : x * a; };
 
 }  // namespace
 

@@ -138,6 +138,14 @@ inline void expect_constant(const Op& op, const Tensor& t, const char* what) {
 // negative on a reversed one).
 using Steps = std::vector<std::int64_t>;
 
+// The row-major strides of `shape`, in elements.
+inline Steps strides_of(const std::vector<int>& shape) {
+  Steps strides(shape.size(), 1);
+  for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * shape[d + 1];
+  return strides;
+}
+
 // f(i, at, n) for every row of an output of `shape` (its innermost axis, n elements from
 // element i on), in row-major order, where at[k] = start[k] + sum_d idx_d * steps[k][d] is
 // the element of input k that the row's first element maps to: broadcasting, transposes
