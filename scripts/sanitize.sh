@@ -20,7 +20,15 @@ mkdir -p "$out/obj" "$out/site"
 
 suffix=$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 ext="$out/_native$suffix"
-flags=(-std=c++17 -O1 -g -fPIC -fno-omit-frame-pointer -ffp-contract=off -fno-trapping-math
+# The engine's own flags (source_digest.COMPILE_ARGS, what setup.py builds with) but its
+# optimisation level: this build is -O1, so the sanitizers see every access.
+read -r -a engine_flags <<< "$("$py" -c '
+import importlib.util as u
+spec = u.spec_from_file_location("source_digest", "engine/native/source_digest.py")
+module = u.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(" ".join(f for f in module.COMPILE_ARGS if not f.startswith("-O")))')"
+flags=(-std=c++17 -O1 -g -fPIC -fno-omit-frame-pointer "${engine_flags[@]}"
        -fsanitize=address,undefined -fno-sanitize-recover=undefined -fvisibility=hidden)
 # pip builds the regular extension in an isolated environment; this build needs
 # pybind11's headers in .venv itself.
