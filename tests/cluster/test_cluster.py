@@ -17,6 +17,7 @@ import pytest
 from lce_nas.latency_db import LatencyStore
 from optuna.trial import TrialState
 from search_support import wait_for
+from timing_support import first_timings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -63,8 +64,7 @@ def _single_timings(db: str, study: str) -> None:
         for fingerprint in set(fingerprints):
             timed = [m for m in store.measurements(fingerprint=fingerprint, device="host")
                      if m.engine == "lce-interpreter"]  # fmt: skip
-            first_timings = [m for m in timed if "retime_of" not in m.host_facts]
-            assert len(first_timings) == 1, (fingerprint, [m.host_facts for m in timed])
+            assert len(first_timings(timed)) == 1, (fingerprint, [m.host_facts for m in timed])
         assert store.counts()["accuracy_evaluations"] == len(set(fingerprints))
 
 

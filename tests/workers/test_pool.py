@@ -13,6 +13,7 @@ from lce_nas.engine.devices import get_device
 from lce_nas.latency_db import LatencyStore
 from lce_nas.workers import Pool
 from lce_nas.workers.trainer import ProxySettings
+from timing_support import first_timings
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +66,8 @@ def test_four_candidates_overlap_and_land_in_the_database(pool):
         assert counts["accuracy_evaluations"] == 4
         assert counts["architectures"] == 4
         timed_here = [m for m in store.measurements() if m.engine == "lce-interpreter"]
-        assert len(timed_here) == 4
+        # Once each; a re-time on a core the speed sentinel found slow is not a second one.
+        assert len(first_timings(timed_here)) == 4, [m.host_facts for m in timed_here]
         # Each candidate also got a per-op breakdown from the native engine.
         profiled = [m for m in store.measurements() if m.engine == "native"]
         assert {m.fingerprint for m in profiled} == {m.fingerprint for m in timed_here}
