@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from lce_nas.engine import get_device, measure
-from lce_nas.engine.sentinel import (
-    facts_sentinel,
-)
+from lce_nas.engine.sentinel import SENTINEL_INTERVAL_S, facts_sentinel
 
 
 @pytest.fixture(autouse=True)
@@ -16,9 +16,16 @@ def _no_user_profiles(tmp_path, monkeypatch):
 
 
 def test_every_host_measurement_keeps_its_sentinel(tiny_tflite):
-    m = measure(tiny_tflite, get_device("host"), max_seconds=2)
+    # The tiny model reaches the default run limit within one sentinel interval
+    # on a quiet core; lifting the limit holds the timing for min_seconds (1 s).
+    device = dataclasses.replace(get_device("host"), max_runs=10**7)
+    m = measure(tiny_tflite, device, max_seconds=2)
     assert facts_sentinel(m.host_facts) > 0
-    # One before warming up, one per interval of timing, one after.
+    timed_s = sum(m.samples_ms) / 1e3
+    assert timed_s >= SENTINEL_INTERVAL_S
+    # One before warming up, one after, and at least one between: by the last
+    # run the clock has passed the interval, since it runs as long as the
+    # samples sum and more.
     assert m.host_facts["sentinel_samples"] >= 3
 
 
