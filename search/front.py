@@ -30,9 +30,10 @@ REFERENCE_FACTOR = 2.0
 def front_numbers(records: Sequence[TrialRecord]) -> list[int]:
     """Numbers of the trials on the feasible Pareto front, fastest first.
 
+    Only contenders stand on it: a trial stopped below the top rung does not.
     Equal points (the same architecture proposed twice) count once: the first trial.
     """
-    feasible = [r for r in records if r.feasible]
+    feasible = [r for r in records if r.contender]
     return [feasible[i].number for i in pareto_front([r.point for r in feasible])]  # type: ignore[misc]
 
 
@@ -42,11 +43,11 @@ def dominated_presets(records: Sequence[TrialRecord]) -> dict[int, list[str]]:
     Only feasible presets count: a preset over a size or latency limit was
     never trained, so beating its placeholder accuracy means nothing.
     """
-    presets = [(r.preset, r.point) for r in records if r.preset and r.feasible]
+    presets = [(r.preset, r.point) for r in records if r.preset and r.contender]
     return {
         r.number: sorted({name for name, p in presets if dominates(r.point, p)})  # type: ignore[arg-type]
         for r in records
-        if r.feasible
+        if r.contender
     }
 
 
@@ -164,10 +165,10 @@ def study_front(
         box = (reference["accuracy"], reference["latency_ms"])
         # The final volume from all points at once: the same figure with or without
         # the history, whichever order the trials completed in.
-        volume = hypervolume([r.point for r in records if r.feasible], box)
+        volume = hypervolume([r.point for r in records if r.contender], box)
     if reference is not None and history:
         done = completion_order(records)
-        values = hypervolume_history([r.point if r.feasible else None for r in done], box)
+        values = hypervolume_history([r.point if r.contender else None for r in done], box)
         steps = [
             {"number": r.number, "completed_at": _iso(r.completed_at), "hypervolume": v}
             for r, v in zip(done, values, strict=True)

@@ -32,6 +32,7 @@ from lce_nas.latency_db.readonly import has_tables, readonly_engine
 from lce_nas.search.front import StudyFront, study_front
 from lce_nas.search.record import (
     FEASIBLE,
+    FIDELITY,
     FINISHED_STATES,
     KNOWN_ATTRS,
     PRESET,
@@ -310,7 +311,7 @@ class StudyReader:
         ``rows(every_trial=True)`` of this front is refused: use :meth:`front`).
         """
         in_study = _TRIALS.c.study_id == study.study_id
-        light = self._read_records(in_study, (FEASIBLE, PRESET), times=False)
+        light = self._read_records(in_study, (FEASIBLE, PRESET, FIDELITY), times=False)
         front = study_front(study.name, study.meta, [r for _, r in light], history=False)
         if front.front:
             on_front = and_(in_study, _TRIALS.c.number.in_(front.front))

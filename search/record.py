@@ -35,10 +35,13 @@ CACHED = "cached"
 FAILURE = "failure"
 PREDICTION = "prediction"
 INFEASIBLE = "infeasible"
+#: Rung, rungs, top-1 and standard error of a multi-fidelity trial's highest rung
+#: (small, so that the light read path can decide the front without the ladder).
+FIDELITY = "fidelity"
 #: Attributes a reader needs (the rest, if any, are kept in ``TrialRecord.extra``).
 KNOWN_ATTRS = (
     FINGERPRINT, CONFIG, SUMMARY, PRESET, LATENCY, ACCURACY, FEASIBLE, CACHED, FAILURE,
-    PREDICTION, INFEASIBLE,
+    PREDICTION, INFEASIBLE, FIDELITY,
 )  # fmt: skip
 #: Trial states after which Optuna never changes a trial again.
 FINISHED_STATES = ("COMPLETE", "FAIL", "PRUNED")
@@ -86,6 +89,8 @@ class TrialRecord:
     infeasible: str | None = None
     constraints: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    #: The ``fidelity`` attribute (None for single-fidelity trials: their one rung is the top).
+    fidelity: dict[str, Any] | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
 
@@ -94,12 +99,40 @@ class TrialRecord:
         """Whether Optuna will never change this trial again."""
         return self.state in FINISHED_STATES
 
+    @property
+    def rung(self) -> int | None:
+        """The highest rung the trial's training reached (None: single fidelity)."""
+        value = (self.fidelity or {}).get("rung")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def at_top(self) -> bool:
+        """Whether the trial's accuracy is from the top rung (always, with one rung).
+
+        Example:
+            >>> TrialRecord(0, "COMPLETE", (0.5, 9.0), fidelity={"rung": 0, "rungs": 3}).at_top
+            False
+        """
+        rungs = (self.fidelity or {}).get("rungs")
+        return self.rung is None or not isinstance(rungs, int) or self.rung >= rungs - 1
+
+    @property
+    def accuracy_stderr(self) -> float | None:
+        """Standard error of the accuracy over its seeds (None with one seed)."""
+        return finite((self.fidelity or {}).get("stderr"))
+
     @cached_property
     def point(self) -> tuple[float, float] | None:
-        """(accuracy, latency ms) of a completed trial with two finite values, else None."""
+        """(accuracy, latency ms) of a completed trial with two finite values, else None.
+
+        A multi-fidelity trial tells Optuna its rung-0 accuracy (the one fidelity
+        every trial has); its point's accuracy is that of the highest rung it reached.
+        """
         if self.state != "COMPLETE" or not self.values or len(self.values) < 2:
             return None
         accuracy, latency = finite(self.values[0]), finite(self.values[1])
+        if self.rung is not None:
+            accuracy = finite((self.fidelity or {}).get("top1"))
         if accuracy is None or latency is None:
             return None
         return (accuracy, latency)
@@ -117,6 +150,15 @@ class TrialRecord:
             and self.feasible_attr is not False
             and all(value <= 0 for value in self.constraints.values())
         )
+
+    @property
+    def contender(self) -> bool:
+        """Feasible, with a top-rung accuracy: what may stand on the front.
+
+        A candidate stopped at a lower rung keeps its ladder, but an accuracy of a
+        cheaper fidelity is not comparable with the front's.
+        """
+        return self.feasible and self.at_top
 
     @property
     def median_ms(self) -> float | None:
@@ -162,6 +204,9 @@ class TrialRecord:
             "trained": self.accuracy is not None,
             # The value Optuna was told (0 for an untrained, infeasible trial: see "trained").
             "accuracy": self.point[0] if self.point is not None else self.top1,
+            "accuracy_stderr": self.accuracy_stderr,
+            "rung": self.rung,
+            "at_top": self.at_top,
             "latency_ms": self.median_ms,
             "latency_p10_ms": finite(latency.get("p10_ms")),
             "latency_p90_ms": finite(latency.get("p90_ms")),
@@ -231,6 +276,7 @@ def record_from_attrs(
         infeasible=text(INFEASIBLE),
         constraints=dict(constraints or {}),
         params=dict(params or {}),
+        fidelity=mapping(FIDELITY),
         started_at=started_at,
         completed_at=completed_at,
     )
@@ -306,6 +352,14 @@ def write_result(
         )
     trial.set_user_attr(FEASIBLE, feasible)
     trial.set_user_attr(CACHED, cached)
+
+
+def write_fidelity(trial: Any, result: Any, rungs: int) -> None:
+    """Store the rung a multi-fidelity trial's accuracy is from (a ``RungResult``)."""
+    trial.set_user_attr(
+        FIDELITY,
+        {"rung": result.rung, "rungs": rungs, "top1": result.top1, "stderr": result.stderr},
+    )
 
 
 def write_failure(study: Any, trial: Any, reason: str) -> None:

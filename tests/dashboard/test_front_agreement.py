@@ -11,7 +11,7 @@ import urllib.request
 import optuna
 import pytest
 from dashboard_support import Api, DashboardProcess
-from lce_nas.search.record import write_candidate, write_failure, write_result
+from lce_nas.search.record import write_candidate, write_failure, write_fidelity, write_result
 from lce_nas.search.study import META_KEY
 
 PRESETS = {"quicknet-small": "a" * 64, "quicknet": "b" * 64, "quicknet-large": "c" * 64}
@@ -41,8 +41,14 @@ class _Accuracy:
         self.top1, self.loss, self.epochs, self.train_seconds = top1, 1.0, 1, 3.0
 
 
+class _Rung:
+    def __init__(self, rung: int, top1: float) -> None:
+        self.rung, self.top1, self.stderr = rung, top1, None
+
+
 def _size_limited_study(url: str, name: str) -> None:
-    """As `search --max-size-mb 4.3` leaves it: two presets too big, one failure, one running."""
+    """As `search --max-size-mb 4.3` leaves it: two presets too big, one failure, one trial
+    stopped below the top rung, one running."""
     study = optuna.create_study(study_name=name, storage=url, directions=["maximize", "minimize"])
     study.set_user_attr(
         META_KEY,
@@ -84,6 +90,21 @@ def _size_limited_study(url: str, name: str) -> None:
                 evaluation=_Accuracy(top1),
             )
             study.tell(trial, [top1, latency])
+    # Stopped at rung 0 of 2 by successive halving: its rung-0 accuracy would top the
+    # front, but an accuracy of a cheaper fidelity never stands on it.
+    stopped = study.ask()
+    write_candidate(stopped, "e" * 64, {"section_blocks": [8] * 4}, _Summary(1.0))
+    stopped.set_constraint("size", 1.0 - 4.3)
+    write_result(
+        stopped,
+        feasible=True,
+        cached={"latency": False, "accuracy": False},
+        measurement=_Latency(5.0),
+        measurement_id=99,
+        evaluation=_Accuracy(0.9),
+    )
+    write_fidelity(stopped, _Rung(0, 0.9), rungs=2)
+    study.tell(stopped, [0.9, 5.0])
     running = study.ask()
     write_candidate(running, "f" * 64, {"section_blocks": [9] * 4}, _Summary(1.0))
 
@@ -140,6 +161,9 @@ def test_cli_and_dashboard_agree_on_front_and_hypervolume(agreement_db):
     assert listed["infeasible"] == 2 and listed["failed"] == 1 and listed["running"] == 1
     assert history[-1]["hypervolume"] == pytest.approx(expected)
     assert {r["state"] for r in rows} == {"COMPLETE", "FAIL", "RUNNING"}
+    (stopped,) = [r for r in rows if r["rung"] is not None]
+    assert stopped["feasible"] and not stopped["at_top"] and not stopped["on_front"]
+    assert stopped["accuracy"] == 0.9 and stopped["dominates_presets"] == []
 
 
 def test_a_poll_of_an_unchanged_study_is_answered_not_modified(tmp_path):
