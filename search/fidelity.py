@@ -33,6 +33,16 @@ TOP_SEEDS = 2
 PRESET_SEEDS = 3
 
 
+def rung_label(index: int) -> str:
+    """How a rung is named in records and benchmark rows.
+
+    Example:
+        >>> rung_label(2)
+        'rung-2'
+    """
+    return f"rung-{index}"
+
+
 def proxy_steps(settings: ProxySettings) -> int:
     """Optimizer steps a proxy training with ``settings`` takes.
 
@@ -74,7 +84,7 @@ class Rung:
 
     @property
     def label(self) -> str:
-        return f"rung-{self.index}"
+        return rung_label(self.index)
 
     @property
     def steps(self) -> int:
@@ -277,7 +287,7 @@ class RungResult:
         """One step of a trial's ladder, as its record keeps it."""
         return {
             "rung": self.rung,
-            "label": f"rung-{self.rung}",
+            "label": rung_label(self.rung),
             "steps": self.steps,
             "width": self.width,
             "top1": self.top1,

@@ -33,12 +33,12 @@ def front_numbers(records: Sequence[TrialRecord]) -> list[int]:
     Only contenders stand on it: a trial stopped below the top rung does not.
     Equal points (the same architecture proposed twice) count once: the first trial.
     """
-    feasible = [r for r in records if r.contender]
-    return [feasible[i].number for i in pareto_front([r.point for r in feasible])]  # type: ignore[misc]
+    contenders = [r for r in records if r.contender]
+    return [contenders[i].number for i in pareto_front([r.point for r in contenders])]  # type: ignore[misc]
 
 
 def dominated_presets(records: Sequence[TrialRecord]) -> dict[int, list[str]]:
-    """For each feasible trial, the feasible presets of the study it dominates.
+    """For each contender (feasible, top rung), the contending presets it dominates.
 
     Only feasible presets count: a preset over a size or latency limit was
     never trained, so beating its placeholder accuracy means nothing.

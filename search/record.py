@@ -202,7 +202,8 @@ class TrialRecord:
             "on_front": on_front,
             "dominates_presets": list(dominates_presets or []),
             "trained": self.accuracy is not None,
-            # The value Optuna was told (0 for an untrained, infeasible trial: see "trained").
+            # The front's accuracy: the value Optuna was told, or with several rungs the
+            # highest rung's (0 for an untrained, infeasible trial: see "trained").
             "accuracy": self.point[0] if self.point is not None else self.top1,
             "accuracy_stderr": self.accuracy_stderr,
             "rung": self.rung,
