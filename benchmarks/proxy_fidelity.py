@@ -13,6 +13,11 @@ The candidate default is ``ProxySettings``' defaults unless ``--epochs``,
 
 Results are appended to ``--results`` as JSON lines as they come, and a rerun
 with the same file skips what is already there (so a long run can resume).
+
+``--ladder`` runs the fidelity benchmark of a multi-fidelity ladder instead:
+every rung, the default and a long reference, several seeds each, on the
+presets plus sampled configs inside the presets' latency range (see
+``fidelity_ladder.py`` for its command and rows).
 """
 
 from __future__ import annotations
@@ -94,7 +99,23 @@ def main(argv: list[str] | None = None) -> int:
         help="more candidate settings EPOCHSxIMAGES, compared with the same reference",
     )
     parser.add_argument("--results", default="proxy_fidelity.jsonl")
+    ladder = parser.add_argument_group("--ladder: the fidelity benchmark of a ladder")
+    ladder.add_argument("--ladder", action="store_true", help="run the ladder benchmark")
+    ladder.add_argument("--sampled", type=int, default=12, help="configs besides the presets")
+    ladder.add_argument("--min-steps", type=int, default=125)
+    ladder.add_argument("--max-steps", type=int, default=1125)
+    ladder.add_argument("--eta", type=float, default=3.0)
+    ladder.add_argument("--widths", default="0.0625,0.125,0.25", help="per rung, lowest first")
+    ladder.add_argument("--reference-steps", type=int, default=4000)
+    ladder.add_argument("--reference-width", type=float, default=0.25)
+    ladder.add_argument("--seeds", type=int, default=3, help="seeds at every fidelity")
+    ladder.add_argument("--max-latency-factor", type=float, default=2.0)
+    ladder.add_argument("--db", default="proxy_fidelity.db", help="where latencies are kept")
     args = parser.parse_args(argv)
+    if args.ladder:
+        from fidelity_ladder import run
+
+        return run(args)
 
     base = ProxySettings(
         epochs=args.epochs,

@@ -177,7 +177,7 @@ def trial_detail(
     exports: Path | None,
 ) -> dict[str, Any]:
     """Everything the trial page shows, as JSON."""
-    row = record.to_json(record.number in front.front, front.dominates.get(record.number))
+    row = front.row(record)
     found = find_measurement(data, study, record)
     folder = export_folder(exports, study.name, record.number, record.fingerprint)
     raw = data.studies.trial_raw(study, record.number)

@@ -8,6 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lce_nas.search.fidelity import accuracy_fidelity
 from lce_nas.search.front import StudyFront
 
 from lce_nas import __version__
@@ -88,12 +89,17 @@ def model_card(
         },
         "proxy_accuracy": {
             "top1": row["accuracy"],
+            "stderr": row["accuracy_stderr"],
+            "fidelity": accuracy_fidelity(meta),
             "dataset": meta.get("dataset"),
             "proxy_settings": meta.get("proxy_settings"),
+            # One training (single fidelity), else the accuracy per rung climbed.
             "evaluation": accuracy,
+            "ladder": row["ladder"] or None,
         },
         "on_front": row["on_front"],
         "dominates_presets": row["dominates_presets"],
+        "ties_presets": row["ties_presets"],
         "tflite_sha256": tflite_sha256,
         "timed_model_sha256": (measurement or {}).get("model_sha256"),
         "weights_trained": False,
@@ -124,9 +130,11 @@ def export_rows(
         (folder / "model.tflite").write_bytes(tflite)
         model.save(folder / "model.h5")
         measurement = store.lookup_measurement(row["fingerprint"], key)
-        accuracy = store.lookup_accuracy(
-            row["fingerprint"], results.meta["dataset"], results.meta["proxy_settings"]
-        )
+        accuracy = None
+        if not row["ladder"]:
+            accuracy = store.lookup_accuracy(
+                row["fingerprint"], results.meta["dataset"], results.meta["proxy_settings"]
+            )
         card = model_card(
             results,
             row,

@@ -298,3 +298,30 @@ class RungResult:
             "epochs": self.epochs,
             "train_seconds": self.train_seconds,
         }
+
+
+def accuracy_fidelity(meta: dict[str, Any]) -> str:
+    """What a study's front accuracies are: the top rung's budget, its seeds, its error bars.
+
+    ``meta`` is the study's lce-nas metadata (its ``ladder``, else ``proxy_settings``).
+
+    Example:
+        >>> ladder = Ladder.geometric(ProxySettings(), min_steps=100, max_steps=900, eta=3)
+        >>> accuracy_fidelity({"ladder": ladder.to_dict()})
+        'top rung of 3: 900 steps at width 0.0625, mean of 2 seeds (presets 3) ± standard error'
+        >>> accuracy_fidelity({"proxy_settings": ProxySettings().to_dict()})
+        '125 steps at width 0.0625, one seed (no error bars)'
+    """
+    ladder = meta.get("ladder")
+    if isinstance(ladder, dict) and ladder.get("rungs"):
+        top = ladder["rungs"][-1]
+        return (
+            f"top rung of {len(ladder['rungs'])}: {top.get('steps')} steps at width "
+            f"{top.get('width'):g}, mean of {top.get('seeds')} seeds "
+            f"(presets {ladder.get('preset_seeds')}) ± standard error"
+        )
+    proxy = meta.get("proxy_settings")
+    if not isinstance(proxy, dict):
+        return "unknown fidelity"
+    settings = ProxySettings.from_dict(proxy)
+    return f"{proxy_steps(settings)} steps at width {settings.width:g}, one seed (no error bars)"

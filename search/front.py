@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,8 @@ from lce_nas.search.record import TrialRecord, finite
 
 #: The reference latency is this times the slowest preset's median (without a latency limit).
 REFERENCE_FACTOR = 2.0
+#: Standard errors of the accuracy difference a point must clear to beat a preset.
+DOMINANCE_Z = 2.0
 
 
 def front_numbers(records: Sequence[TrialRecord]) -> list[int]:
@@ -37,18 +40,65 @@ def front_numbers(records: Sequence[TrialRecord]) -> list[int]:
     return [contenders[i].number for i in pareto_front([r.point for r in contenders])]  # type: ignore[misc]
 
 
-def dominated_presets(records: Sequence[TrialRecord]) -> dict[int, list[str]]:
-    """For each contender (feasible, top rung), the contending presets it dominates.
+def accuracy_margin(a: TrialRecord, b: TrialRecord) -> float:
+    """How much more accurate ``a`` must be than ``b`` to count as better: DOMINANCE_Z
+    combined standard errors (0 where neither has one: one seed cannot tell its noise).
+
+    Example:
+        >>> a = TrialRecord(0, "COMPLETE", fidelity={"rung": 1, "rungs": 2, "stderr": 0.03})
+        >>> b = TrialRecord(1, "COMPLETE", fidelity={"rung": 1, "rungs": 2, "stderr": 0.04})
+        >>> round(accuracy_margin(a, b), 3)
+        0.1
+    """
+    return DOMINANCE_Z * math.hypot(a.accuracy_stderr or 0.0, b.accuracy_stderr or 0.0)
+
+
+def beats(a: TrialRecord, b: TrialRecord) -> bool | None:
+    """Whether contender ``a`` dominates ``b`` beyond the accuracy's noise: True; None
+    where it is no slower and their accuracies are within the margin (tied); else False.
+
+    The test is a two-sided z-test on the difference of two means at about 95 %
+    (|difference| > 2 standard errors of the difference), the latency compared as
+    measured medians (its spread is far smaller than the proxy's).
+
+    Example:
+        >>> fast = TrialRecord(0, "COMPLETE", (0.62, 9.0), fidelity={"rung": 1, "rungs": 2,
+        ...                    "top1": 0.62, "stderr": 0.02})
+        >>> slow = TrialRecord(1, "COMPLETE", (0.60, 14.0), fidelity={"rung": 1, "rungs": 2,
+        ...                    "top1": 0.60, "stderr": 0.02})
+        >>> beats(fast, slow) is None
+        True
+    """
+    (acc_a, ms_a), (acc_b, ms_b) = a.point, b.point  # type: ignore[misc]
+    if ms_a > ms_b:
+        return False
+    margin = accuracy_margin(a, b)
+    if margin == 0:
+        return dominates((acc_a, ms_a), (acc_b, ms_b))
+    if acc_a - acc_b > margin:
+        return True
+    return None if abs(acc_a - acc_b) <= margin else False
+
+
+def preset_standing(
+    records: Sequence[TrialRecord],
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """For each contender (feasible, top rung): the contending presets it dominates, and
+    those it ties with (no slower, accuracies within the combined uncertainty).
 
     Only feasible presets count: a preset over a size or latency limit was
     never trained, so beating its placeholder accuracy means nothing.
     """
-    presets = [(r.preset, r.point) for r in records if r.preset and r.contender]
-    return {
-        r.number: sorted({name for name, p in presets if dominates(r.point, p)})  # type: ignore[arg-type]
-        for r in records
-        if r.contender
-    }
+    presets = [r for r in records if r.preset and r.contender]
+    dominated: dict[int, list[str]] = {}
+    tied: dict[int, list[str]] = {}
+    for record in records:
+        if not record.contender:
+            continue
+        verdicts = {p.preset: beats(record, p) for p in presets if p.number != record.number}
+        dominated[record.number] = sorted(n for n, v in verdicts.items() if v)  # type: ignore[misc]
+        tied[record.number] = sorted(n for n, v in verdicts.items() if v is None)  # type: ignore[misc]
+    return dominated, tied
 
 
 def initial_reference_point(
@@ -121,6 +171,8 @@ class StudyFront:
     reference_point: dict[str, Any] | None
     hypervolume: float | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: For each contender, the presets it ties with (within the accuracy's uncertainty).
+    ties: dict[int, list[str]] = field(default_factory=dict)
     #: False when only the front's records were read in full (``StudyReader.front_only``).
     every_record_complete: bool = True
 
@@ -134,7 +186,13 @@ class StudyFront:
         else:
             by_number = {r.number: r for r in self.records}
             chosen = [by_number[n] for n in self.front]
-        return [r.to_json(r.number in on_front, self.dominates.get(r.number)) for r in chosen]
+        return [self.row(r, on_front) for r in chosen]
+
+    def row(self, record: TrialRecord, on_front: set[int] | None = None) -> dict[str, Any]:
+        """One trial's JSON row, with its place on the front and against the presets."""
+        on_front = set(self.front) if on_front is None else on_front
+        number = record.number
+        return record.to_json(number in on_front, self.dominates.get(number), self.ties.get(number))
 
     def front_records(self) -> list[TrialRecord]:
         """The records on the front, fastest first."""
@@ -173,8 +231,9 @@ def study_front(
             {"number": r.number, "completed_at": _iso(r.completed_at), "hypervolume": v}
             for r, v in zip(done, values, strict=True)
         ]
+    dominated, tied = preset_standing(records)
     return StudyFront(
-        name, dict(meta), records, numbers, dominated_presets(records), reference, volume, steps
+        name, dict(meta), records, numbers, dominated, reference, volume, steps, ties=tied
     )
 
 

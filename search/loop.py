@@ -5,24 +5,36 @@ training are separate futures; with a latency limit, a candidate is timed
 first and trained only if it meets the limit. Known results (same
 fingerprint, same key) come from the database and cost no device or training
 time.
+
+With a ladder of several rungs (multi-fidelity), a candidate trains rung
+after rung while it is in flight: each time a rung settles, the
+:class:`~lce_nas.search.promotion.PromotionBoard` decides at once whether it
+climbs on or stops there, so a slot never waits for a rung to fill. Optuna
+is told the rung-0 accuracy, the one fidelity every trial has (see
+``benchmarks/proxy_fidelity.py``); the record keeps the whole ladder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from concurrent.futures import FIRST_COMPLETED, wait
+from typing import Any
 
 import optuna
+from lce_nas.search.climb import Candidate, Climb
+from lce_nas.search.fidelity import RungResult
 from lce_nas.search.front import REFERENCE_FACTOR, front_numbers, initial_reference_point
+from lce_nas.search.progress import Reporter, SearchStats
+from lce_nas.search.promotion import promotion_board
 from lce_nas.search.record import (
     TrialRecord,
     finite,
     record_from_frozen,
     write_candidate,
     write_failure,
+    write_fidelity,
     write_prediction,
     write_result,
 )
@@ -36,54 +48,6 @@ from lce_nas.search.study import (
 from lce_nas.space.shape import DeployShape
 from lce_nas.workers.pool import failure_reason
 from optuna.trial import TrialState
-
-
-@dataclass
-class SearchStats:
-    """Counters a progress display shows, and what a benchmark reads."""
-
-    completed: int = 0
-    failed: int = 0
-    infeasible: int = 0
-    trained: int = 0
-    timed: int = 0
-    cache_hits: int = 0
-    #: Candidates the latency predictor ruled out: never converted, timed or trained.
-    predicted_out: int = 0
-    consecutive_failures: int = 0
-    best_accuracy: float | None = None
-    front_size: int = 0
-    train_s: float = 0.0
-    convert_s: float = 0.0
-    measure_s: float = 0.0
-    busy_intervals: list[tuple[float, float]] = field(default_factory=list)
-    stop_reason: str = ""
-
-
-class Reporter(Protocol):
-    def update(self, stats: SearchStats, total: int | None) -> None: ...
-
-    def log(self, line: str) -> None: ...
-
-
-@dataclass
-class Candidate:
-    """One trial in flight."""
-
-    trial: optuna.Trial
-    params: dict[str, Any]
-    fingerprint: str
-    latency: Any = None
-    accuracy: Any = None
-    measurement_id: int | None = None
-    #: The preset this candidate is, if any.
-    preset: str | None = None
-    latency_future: Future | None = None
-    accuracy_future: Future | None = None
-    cached: dict[str, bool] = field(default_factory=lambda: {"latency": False, "accuracy": False})
-
-    def futures(self) -> list[Future]:
-        return [f for f in (self.latency_future, self.accuracy_future) if f is not None]
 
 
 class SearchLoop:
@@ -114,6 +78,8 @@ class SearchLoop:
         # before the presets finish training (the predictor needs no accuracy).
         self.preset_names = set(meta.get("presets") or {})
         self.preset_ms: dict[str, float] = {}
+        self.ladder = settings.ladder()
+        self.board = promotion_board(self.ladder.eta, self.records.values())
 
     # -- budget ---------------------------------------------------------------
     def _time_left(self) -> bool:
@@ -167,7 +133,9 @@ class SearchLoop:
         shape = DeployShape.from_label(self.key.deploy_shape)
         summary = self.space.describe(config, shape.input_shape, shape.classes)
         write_candidate(trial, fingerprint, params, summary)
-        candidate = Candidate(trial, params, fingerprint, preset=self.space.preset_name(config))
+        preset = self.space.preset_name(config)
+        climb = Climb(self.ladder, preset=preset is not None)
+        candidate = Candidate(trial, params, fingerprint, climb, preset=preset)
         self.inflight[trial.number] = candidate
         max_mb = self.settings.max_size_mb
         if max_mb is not None:
@@ -238,17 +206,70 @@ class SearchLoop:
         self._finish_infeasible(candidate, latency_ms=math.inf, reason=reason)
         return True
 
+    # -- training, rung by rung ------------------------------------------------------
     def _submit_training(self, candidate: Candidate) -> None:
-        evaluation = self.store.lookup_accuracy(
-            candidate.fingerprint, self.dataset_key, self.settings.proxy.to_dict()
-        )
-        if evaluation is not None:
-            candidate.accuracy, candidate.cached["accuracy"] = evaluation, True
-            self.stats.cache_hits += 1
-        else:
-            candidate.accuracy_future = self.pool.submit_accuracy(
-                self.space.name, candidate.params, lookup=False
+        """Start the current rung's trainings (one per seed), each found in the cache or sent."""
+        climb = candidate.climb
+        for position, settings in enumerate(climb.trainings()):
+            evaluation = self.store.lookup_accuracy(
+                candidate.fingerprint, self.dataset_key, settings.to_dict()
             )
+            if evaluation is not None:
+                climb.evaluations[position] = evaluation
+                self.stats.cache_hits += 1
+            else:
+                climb.pending[position] = self.pool.submit_accuracy(
+                    self.space.name, candidate.params, lookup=False, settings=settings
+                )
+
+    def _collect_training(self, candidate: Candidate) -> None:
+        climb = candidate.climb
+        for position, future in list(climb.pending.items()):
+            if not future.done():
+                continue
+            result = future.result()
+            del climb.pending[position]
+            climb.evaluations[position] = result.evaluation
+            if result.cached:
+                self.stats.cache_hits += 1
+            else:
+                climb.all_cached = False
+                self.stats.trained += 1
+                self.stats.train_s += result.evaluation.train_seconds
+                self.stats.busy_intervals.append((result.started, result.finished))
+
+    def _climb(self, candidate: Candidate) -> None:
+        """Settle rungs as their trainings come in; finish the trial where its climb ends."""
+        climb = candidate.climb
+        if not climb.started:
+            self._submit_training(candidate)
+        self._collect_training(candidate)
+        while climb.settled():
+            result = climb.settle()
+            if climb.at_top or not self._promoted(candidate, result):
+                self._finish(candidate)
+                return
+            climb.step_up()
+            self._submit_training(candidate)
+            self._collect_training(candidate)
+
+    def _promoted(self, candidate: Candidate, result: RungResult) -> bool:
+        """MO-ASHA's decision at a settled rung below the top (presets always climb)."""
+        climbs = self.board.report(
+            result.rung,
+            number=candidate.trial.number,
+            accuracy=result.top1,
+            latency_ms=candidate.latency.median_ms,
+            preset=candidate.preset is not None,
+        )
+        # Once the time budget is spent, only the presets still climb: they anchor the front.
+        if climbs and candidate.preset is None and not self._time_left():
+            climbs = False
+        if climbs:
+            self.stats.promoted += 1
+        else:
+            self.stats.stopped += 1
+        return climbs
 
     def _advance(self, candidate: Candidate) -> None:
         """Collect finished futures; finish the trial when both results are in."""
@@ -275,21 +296,7 @@ class SearchLoop:
             if limit is not None and candidate.latency.median_ms > limit:
                 self._finish_infeasible(candidate, candidate.latency.median_ms)
                 return
-            if candidate.accuracy is None and candidate.accuracy_future is None:
-                self._submit_training(candidate)
-            if candidate.accuracy_future is not None and candidate.accuracy_future.done():
-                result = candidate.accuracy_future.result()
-                candidate.accuracy_future = None
-                candidate.accuracy = result.evaluation
-                if result.cached:
-                    candidate.cached["accuracy"] = True
-                    self.stats.cache_hits += 1
-                else:
-                    self.stats.trained += 1
-                    self.stats.train_s += result.evaluation.train_seconds
-                    self.stats.busy_intervals.append((result.started, result.finished))
-            if candidate.accuracy is not None:
-                self._finish(candidate)
+            self._climb(candidate)
         except KeyboardInterrupt:
             raise
         except Exception as err:
@@ -297,23 +304,34 @@ class SearchLoop:
             self._fail(candidate.trial, f"{stage} failed: {failure_reason(err)}", candidate)
 
     def _finish(self, candidate: Candidate) -> None:
-        trial, latency, accuracy = candidate.trial, candidate.latency, candidate.accuracy
+        trial, latency, climb = candidate.trial, candidate.latency, candidate.climb
         if self.settings.max_latency_ms is not None:
             trial.set_constraint("latency", latency.median_ms - self.settings.max_latency_ms)
+        candidate.cached["accuracy"] = climb.all_cached
+        if self.ladder.is_single:
+            evaluation, ladder, told = climb.evaluations[0], None, climb.evaluations[0].top1
+        else:
+            spent = sum(r.train_seconds for r in climb.results)
+            evaluation = dataclasses.replace(climb.highest, train_seconds=spent)
+            ladder, told = climb.ladder_rows(), climb.results[0].top1
+            write_fidelity(trial, climb.highest, len(self.ladder.rungs))
         write_result(
             trial,
             feasible=True,
             cached=candidate.cached,
             measurement=latency,
             measurement_id=candidate.measurement_id,
-            evaluation=accuracy,
+            evaluation=evaluation,
+            ladder=ladder,
         )
-        self.study.tell(trial, [accuracy.top1, latency.median_ms])
+        self.study.tell(trial, [told, latency.median_ms])
         self._finished(trial)
         self.stats.completed += 1
         self.stats.consecutive_failures = 0
-        if self.stats.best_accuracy is None or accuracy.top1 > self.stats.best_accuracy:
-            self.stats.best_accuracy = accuracy.top1
+        record = self.records[trial.number]
+        if record.contender and record.point is not None:
+            best = self.stats.best_accuracy
+            self.stats.best_accuracy = max(record.point[0], best if best is not None else -1.0)
         self._update_front()
 
     def _finish_infeasible(

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+from lce_nas.search.record import TrialRecord, finite
 
 Point = tuple[float, float]
 
@@ -128,6 +130,10 @@ class PromotionBoard:
         """How many trials have finished rung ``rung``."""
         return len(self._numbers.get(rung, []))
 
+    def members(self, rung: int) -> list[int]:
+        """The trials that have finished rung ``rung``, in the order they reported."""
+        return list(self._numbers.get(rung, []))
+
     def add(self, rung: int, number: int, accuracy: float, latency_ms: float) -> None:
         """Record a trial's result at a rung (once per trial and rung) without a decision."""
         numbers = self._numbers.setdefault(rung, [])
@@ -150,3 +156,20 @@ class PromotionBoard:
         if preset:
             return True
         return continues(self._points[rung], self._numbers[rung], number, self.eta)
+
+
+def promotion_board(eta: float, records: Iterable[TrialRecord]) -> PromotionBoard:
+    """The board of a study's finished trials: every rung each reached, at its latency.
+
+    A resumed search decides its promotions among everything earlier runs settled.
+    """
+    board = PromotionBoard(eta)
+    for record in records:
+        latency = record.median_ms
+        if latency is None:
+            continue
+        for row in record.ladder:
+            rung, top1 = row.get("rung"), finite(row.get("top1"))
+            if isinstance(rung, int) and top1 is not None:
+                board.add(rung, record.number, top1, latency)
+    return board

@@ -117,6 +117,17 @@ class TrialRecord:
         return self.rung is None or not isinstance(rungs, int) or self.rung >= rungs - 1
 
     @property
+    def ladder(self) -> list[dict[str, Any]]:
+        """A multi-fidelity trial's accuracy per rung reached, lowest first (else empty).
+
+        Example:
+            >>> TrialRecord(0, "COMPLETE", accuracy={"ladder": [{"rung": 0, "top1": 0.4}]}).ladder
+            [{'rung': 0, 'top1': 0.4}]
+        """
+        rows = (self.accuracy or {}).get("ladder")
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+    @property
     def accuracy_stderr(self) -> float | None:
         """Standard error of the accuracy over its seeds (None with one seed)."""
         return finite((self.fidelity or {}).get("stderr"))
@@ -183,7 +194,10 @@ class TrialRecord:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def to_json(
-        self, on_front: bool = False, dominates_presets: list[str] | None = None
+        self,
+        on_front: bool = False,
+        dominates_presets: list[str] | None = None,
+        ties_presets: list[str] | None = None,
     ) -> dict[str, Any]:
         """The trial as one flat JSON row: the front table's, the dashboard's and the CSV's.
 
@@ -201,13 +215,16 @@ class TrialRecord:
             "feasible": self.feasible if self.state == "COMPLETE" else None,
             "on_front": on_front,
             "dominates_presets": list(dominates_presets or []),
+            "ties_presets": list(ties_presets or []),
             "trained": self.accuracy is not None,
             # The front's accuracy: the value Optuna was told, or with several rungs the
             # highest rung's (0 for an untrained, infeasible trial: see "trained").
             "accuracy": self.point[0] if self.point is not None else self.top1,
             "accuracy_stderr": self.accuracy_stderr,
             "rung": self.rung,
+            "rungs": (self.fidelity or {}).get("rungs"),
             "at_top": self.at_top,
+            "ladder": self.ladder,
             "latency_ms": self.median_ms,
             "latency_p10_ms": finite(latency.get("p10_ms")),
             "latency_p90_ms": finite(latency.get("p90_ms")),
@@ -337,20 +354,24 @@ def write_result(
     measurement_id: int | None = None,
     evaluation: Any = None,
     infeasible: str | None = None,
+    ladder: list[dict[str, Any]] | None = None,
 ) -> None:
     """Store a finished candidate's results (before Optuna is told its values).
 
     ``infeasible`` says why an infeasible candidate is (only where a reader cannot
-    tell from its constraints alone, as for a predicted latency).
+    tell from its constraints alone, as for a predicted latency). ``ladder``: a
+    multi-fidelity trial's result per rung (``RungResult.to_dict`` rows), kept
+    in its accuracy attribute beside the highest rung's figures.
     """
     if infeasible is not None:
         trial.set_user_attr(INFEASIBLE, infeasible)
     if measurement is not None:
         trial.set_user_attr(LATENCY, latency_attrs(measurement, measurement_id))
     if evaluation is not None:
-        trial.set_user_attr(
-            ACCURACY, {name: getattr(evaluation, name) for name in _ACCURACY_FIELDS}
-        )
+        accuracy = {name: getattr(evaluation, name) for name in _ACCURACY_FIELDS}
+        if ladder:
+            accuracy["ladder"] = ladder
+        trial.set_user_attr(ACCURACY, accuracy)
     trial.set_user_attr(FEASIBLE, feasible)
     trial.set_user_attr(CACHED, cached)
 

@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
+from lce_nas.search.fidelity import TOP_SEEDS, Ladder
 from lce_nas.search.front import StudyFront
-from lce_nas.search.loop import Reporter, SearchLoop, SearchStats
+from lce_nas.search.loop import SearchLoop
+from lce_nas.search.progress import Reporter, SearchStats
 from lce_nas.search.results import load_front
 from lce_nas.search.samplers import DEFAULT_SAMPLER, make_sampler
 from lce_nas.search.study import (
@@ -56,6 +58,15 @@ class SearchSettings:
     predictor_min_models: int | None = None
     dataset: str = "fashion-mnist"
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    #: Multi-fidelity training (see :mod:`lce_nas.search.fidelity`): the top rung's
+    #: optimizer steps; None trains every candidate once with ``proxy``.
+    max_steps: int | None = None
+    #: The lowest rung's steps at least (default: ``proxy``'s steps).
+    min_steps: int | None = None
+    eta: float = 3.0
+    #: One width for every rung, or one per rung (default: ``proxy``'s width).
+    widths: tuple[float, ...] = ()
+    top_seeds: int = TOP_SEEDS
     seed: int | None = 0
     max_consecutive_failures: int = DEFAULT_MAX_FAILURES
     ray_address: str | None = None
@@ -78,6 +89,29 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        self.ladder()  # a ladder that cannot be built fails before anything starts
+
+    def ladder(self) -> Ladder:
+        """The rungs every candidate may climb (one rung without ``max_steps``).
+
+        Example:
+            >>> [r.steps for r in SearchSettings("demo", max_steps=1125).ladder().rungs]
+            [125, 375, 1125]
+        """
+        if self.max_steps is None:
+            if self.min_steps is not None:
+                raise UserError("--min-steps needs --max-steps (the top rung's steps)")
+            return Ladder.single(self.proxy)
+        from lce_nas.search.fidelity import proxy_steps
+
+        return Ladder.geometric(
+            self.proxy,
+            min_steps=proxy_steps(self.proxy) if self.min_steps is None else self.min_steps,
+            max_steps=self.max_steps,
+            eta=self.eta,
+            widths=self.widths,
+            top_seeds=self.top_seeds,
+        )
 
     def arguments(self) -> dict[str, Any]:
         """JSON-able arguments, as recorded in the database's ``searches`` table."""
@@ -146,6 +180,7 @@ def run_search(
         sampler=settings.sampler,
         seed=settings.seed,
         presets={name: space.fingerprint(c) for name, c in presets.items()},
+        ladder=settings.ladder().to_dict(),
     )
     sampler = make_sampler(settings.sampler, settings.seed)
     study, resumed = open_study(db_url, settings.study_name, meta, sampler)

@@ -40,6 +40,8 @@ class StudyMeta:
     sampler: str
     seed: int | None
     presets: dict[str, str] = field(default_factory=dict)
+    #: A multi-fidelity search's ladder (``Ladder.to_dict``); None: one rung, ``proxy_settings``.
+    ladder: dict[str, Any] | None = None
     reference_point: dict[str, float] | None = None
     lce_nas_version: str = __version__
 
@@ -66,8 +68,8 @@ def open_study(
 ) -> tuple[optuna.Study, bool]:
     """Create the study, or load it if a study of that name exists; returns (study, resumed).
 
-    A study created for another space, device, measurement key, dataset or
-    proxy setting is refused: its numbers would not be comparable.
+    A study created for another space, device, measurement key, dataset,
+    proxy setting or ladder is refused: its numbers would not be comparable.
     """
     storage = storage_for(url)
     existing = {s.study_name for s in storage.get_all_studies()}
@@ -90,7 +92,7 @@ def open_study(
         raise UserError(
             f"study '{name}' exists but was not made by lce-nas; choose another --study-name"
         )
-    for key in ("space", "device", "measurement_key", "dataset", "proxy_settings"):
+    for key in ("space", "device", "measurement_key", "dataset", "proxy_settings", "ladder"):
         if stored.get(key) != getattr(meta, key):
             raise UserError(
                 f"study '{name}' was made with {key} = {stored.get(key)!r}, "

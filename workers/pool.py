@@ -260,19 +260,26 @@ class Pool:
             )
 
     def submit_accuracy(
-        self, space_name: str, params: dict[str, Any], *, lookup: bool = True
+        self,
+        space_name: str,
+        params: dict[str, Any],
+        *,
+        lookup: bool = True,
+        settings: ProxySettings | None = None,
     ) -> Future:
         """Train the candidate's proxy (or find it in the database): a future AccuracyResult.
 
-        ``lookup=False``: the caller looked the accuracy up already (a miss) and
-        stored the architecture, so the trainer only trains and records.
+        ``settings``: the training's budget and seed (a rung's), default the pool's
+        proxy. ``lookup=False``: the caller looked the accuracy up already (a miss)
+        and stored the architecture, so the trainer only trains and records.
         """
+        proxy = self.proxy if settings is None else settings
         return self._resilient(
             "training",
             lambda: self._train.remote(
                 space_name,
                 params,
-                self.proxy,
+                proxy,
                 self.dataset,
                 self._url_ref,
                 self.reserved_cpus,

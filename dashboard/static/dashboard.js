@@ -26,6 +26,13 @@ const fmt = {
   mb(x) { return x == null ? "–" : (x / 1e6).toFixed(2) + " MB"; },
   num(x, digits = 3) { return x == null ? "–" : Number(x).toPrecision(digits); },
   time(iso) { return iso ? new Date(iso).toLocaleString() : "–"; },
+  // Accuracy with its standard error over seeds, where it has one.
+  accuracy(row) {
+    if (row.accuracy == null) return "–";
+    const se = row.accuracy_stderr != null ? ` <span class="hint">± ${(100 * row.accuracy_stderr).toFixed(1)}</span>` : "";
+    return `${fmt.pct(row.accuracy)}${se}`;
+  },
+  rung(row) { return row.rung == null || !row.rungs ? "–" : `${row.rung} / ${row.rungs - 1}`; },
   spread(row) {
     if (row.latency_ms == null) return "–";
     const range = row.latency_p10_ms != null && row.latency_p90_ms != null
@@ -181,6 +188,8 @@ function paretoTraces(rows, device) {
   const hover = (r) => `#${r.number}${r.preset ? " " + r.preset : ""}<br>${fmt.ms(r.latency_ms)} ms` +
     (r.latency_p10_ms != null ? ` (p10–p90 ${fmt.ms(r.latency_p10_ms)}–${fmt.ms(r.latency_p90_ms)})` : "") +
     `<br>${r.state === "FAIL" ? "failed: " + esc(r.failure || "?") : "accuracy " + fmt.pct(r.accuracy)}` +
+    (r.accuracy_stderr != null ? ` ± ${(100 * r.accuracy_stderr).toFixed(1)} (1 s.e.)` : "") +
+    (r.rung != null ? `<br>rung ${r.rung} of ${r.rungs - 1}${r.at_top ? "" : ": stopped below the top"}` : "") +
     `<br>${esc(r.config_summary)}`;
   const trace = (name, list, marker, extra = {}) => ({
     type: "scatter", mode: "markers", name,
@@ -193,12 +202,19 @@ function paretoTraces(rows, device) {
       array: list.map((r) => (r.latency_p90_ms != null ? r.latency_p90_ms - r.latency_ms : 0)),
       arrayminus: list.map((r) => (r.latency_p10_ms != null ? r.latency_ms - r.latency_p10_ms : 0)),
     },
+    // One standard error of the accuracy over the top rung's seeds.
+    error_y: {
+      type: "data", thickness: 1, width: 3, color: "rgba(0,0,0,0.35)",
+      array: list.map((r) => (r.accuracy_stderr != null ? 100 * r.accuracy_stderr : 0)),
+    },
     marker, ...extra,
   });
   const front = completed.filter((r) => r.on_front).sort((a, b) => a.latency_ms - b.latency_ms);
   return [
-    trace("trials", completed.filter((r) => r.feasible && !r.on_front),
+    trace("trials", completed.filter((r) => r.feasible && r.at_top !== false && !r.on_front),
       { color: "#4c78a8", size: 8, opacity: 0.75 }, { meta: "completed" }),
+    trace("stopped below the top rung (that rung's accuracy)", completed.filter((r) => r.feasible && r.at_top === false),
+      { color: "#9ca3af", size: 7, symbol: "circle-open", line: { width: 1 } }, { meta: "completed" }),
     trace("infeasible (over a limit)", completed.filter((r) => !r.feasible),
       { color: "#6b7280", size: 11, symbol: "x-thin-open", line: { width: 2, color: "#6b7280" } }, { meta: "completed" }),
     trace("Pareto front", front, { color: "#f59e0b", size: 11, line: { color: "#92400e", width: 1 } },
@@ -257,12 +273,15 @@ function lceStudyPage({ study, refresh }) {
       { key: "config_summary", label: "config" },
       { key: "fingerprint", label: "fingerprint", mono: true, html: (r) => esc((r.fingerprint || "–").slice(0, 12)) },
       { key: "latency_ms", label: "latency ms (p10–p90)", num: true, html: fmt.spread },
-      { key: "accuracy", label: "accuracy", num: true, html: (r) => (r.trained || r.state === "COMPLETE" ? fmt.pct(r.accuracy) : "–") },
+      { key: "accuracy", label: "accuracy", num: true, html: (r) => (r.trained || r.state === "COMPLETE" ? fmt.accuracy(r) : "–") },
+      ...(detail && detail.rungs ? [{ key: "rung", label: "rung", num: true, html: fmt.rung }] : []),
       { key: "parameters", label: "parameters", num: true, html: (r) => fmt.mega(r.parameters) },
       { key: "binary_macs", label: "binary MACs", num: true, html: (r) => fmt.mega(r.binary_macs) },
       { key: "packed_bytes", label: "packed", num: true, html: (r) => fmt.mb(r.packed_bytes) },
       { key: "dominates_presets", label: "beats", html: (r) => esc((r.dominates_presets || []).join(", ")),
         sort: (r) => (r.dominates_presets || []).length },
+      { key: "ties_presets", label: "tied with", html: (r) => esc((r.ties_presets || []).join(", ")),
+        sort: (r) => (r.ties_presets || []).length },
       { key: "predicted_ms", label: "predicted ms", num: true, html: (r) => fmt.ms(r.predicted_ms) },
       { key: "failure", label: "failure / infeasible", html: (r) =>
         `<span class="failure">${esc(r.failure || r.infeasible_reason || "")}</span>` },
@@ -326,6 +345,7 @@ function lceStudyPage({ study, refresh }) {
       ["deploy shape", esc(d.deploy_shape || "–")],
       ["latency key", esc(keyText(d.measurement_key))],
       ["dataset", esc(d.dataset || "–")],
+      ["accuracy", esc(d.accuracy_fidelity || "–")],
       ["sampler", esc(d.sampler || "–")],
       ["search", esc(d.search_status || "–")],
       ["trials", `${d.complete} done · ${d.failed} failed · ${d.running} running`],
@@ -466,13 +486,29 @@ function drawDistribution(m) {
     (facts.cpu_model ? `; ${esc(facts.cpu_model)}` : "") + "</p>";
 }
 
+function drawLadder(t) {
+  const rungs = t.ladder || [];
+  $("ladder-section").hidden = !rungs.length;
+  if (!rungs.length) return;
+  renderTable($("ladder"), [
+    { key: "rung", label: "rung", num: true },
+    { key: "steps", label: "steps", num: true, html: (r) => fmt.int(r.steps) },
+    { key: "width", label: "width", num: true },
+    { key: "seeds", label: "seeds", num: true },
+    { key: "top1", label: "accuracy", num: true, html: (r) => fmt.accuracy({ accuracy: r.top1, accuracy_stderr: r.stderr }) },
+    { key: "seeds_top1", label: "per seed", html: (r) => (r.seeds_top1 || []).map(fmt.pct).join(", ") },
+    { key: "train_seconds", label: "training s", num: true, html: (r) => fmt.num(r.train_seconds) },
+  ], rungs, { sortKey: "rung", desc: false });
+}
+
 function lceTrialPage({ study, number, refresh }) {
   const opState = { sortKey: "index", desc: false };
   poll(refresh, () => api(`/api/studies/${seg(study)}/trials/${seg(number)}`), (t) => {
     $("trial-badges").innerHTML = stateBadges(t);
     const acc = t.accuracy_detail || {};
     cards($("trial-summary"), [
-      ["accuracy", t.accuracy == null ? "–" : fmt.pct(t.accuracy)],
+      ["accuracy", fmt.accuracy(t)],
+      ["rung", t.rung == null ? undefined : fmt.rung(t) + (t.at_top ? " (top)" : " (stopped: never on the front)")],
       ["latency median", t.latency_ms == null ? "–" : `${fmt.ms(t.latency_ms)} ms`],
       ["p10–p90", t.latency_p10_ms == null ? "–" : `${fmt.ms(t.latency_p10_ms)}–${fmt.ms(t.latency_p90_ms)} ms`],
       ["parameters", fmt.int(t.parameters)],
@@ -483,9 +519,11 @@ function lceTrialPage({ study, number, refresh }) {
       ["fingerprint", `<span class="mono" title="${esc(t.fingerprint)}">${esc((t.fingerprint || "–").slice(0, 16))}</span>`],
       ["proxy training", acc.epochs != null ? `${acc.epochs} epochs, ${fmt.num(acc.train_seconds)} s` : "not trained"],
       ["dominates", t.dominates_presets && t.dominates_presets.length ? esc(t.dominates_presets.join(", ")) : "–"],
+      ["tied with", t.ties_presets && t.ties_presets.length ? esc(t.ties_presets.join(", ")) : undefined],
       ["duration", t.duration_s == null ? "–" : `${t.duration_s.toFixed(1)} s`],
       ["failure", t.failure ? `<span class="failure">${esc(t.failure)}</span>` : undefined],
     ]);
+    drawLadder(t);
     drawBreakdown(t);
     drawDistribution(t.measurement);
     $("config").innerHTML = t.config

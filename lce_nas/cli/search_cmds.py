@@ -100,6 +100,33 @@ class _RichReporter:
     show_default=True,
     help="GPUs each proxy trainer asks Ray for (trainers then run on nodes that have them).",
 )
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="Multi-fidelity: the top rung's optimizer steps; candidates climb rungs --eta apart "
+    "and only the best of each rung go on (default: one rung, the proxy as given).",
+)
+@click.option(
+    "--min-steps",
+    type=click.IntRange(min=1),
+    help="Multi-fidelity: the lowest rung's steps at least [default: the proxy's, 125].",
+)
+@click.option(
+    "--eta",
+    type=float,
+    help="Multi-fidelity: steps grow by this from rung to rung, and 1/eta of a rung "
+    "climbs on [default: 3].",
+)
+@click.option(
+    "--widths",
+    help="Multi-fidelity: width multiplier per rung, lowest first (e.g. 0.0625,0.25), "
+    "or one for all [default: the proxy's].",
+)
+@click.option(
+    "--top-seeds",
+    type=click.IntRange(min=1),
+    help="Multi-fidelity: seeds at the top rung (presets take at least 3) [default: 2].",
+)
 @proxy_options
 @db_option
 def search(
@@ -122,6 +149,11 @@ def search(
     max_failures,
     ray_address,
     trainer_gpus,
+    max_steps,
+    min_steps,
+    eta,
+    widths,
+    top_seeds,
     dataset,
     proxy,
     db,
@@ -165,6 +197,7 @@ def search(
         trials, budget_s = DEFAULT_TRIALS, DEFAULT_TIME_BUDGET_S
     if resume:
         _require_study(url, name)
+    ladder = ladder_settings(max_steps, min_steps, eta, widths, top_seeds)
     settings = SearchSettings(
         study_name=name,
         space=space_name,
@@ -185,8 +218,11 @@ def search(
         ray_address=ray_address,
         trainer_gpus=trainer_gpus,
         device_overrides=overrides,
+        **ladder,
     )
     console = Console()
+    if max_steps is not None:
+        console.print(f"multi-fidelity: {settings.ladder().describe()}")
     console.print(f"study [bold]{name}[/] in {display_url(url)}")
     with Progress(
         TextColumn("{task.description}"),
@@ -215,6 +251,11 @@ def search(
         f"{stats.predicted_out} predicted out (not converted)",
         soft_wrap=True,
     )
+    if max_steps is not None:
+        console.print(
+            f"successive halving: {stats.promoted} promotions, "
+            f"{stats.stopped} candidates stopped below the top rung (never on the front)"
+        )
     _print_placements(console, outcome)
     _print_front(console, outcome.results)
     again = _db_flag(db, url)
@@ -331,6 +372,65 @@ def export(study_name, whole_front, trial, best_under_ms, output, db) -> None:
             click.echo(f"wrote {folder}/ (model.tflite, model.h5, model_card.json)")
 
 
+def ladder_settings(max_steps, min_steps, eta, widths, top_seeds) -> dict:
+    """``SearchSettings`` fields of the multi-fidelity flags, checked against the proxy's.
+
+    A ladder sets each rung's steps itself, so ``--epochs`` and ``--subset``
+    (one fixed budget) cannot go with it; its flags mean nothing without
+    ``--max-steps``.
+    """
+    context = click.get_current_context()
+    given = {
+        flag: value
+        for flag, value in (
+            ("--min-steps", min_steps),
+            ("--eta", eta),
+            ("--widths", widths),
+            ("--top-seeds", top_seeds),
+        )
+        if value is not None
+    }
+    if max_steps is None:
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise UserError(f"{', '.join(given)} {verb} --max-steps (the top rung's steps)")
+        return {}
+    fixed = [
+        f"--{name}"
+        for name in ("epochs", "subset")
+        if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if fixed:
+        raise UserError(
+            f"{' and '.join(fixed)} {'fixes' if len(fixed) == 1 else 'fix'} one training "
+            "budget; with --max-steps each rung sets "
+            "its own (use --min-steps/--max-steps, or leave --max-steps out)"
+        )
+    fields: dict = {"max_steps": max_steps, "min_steps": min_steps}
+    if eta is not None:
+        fields["eta"] = eta
+    if top_seeds is not None:
+        fields["top_seeds"] = top_seeds
+    if widths is not None:
+        fields["widths"] = _widths(widths)
+    return fields
+
+
+def _widths(text: str) -> tuple[float, ...]:
+    """``--widths`` as numbers.
+
+    Example:
+        >>> _widths("0.0625, 0.25")
+        (0.0625, 0.25)
+    """
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UserError(
+            f"--widths {text!r}: give width multipliers separated by commas, e.g. 0.0625,0.25"
+        ) from None
+
+
 def _db_flag(db: str | None, url: str) -> str:
     """The ``--db`` that names the same database in a hint, never with its password.
 
@@ -376,6 +476,8 @@ CSV_COLUMNS = (
     "number",
     "preset",
     "accuracy",
+    "accuracy_stderr",
+    "rung",
     "latency_ms",
     "latency_p10_ms",
     "latency_p90_ms",
@@ -385,6 +487,7 @@ CSV_COLUMNS = (
     "fingerprint",
     "on_front",
     "dominates_presets",
+    "ties_presets",
     "state",
     "failure",
 )
@@ -397,7 +500,8 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "dominates_presets": " ".join(row["dominates_presets"])})
+            lists = {k: " ".join(row[k]) for k in ("dominates_presets", "ties_presets")}
+            writer.writerow({**row, **lists})
 
 
 def _compare_fronts(url, study_names, csv_path, plot_path, all_trials, as_json) -> None:
@@ -440,17 +544,25 @@ def _print_front(console, results, rows=None) -> None:
         why = f" under {limit} ms" if limit else ""
         console.print(f"the front of '{results.name}' is empty: no feasible trial{why} yet")
         return
+    from lce_nas.search.fidelity import accuracy_fidelity
+
     hv = "-" if results.hypervolume is None else f"{results.hypervolume:.4g}"
-    table = Table(title=f"front of {results.name} (hypervolume {hv})")
+    table = Table(
+        title=f"front of {results.name} (hypervolume {hv})",
+        caption=f"accuracy: {accuracy_fidelity(results.meta)}",
+    )
+    ladder = results.meta.get("ladder")
     for column in (
         "trial",
         "accuracy",
+        *(["rung"] if ladder else []),
         "latency ms (p10-p90)",
         "params",
         "binary MACs",
         "packed MB",
         "fingerprint",
         "dominates",
+        "tied with",
     ):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -459,14 +571,32 @@ def _print_front(console, results, rows=None) -> None:
             latency = f"{row['latency_ms']:.2f}"
             if row["latency_p10_ms"] is not None and row["latency_p90_ms"] is not None:
                 latency += f" ({row['latency_p10_ms']:.2f}-{row['latency_p90_ms']:.2f})"
+        rung = [] if not ladder else [f"{row['rung']}/{row['rungs'] - 1}" if row["rungs"] else "-"]
         table.add_row(
             f"{row['number']}" + (f" ({row['preset']})" if row["preset"] else ""),
-            "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}",
+            _accuracy_text(row),
+            *rung,
             latency,
             f"{row['parameters'] / 1e6:.2f}M" if row["parameters"] else "-",
             f"{row['binary_macs'] / 1e9:.2f}G" if row["binary_macs"] else "-",
             f"{row['packed_bytes'] / 1e6:.2f}" if row["packed_bytes"] else "-",
             (row["fingerprint"] or "")[:12],
             ", ".join(row["dominates_presets"]) or "-",
+            ", ".join(row["ties_presets"]) or "-",
         )
     console.print(table)
+
+
+def _accuracy_text(row: dict) -> str:
+    """A row's accuracy with its standard error where it has one.
+
+    Example:
+        >>> _accuracy_text({"accuracy": 0.6123, "accuracy_stderr": 0.0081})
+        '0.612 ± 0.008'
+    """
+    if row["accuracy"] is None:
+        return "-"
+    text = f"{row['accuracy']:.3f}"
+    if row.get("accuracy_stderr") is not None:
+        text += f" ± {row['accuracy_stderr']:.3f}"
+    return text

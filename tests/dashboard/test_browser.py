@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from dashboard_support import DashboardProcess, file_digest
 
 # Points a study page's scatter draws per trace, read back from Plotly's own graph data.
@@ -246,5 +247,50 @@ def test_study_page_plots_predicted_against_measured_and_counts_saved_conversion
         assert note.startswith("3 candidates predicted, then measured: 2 within ±10 %")
         assert "saved 1 conversion:" in note
         assert page.locator("#trial-table").get_by_text("> limit 60.0 ms").count() == 1
+    finally:
+        process.stop()
+
+
+# Per trace of the study page's scatter: its trial numbers and accuracy error bars.
+_ERROR_BARS = """
+() => document.getElementById('pareto').data.map(t => ({
+  name: t.name, numbers: t.customdata, errors: t.error_y ? t.error_y.array : null,
+}))
+"""
+
+
+def test_a_multi_fidelity_study_shows_rungs_error_bars_and_each_trial_ladder(page, tmp_path):
+    from lce_nas.search.record import record_from_frozen
+    from stand_in_pool import ladder_search
+
+    url = f"sqlite:///{tmp_path / 'ladder.db'}"
+    _, _, loop = ladder_search(url, "ladder", trials=12)
+    records = {r.number: r for r in (record_from_frozen(t) for t in loop.study.get_trials())}
+    stopped = sorted(n for n, r in records.items() if r.state == "COMPLETE" and not r.at_top)
+    assert stopped  # the stand-in's accuracies leave some below the top
+    process = DashboardProcess("--db", url, "--port", "0", "--refresh", "60")
+    try:
+        _open_study(page, process, "ladder")
+        traces = {t["name"]: t for t in page.evaluate(_ERROR_BARS)}
+        shown = traces["stopped below the top rung (that rung's accuracy)"]
+        assert sorted(shown["numbers"]) == stopped
+        front = traces["Pareto front"]
+        assert front["numbers"] and not set(front["numbers"]) & set(stopped)
+        # Bars of one standard error (in %) on every top-rung point; none below the top.
+        for number, error in zip(front["numbers"], front["errors"], strict=True):
+            assert error == pytest.approx(100 * records[number].accuracy_stderr)
+        assert all(e == 0 for e in shown["errors"])
+        header = page.locator("#trial-table thead th").all_text_contents()
+        assert "rung" in header and "tied with" in header
+        assert "top rung of 3: 90 steps" in page.locator("#study-summary").inner_text()
+
+        climbed = max(records.values(), key=lambda r: len(r.ladder))
+        page.goto(f"{process.url}studies/ladder/trials/{climbed.number}")
+        page.wait_for_selector("#ladder tbody tr")
+        cells = page.locator("#ladder tbody tr").all()
+        assert len(cells) == len(climbed.ladder) == 3
+        last = cells[-1].locator("td").all_text_contents()
+        assert last[0] == "2" and last[3] == str(climbed.ladder[-1]["seeds"])
+        assert "±" in last[4]
     finally:
         process.stop()

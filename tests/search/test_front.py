@@ -7,9 +7,9 @@ import random
 import optuna
 import pytest
 from lce_nas.search.front import (
-    dominated_presets,
     front_numbers,
     initial_reference_point,
+    preset_standing,
     reference_point,
     study_front,
 )
@@ -110,7 +110,7 @@ def test_only_feasible_presets_can_be_dominated():
         _preset(1, "quicknet-large", values=(0.0, 50.0), feasible=False),
         TrialRecord(2, "COMPLETE", (0.7, 15.0), feasible_attr=True),
     ]
-    assert dominated_presets(records) == {0: [], 2: ["quicknet"]}
+    assert preset_standing(records)[0] == {0: [], 2: ["quicknet"]}
 
 
 def test_a_study_lce_nas_did_not_make_uses_its_constraints():
@@ -118,3 +118,38 @@ def test_a_study_lce_nas_did_not_make_uses_its_constraints():
     violating = TrialRecord(1, "COMPLETE", (0.9, 10.0), constraints={"c": 1.0})
     assert feasible.feasible and not violating.feasible
     assert front_numbers([feasible, violating]) == [0]
+
+
+def _top(number, accuracy, latency_ms, stderr, preset=None):
+    """A contender at the top of a two-rung ladder, with its accuracy's standard error."""
+    fidelity = {"rung": 1, "rungs": 2, "top1": accuracy, "stderr": stderr}
+    return TrialRecord(number, "COMPLETE", (0.1, latency_ms), preset=preset, fidelity=fidelity)
+
+
+def test_dominating_a_preset_takes_more_than_the_combined_uncertainty():
+    preset = _top(0, 0.60, 20.0, 0.01, preset="quicknet")
+    within = _top(1, 0.625, 15.0, 0.01)  # 2.5 points better; the margin is 2 x 1.41 points
+    beyond = _top(2, 0.64, 15.0, 0.01)
+    slower = _top(3, 0.70, 25.0, 0.01)
+    worse_but_tied = _top(4, 0.58, 10.0, 0.01)
+    clearly_worse = _top(5, 0.50, 10.0, 0.01)
+    dominated, tied = preset_standing(
+        [preset, within, beyond, slower, worse_but_tied, clearly_worse]
+    )
+    assert dominated == {0: [], 1: [], 2: ["quicknet"], 3: [], 4: [], 5: []}
+    assert tied == {0: [], 1: ["quicknet"], 2: [], 3: [], 4: ["quicknet"], 5: []}
+    rows = study_front("s", {"presets": {"quicknet": "ab"}}, [preset, within, beyond]).rows(
+        every_trial=True
+    )
+    assert [(r["dominates_presets"], r["ties_presets"]) for r in rows][1:] == [
+        ([], ["quicknet"]),
+        (["quicknet"], []),
+    ]
+
+
+def test_without_error_bars_dominance_is_pareto_dominance():
+    preset = _top(0, 0.60, 20.0, None, preset="quicknet")
+    assert preset_standing([preset, _top(1, 0.601, 19.0, None)]) == (
+        {0: [], 1: ["quicknet"]},
+        {0: [], 1: []},
+    )

@@ -90,8 +90,11 @@ def test_duplicate_proposals_reuse_stored_results(workspace):
     assert values("dup-a") == values("dup-b")
 
 
-def test_resume_after_the_process_is_killed(workspace):
-    args = workspace.search_args("resume", "--trials", "4", "--parallel", "2")
+def _kill_when(workspace, args: list[str], ready, timeout_s: float = 900):
+    """Start a search, SIGKILL it with its local Ray once ``ready()`` returns something
+    (polled; a study not there yet is not ready), and return what it returned (or None)."""
+    import os
+
     process = subprocess.Popen(
         args,
         cwd=workspace.root,
@@ -99,24 +102,33 @@ def test_resume_after_the_process_is_killed(workspace):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 900
-    before: dict[int, tuple] = {}
+    deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.5)
             try:
-                done = _completed(workspace.study("resume"))
+                found = ready()
             except KeyError:
                 continue
-            if len(done) >= 2:
-                before = {t.number: (tuple(t.values), t.user_attrs["fingerprint"]) for t in done}
-                break
+            if found is not None:
+                return found
+        return None
     finally:
         # The whole process group: the search and the local Ray it started.
-        import os
-
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def test_resume_after_the_process_is_killed(workspace):
+    args = workspace.search_args("resume", "--trials", "4", "--parallel", "2")
+
+    def two_completed():
+        done = _completed(workspace.study("resume"))
+        if len(done) >= 2:
+            return {t.number: (tuple(t.values), t.user_attrs["fingerprint"]) for t in done}
+        return None
+
+    before = _kill_when(workspace, args, two_completed) or {}
     assert len(before) >= 2, "the search never completed two trials"
 
     result = workspace.run(args)
@@ -176,3 +188,63 @@ def test_latency_limit_below_every_preset_trains_nothing(workspace):
         assert trial.user_attrs["feasible"] is False
         assert "accuracy" not in trial.user_attrs
         assert trial.constraints["latency"] > 0
+
+
+def _ladder_trainings(trials) -> set[tuple[str, int, int]]:
+    """(fingerprint, subset, seed) of every training the trials' ladders stand on."""
+    wanted = set()
+    for trial in trials:
+        for row in trial.user_attrs["accuracy"]["ladder"]:
+            subset = row["steps"] * 16  # one epoch of batch 16 at these small budgets
+            wanted |= {(trial.user_attrs["fingerprint"], subset, s) for s in range(row["seeds"])}
+    return wanted
+
+
+def _stored_trainings(db: str) -> set[tuple[str, int, int]]:
+    with LatencyStore(db) as store:
+        return {
+            (e.fingerprint, e.proxy_settings["subset"], e.proxy_settings["seed"])
+            for e in store.accuracies(dataset="fashion-mnist")
+            if e.proxy_settings["width"] == 0.125 and e.proxy_settings["subset"] in (128, 384)
+        }
+
+
+def test_multi_fidelity_search_resumes_mid_rung_and_fronts_the_top_rung_only(workspace):
+    # Two rungs, 8 and 24 steps at width 1/8; 2 seeds at the top, 3 for the presets.
+    ladder = ["--width", "0.125", "--min-steps", "8", "--max-steps", "24", "--eta", "3"]
+    args = workspace.command(
+        "search", "--device", "fast-host", "--study-name", "ladder", "--trials", "5", *ladder
+    )
+
+    def mid_climb():
+        # Some rungs' trainings stored while their trials are still running.
+        running = workspace.study("ladder").get_trials(states=(TrialState.RUNNING,))
+        stored = _stored_trainings(workspace.db)
+        return stored if running and len(stored) >= 3 else None
+
+    before = _kill_when(workspace, args, mid_climb) or set()
+    assert len(before) >= 3, "the search never stored three rung trainings"
+
+    result = workspace.run(args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "accuracy: top rung of 2: 24 steps at width 0.125" in result.stdout
+    completed = _completed(workspace.study("ladder"))
+    assert len(completed) == 5
+    # The resumed run trained only what the kill had not stored.
+    needed = _ladder_trainings(completed)
+    assert _counts(result.stdout)["trained"] <= len(needed - before)
+    for trial in completed:
+        rows = trial.user_attrs["accuracy"]["ladder"]
+        assert [r["rung"] for r in rows] == list(range(len(rows)))
+        assert trial.values[0] == pytest.approx(rows[0]["top1"])  # Optuna sees rung 0
+        if trial.user_attrs.get("preset"):
+            assert len(rows) == 2 and rows[-1]["seeds"] == 3
+
+    shown = json.loads(
+        workspace.run(workspace.command("front", "--study", "ladder", "--json", "--all")).stdout
+    )
+    front = [r for r in shown["trials"] if r["on_front"]]
+    assert front and all(r["at_top"] and r["accuracy_stderr"] is not None for r in front)
+    for row in shown["trials"]:
+        if row["state"] == "COMPLETE" and not row["at_top"]:
+            assert not row["on_front"] and row["rung"] == 0
