@@ -6,7 +6,9 @@ times the slowest preset's (those are the candidates a search keeps).
 Fidelities: every rung of the ladder, today's default proxy, and a long
 reference, each with several seeds. One JSON line per (config, fidelity,
 seed) is appended to ``--results`` as it comes; a rerun with the same file
-skips what is there, so a run of several core-hours can stop and resume.
+skips what is there, so a run of several core-hours can stop and resume;
+``--shard K/N`` trains only every N-th config (from the K-th), so that N
+processes, each on its own core, share one results file.
 
 Reported from the rows: Kendall's tau of each fidelity's mean accuracy
 against the reference's mean (with a bootstrap interval over configs), the
@@ -109,7 +111,10 @@ def run(args) -> int:
             for index in range(len(configs))
         ),
     )
+    shard, shards = (int(part) for part in args.shard.split("/"))
     for _, _, name, seed, index in plan:
+        if index % shards != shard:
+            continue
         entry = configs[index]
         if (entry["fingerprint"], name, seed) in done:
             continue
@@ -146,7 +151,9 @@ def run(args) -> int:
             f"{row['seconds']:6.1f} s",
             flush=True,
         )
-    report(list(done.values()), ladder)
+    # Every shard's rows: what the other processes wrote meanwhile counts too.
+    rows = {(r["fingerprint"], r["fidelity"], r["seed"]): r for r in read_rows(path)}
+    report(list(rows.values()), ladder)
     return 0
 
 

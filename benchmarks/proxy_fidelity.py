@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ladder.add_argument("--seeds", type=int, default=3, help="seeds at every fidelity")
     ladder.add_argument("--max-latency-factor", type=float, default=2.0)
     ladder.add_argument("--db", default="proxy_fidelity.db", help="where latencies are kept")
+    ladder.add_argument("--shard", default="0/1", help="K/N: train every N-th config from K")
     args = parser.parse_args(argv)
     if args.ladder:
         from fidelity_ladder import run

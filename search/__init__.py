@@ -6,6 +6,8 @@
   functions of a study's records;
 - ``reader``: trial records straight from Optuna's tables, kept up to date
   incrementally (``lce-nas front``, export and the dashboard read through it);
-- ``loop``, ``run``, ``study``, ``samplers``: the search itself; ``export``
-  and ``plot``: what leaves it.
+- ``loop``, ``run``, ``study``, ``samplers``, ``progress``: the search itself;
+  ``export`` and ``plot``: what leaves it;
+- ``fidelity``, ``promotion``, ``climb``: multi-fidelity training (the ladder
+  of rungs, MO-ASHA's stopping rule, one candidate's way up the ladder).
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lce_nas.search.fidelity import front_proxy_settings
 from lce_nas.search.front import StudyFront
 from lce_nas.search.pareto import pareto_front
 
@@ -18,8 +19,8 @@ def comparison_rows(studies: list[StudyFront]) -> list[dict[str, Any]]:
 
     Studies timed under different latency keys (device, engine, threads,
     kernel options, deploy shape) are refused: their latencies do not compare.
-    Proxy accuracies compare only on one dataset and proxy settings, so those
-    must agree too.
+    Proxy accuracies compare only on one dataset and proxy settings (a
+    multi-fidelity study's: its top rung's), so those must agree too.
 
     Example:
         >>> rows = comparison_rows([results_a, results_b])  # doctest: +SKIP
@@ -44,8 +45,12 @@ def comparison_rows(studies: list[StudyFront]) -> list[dict[str, Any]]:
                     f"{name} ({key(first)[name]!r} vs {key(other)[name]!r}); "
                     "compare studies of one device and deploy shape"
                 )
-        for name in ("dataset", "proxy_settings"):
-            if other.meta.get(name) != first.meta.get(name):
+        trained = {
+            "dataset": lambda meta: meta.get("dataset"),
+            "proxy settings (at the top rung)": front_proxy_settings,
+        }
+        for name, of in trained.items():
+            if of(other.meta) != of(first.meta):
                 raise UserError(
                     f"studies '{first.name}' and '{other.name}' trained proxies with different "
                     f"{name}; their accuracies do not compare"

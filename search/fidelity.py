@@ -325,3 +325,20 @@ def accuracy_fidelity(meta: dict[str, Any]) -> str:
         return "unknown fidelity"
     settings = ProxySettings.from_dict(proxy)
     return f"{proxy_steps(settings)} steps at width {settings.width:g}, one seed (no error bars)"
+
+
+def front_proxy_settings(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The proxy settings a study's front accuracies were trained with (its top rung's).
+
+    Two studies' fronts compare when these agree (and the dataset does).
+
+    Example:
+        >>> ladder = Ladder.geometric(ProxySettings(), min_steps=100, max_steps=900, eta=3)
+        >>> top = front_proxy_settings({"ladder": ladder.to_dict()})
+        >>> top["epochs"], top["subset"]
+        (2, 7200)
+    """
+    ladder = meta.get("ladder")
+    if isinstance(ladder, dict) and ladder.get("rungs"):
+        return ladder["rungs"][-1].get("proxy")
+    return meta.get("proxy_settings")

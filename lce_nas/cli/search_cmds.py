@@ -221,9 +221,9 @@ def search(
         **ladder,
     )
     console = Console()
+    console.print(f"study [bold]{name}[/] in {display_url(url)}")
     if max_steps is not None:
         console.print(f"multi-fidelity: {settings.ladder().describe()}")
-    console.print(f"study [bold]{name}[/] in {display_url(url)}")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -87,3 +87,22 @@ def test_bad_comparisons_are_one_line(tmp_path, monkeypatch, args, message):
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_multi_fidelity_fronts_compare_by_their_top_rung():
+    from lce_nas.search.fidelity import Ladder
+    from lce_nas.workers.trainer import ProxySettings
+
+    def with_ladder(name: str, min_steps: int, max_steps: int) -> StudyFront:
+        results = _results(name, "quicknet", [(0.6, 10.0)])
+        ladder = Ladder.geometric(ProxySettings(), min_steps=min_steps, max_steps=max_steps, eta=3)
+        results.meta["ladder"] = ladder.to_dict()
+        return results
+
+    # Other lower rungs, the same top rung: the front accuracies compare.
+    rows = comparison_rows([with_ladder("a", 100, 900), with_ladder("b", 300, 900)])
+    assert len(rows) == 2
+    with pytest.raises(UserError, match=r"different proxy settings \(at the top rung\)"):
+        comparison_rows([with_ladder("a", 100, 900), with_ladder("c", 100, 2700)])
+    with pytest.raises(UserError, match="different proxy settings"):
+        comparison_rows([with_ladder("a", 100, 900), _results("d", "quicknet", [(0.6, 10.0)])])
