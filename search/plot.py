@@ -10,6 +10,9 @@ from lce_nas.search.front import StudyFront
 def plot_front(results: StudyFront, path: Path) -> None:
     """Scatter of every feasible trial, the front as a step line, presets labelled.
 
+    Trials of a multi-fidelity study that stopped below the top rung are hollow
+    (their accuracy is of a cheaper fidelity); top-rung points carry error bars.
+
     The format follows the file name (PNG, PDF, SVG).
     """
     import matplotlib
@@ -19,13 +22,28 @@ def plot_front(results: StudyFront, path: Path) -> None:
 
     feasible = [r for r in results.rows(every_trial=True) if r["feasible"]]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-    ax.scatter(
-        [r["latency_ms"] for r in feasible],
-        [r["accuracy"] for r in feasible],
-        s=18,
+    top = [r for r in feasible if r["at_top"]]
+    # Bars: one standard error of the accuracy over the top rung's seeds (none with one seed).
+    ax.errorbar(
+        [r["latency_ms"] for r in top],
+        [r["accuracy"] for r in top],
+        yerr=[r["accuracy_stderr"] or 0.0 for r in top],
+        fmt="o",
+        markersize=4,
         color="#9aa5b1",
+        elinewidth=0.8,
         label="trials",
     )
+    stopped = [r for r in feasible if not r["at_top"]]
+    if stopped:
+        ax.scatter(
+            [r["latency_ms"] for r in stopped],
+            [r["accuracy"] for r in stopped],
+            s=14,
+            facecolors="none",
+            edgecolors="#9aa5b1",
+            label="stopped below the top rung",
+        )
     front = results.rows()
     ax.step(
         [r["latency_ms"] for r in front],
