@@ -1,4 +1,4 @@
-"""Commands about the latency database: ``lce-nas db info|measurements|export|import``."""
+"""The latency database's commands: ``lce-nas db info|measurements|accuracies|export|import``."""
 
 from __future__ import annotations
 
@@ -159,6 +159,66 @@ def measurements(
         )
     console.print(table)
     console.print(f"{len(rows)} sample{'s' if len(rows) != 1 else ''}")
+
+
+@db.command("accuracies")
+@db_option
+@click.option("--fingerprint", help="Only this architecture.")
+@click.option("--dataset", help="Only this dataset (e.g. fashion-mnist).")
+@click.option("--steps", type=click.IntRange(min=1), help="Only trainings of this many steps.")
+@click.option("--width", type=float, help="Only trainings at this width multiplier.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def accuracies(
+    db: str | None,
+    fingerprint: str | None,
+    dataset: str | None,
+    steps: int | None,
+    width: float | None,
+    as_json: bool,
+) -> None:
+    """List every stored proxy accuracy with its fidelity (steps, width, seed), oldest first.
+
+    A multi-fidelity search stores one row per rung and seed it trained.
+    """
+    from lce_nas.search.fidelity import proxy_steps
+    from lce_nas.workers.trainer import ProxySettings
+
+    with open_store(db, create=False) as store:
+        found = store.accuracies(fingerprint=fingerprint, dataset=dataset)
+    rows = []
+    for evaluation in found:
+        settings = ProxySettings.from_dict(evaluation.proxy_settings)
+        row = {**evaluation.to_dict(), "steps": proxy_steps(settings), "width": settings.width}
+        if (steps is None or row["steps"] == steps) and (width is None or row["width"] == width):
+            rows.append(row)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, sort_keys=True))
+        return
+    from rich.table import Table
+
+    console = _console()
+    if not rows:
+        console.print("no accuracies match")
+        return
+    table = Table(
+        "fingerprint", "dataset", "steps", "width", "seed", "top-1", "loss", "training s",
+        "evaluated (UTC)",
+    )  # fmt: skip
+    for r in rows:
+        table.add_row(
+            _short(r["fingerprint"]),
+            r["dataset"],
+            str(r["steps"]),
+            f"{r['width']:g}",
+            str(r["proxy_settings"].get("seed", "-")),
+            f"{r['top1']:.4f}",
+            "-" if r["loss"] is None else f"{r['loss']:.3f}",
+            f"{r['train_seconds']:.1f}",
+            r["evaluated_at"][:19].replace("T", " "),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} accurac{'ies' if len(rows) != 1 else 'y'}")
 
 
 def _short(fingerprint: str) -> str:

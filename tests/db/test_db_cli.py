@@ -80,6 +80,28 @@ def test_db_measurements_filters(db_url):
     assert result.exit_code == 0 and "no measurements match" in result.output
 
 
+def test_db_accuracies_lists_each_training_with_its_fidelity(db_url):
+    from lce_nas.latency_db import AccuracyEvaluation
+    from lce_nas.search.fidelity import settings_for_steps
+    from lce_nas.workers.trainer import ProxySettings
+
+    with LatencyStore(db_url) as store:
+        for steps, width, seed, top1 in [(125, 0.0625, 0, 0.52), (375, 0.125, 0, 0.73),
+                                         (375, 0.125, 1, 0.74)]:  # fmt: skip
+            settings = settings_for_steps(ProxySettings(seed=seed), steps, width)
+            store.record_accuracy(AccuracyEvaluation(FP, "fashion-mnist", settings.to_dict(), top1))
+    result = run("db", "accuracies", "--db", db_url)
+    assert result.exit_code == 0 and "3 accuracies" in result.output, result.output
+    result = run("db", "accuracies", "--db", db_url, "--steps", "375", "--json")
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["steps"], r["width"], r["proxy_settings"]["seed"], r["top1"]) for r in rows] == [
+        (375, 0.125, 0, 0.73),
+        (375, 0.125, 1, 0.74),
+    ]
+    result = run("db", "accuracies", "--db", db_url, "--width", "0.5")
+    assert result.exit_code == 0 and "no accuracies match" in result.output
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_db_export_then_import(db_url, fresh_url, tmp_path, fmt):
     with LatencyStore(db_url) as store:
