@@ -183,3 +183,35 @@ def test_a_study_refuses_to_resume_with_another_ladder(tmp_path):
         settings = SearchSettings("fixed", trials=1, **other)
         with pytest.raises(UserError, match="was made with ladder"):
             ladder_study(url, "fixed", settings)
+
+
+def test_once_the_time_budget_is_spent_only_presets_climb(tmp_path):
+    url = f"sqlite:///{tmp_path / 'budget.db'}"
+    held: dict[int, list[tuple[Future, object]]] = {}
+
+    study = ladder_study(url, "budget")
+    preset = SPACE.presets()["quicknet"]
+    study.enqueue_trial(SPACE.trial_params(preset), user_attrs={"preset": "quicknet"})
+    settings = SearchSettings("budget", trials=2, time_budget_s=3600, parallel=2, min_steps=10,
+                              max_steps=90, eta=3)  # fmt: skip
+
+    def hold(result):
+        future: Future = Future()
+        held.setdefault(len(held), []).append((future, result))
+        return future
+
+    pool = StandInPool(LatencyStore(url), SPACE, KEY, latency_ms, top1=top1, answer=hold)
+    loop = SearchLoop(study, SPACE, pool, LatencyStore(url), settings, KEY, Quiet())
+    first, second = study.ask(), study.ask()
+    loop._start(first)
+    loop._start(second)
+    sampled, kept = loop.inflight[second.number], loop.inflight[first.number]
+    assert kept.preset == "quicknet" and sampled.preset is None
+    loop.started -= 2 * 3600  # the budget is spent while both train rung 0
+    for (future, result), candidate in zip(
+        [held[1][0], held[0][0]], [sampled, kept], strict=True
+    ):  # the sampled one first: alone at rung 0, it would climb
+        future.set_result(result)
+        loop._advance(candidate)
+    assert second.number not in loop.inflight and loop.stats.stopped == 1
+    assert loop.inflight[first.number].climb.rung == 1 and loop.stats.promoted == 1
