@@ -20,6 +20,8 @@ candidates against 100 single-fidelity ones.
         --min-steps 125 --max-steps 1125 --eta 3 --widths 0.0625,0.125,0.25 \\
         --reference-steps 4000 --reference-width 0.25 --seeds 3 \\
         --results benchmarks/proxy_fidelity_ladder.jsonl
+
+``--report-only`` prints the figures from the rows already in the file.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def fidelities(args, base) -> dict[str, tuple[Any, int]]:
         max_steps=args.max_steps,
         eta=args.eta,
         widths=[float(w) for w in args.widths.split(",")] if args.widths else (),
-        top_seeds=args.seeds,
+        top_seeds=args.top_seeds,
     )
     chosen = {rung_label(r.index): (r.settings, args.seeds) for r in ladder.rungs}
     chosen["default"] = (base, args.seeds)
@@ -99,8 +101,11 @@ def run(args) -> int:
     base = ProxySettings(batch_size=args.batch_size)
     chosen, ladder = fidelities(args, base)
     print(ladder.describe(), flush=True)
-    configs = choose_configs(args)
     path = Path(args.results)
+    if args.report_only:
+        report(read_rows(path), ladder)
+        return 0
+    configs = choose_configs(args)
     done = {(r["fingerprint"], r["fidelity"], r["seed"]): r for r in read_rows(path)}
     # Cheap fidelities and first seeds first: an interrupted run still ranks every config.
     plan = sorted(
@@ -212,12 +217,15 @@ def tau_with_interval(
     return tau, low, high, len(common)
 
 
-def training_cost(rows: list[dict[str, Any]], ladder, candidates: int = 100) -> tuple[float, float]:
+def training_cost(
+    rows: list[dict[str, Any]], ladder, top: int | None = None, candidates: int = 100
+) -> tuple[float, float]:
     """Seconds of training for ``candidates`` multi-fidelity and single-fidelity candidates.
 
     Multi-fidelity: every candidate trains rung 0, 1/eta of them rung 1, 1/eta^2 rung 2...
-    (successive halving's expected share), each rung with its seeds; per training, the
-    mean measured wall time of that rung. Single fidelity: one default training each.
+    (successive halving's expected share) up to rung ``top`` (default: the ladder's top),
+    which trains the ladder's top seeds; per training, the mean measured wall time of
+    that rung. Single fidelity: one default training each.
     """
     from lce_nas.search.fidelity import rung_label
 
@@ -225,10 +233,12 @@ def training_cost(rows: list[dict[str, Any]], ladder, candidates: int = 100) -> 
         values = [r["seconds"] for r in rows if r["fidelity"] == fidelity]
         return statistics.fmean(values) if values else float("nan")
 
+    top = len(ladder.rungs) - 1 if top is None else top
     multi = sum(
-        candidates / ladder.eta**r.index * r.seeds * mean_seconds(rung_label(r.index))
-        for r in ladder.rungs
-    )
+        candidates / ladder.eta**k * (ladder.top.seeds if k == top else 1)
+        * mean_seconds(rung_label(k))
+        for k in range(top + 1)
+    )  # fmt: skip
     return multi, candidates * mean_seconds("default")
 
 
@@ -258,8 +268,10 @@ def report(rows: list[dict[str, Any]], ladder) -> None:
             + ("  (published order)" if tuple(sorted(presets, key=presets.get)) == PUBLISHED_ORDER
                else "")
         )  # fmt: skip
-    multi, single = training_cost(rows, ladder)
-    print(
-        f"\ntraining cost of 100 candidates: multi-fidelity {multi / 3600:.2f} h, "
-        f"single fidelity {single / 3600:.2f} h, ratio {multi / single:.2f}"
-    )
+    print(f"\ntraining cost of 100 candidates ({ladder.top.seeds} seeds at the top rung):")
+    for top in range(1, len(ladder.rungs)):
+        multi, single = training_cost(rows, ladder, top)
+        print(
+            f"  rungs 0-{top} (eta {ladder.eta:g}): multi-fidelity {multi / 3600:.2f} h, "
+            f"single fidelity {single / 3600:.2f} h, ratio {multi / single:.2f}"
+        )

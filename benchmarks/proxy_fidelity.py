@@ -109,9 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     ladder.add_argument("--reference-steps", type=int, default=4000)
     ladder.add_argument("--reference-width", type=float, default=0.25)
     ladder.add_argument("--seeds", type=int, default=3, help="seeds at every fidelity")
+    ladder.add_argument(
+        "--top-seeds", type=int, default=2, help="a search's seeds at the top (for its cost)"
+    )
     ladder.add_argument("--max-latency-factor", type=float, default=2.0)
     ladder.add_argument("--db", default="proxy_fidelity.db", help="where latencies are kept")
     ladder.add_argument("--shard", default="0/1", help="K/N: train every N-th config from K")
+    ladder.add_argument(
+        "--report-only", action="store_true", help="print the figures of the rows there"
+    )
     args = parser.parse_args(argv)
     if args.ladder:
         from fidelity_ladder import run
