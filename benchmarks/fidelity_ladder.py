@@ -38,8 +38,9 @@ from typing import Any
 PUBLISHED_ORDER = ("quicknet-small", "quicknet", "quicknet-large")
 
 
-def fidelities(args, base) -> dict[str, tuple[Any, int]]:
-    """Each fidelity's proxy settings and seeds: the rungs, the default, the reference."""
+def fidelities(args, base) -> tuple[dict[str, tuple[Any, int]], Any]:
+    """Each fidelity's proxy settings and seeds (the rungs, the default, the reference),
+    and the ladder a search with those rungs would climb."""
     from lce_nas.search.fidelity import Ladder, rung_label, settings_for_steps
 
     ladder = Ladder.geometric(

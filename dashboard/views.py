@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
-from lce_nas.search.fidelity import accuracy_fidelity
+from lce_nas.search.fidelity import accuracy_fidelity, stored_rungs
 from lce_nas.search.front import StudyFront
 from lce_nas.search.reader import StudyInfo
 
@@ -40,7 +40,7 @@ def study_summary(
         "constraints": meta.get("constraints"),
         # What the front's accuracies are: the top rung's budget and seeds, or the one proxy.
         "accuracy_fidelity": accuracy_fidelity(meta) if meta else None,
-        "rungs": len((meta.get("ladder") or {}).get("rungs") or []) or None,
+        "rungs": len(stored_rungs(meta)) or None,
         "directions": list(study.directions),
         "metric_names": list(study.metric_names) if study.metric_names else None,
         "lce_nas": bool(meta),

@@ -76,10 +76,6 @@ class Climb:
         self.evaluations = [None] * len(self.trainings())
         self.pending.clear()
 
-    def cancel(self) -> None:
-        for future in self.pending.values():
-            future.cancel()
-
     @property
     def highest(self) -> RungResult:
         """The result of the highest rung settled (the accuracy the candidate stands on)."""

@@ -300,6 +300,19 @@ class RungResult:
         }
 
 
+def stored_rungs(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rungs a study's metadata keeps of its ladder (empty for single fidelity).
+
+    Example:
+        >>> ladder = Ladder.geometric(ProxySettings(), min_steps=100, max_steps=900, eta=3)
+        >>> [r["steps"] for r in stored_rungs({"ladder": ladder.to_dict()})], stored_rungs({})
+        ([100, 300, 900], [])
+    """
+    ladder = meta.get("ladder")
+    rungs = ladder.get("rungs") if isinstance(ladder, dict) else None
+    return [r for r in rungs if isinstance(r, dict)] if isinstance(rungs, list) else []
+
+
 def accuracy_fidelity(meta: dict[str, Any]) -> str:
     """What a study's front accuracies are: the top rung's budget, its seeds, its error bars.
 
@@ -312,13 +325,13 @@ def accuracy_fidelity(meta: dict[str, Any]) -> str:
         >>> accuracy_fidelity({"proxy_settings": ProxySettings().to_dict()})
         '125 steps at width 0.0625, one seed (no error bars)'
     """
-    ladder = meta.get("ladder")
-    if isinstance(ladder, dict) and ladder.get("rungs"):
-        top = ladder["rungs"][-1]
+    rungs = stored_rungs(meta)
+    if rungs:
+        top = rungs[-1]
         return (
-            f"top rung of {len(ladder['rungs'])}: {top.get('steps')} steps at width "
+            f"top rung of {len(rungs)}: {top.get('steps')} steps at width "
             f"{top.get('width'):g}, mean of {top.get('seeds')} seeds "
-            f"(presets {ladder.get('preset_seeds')}) ± standard error"
+            f"(presets {meta['ladder'].get('preset_seeds')}) ± standard error"
         )
     proxy = meta.get("proxy_settings")
     if not isinstance(proxy, dict):
@@ -338,7 +351,5 @@ def front_proxy_settings(meta: dict[str, Any]) -> dict[str, Any] | None:
         >>> top["epochs"], top["subset"]
         (2, 7200)
     """
-    ladder = meta.get("ladder")
-    if isinstance(ladder, dict) and ladder.get("rungs"):
-        return ladder["rungs"][-1].get("proxy")
-    return meta.get("proxy_settings")
+    rungs = stored_rungs(meta)
+    return rungs[-1].get("proxy") if rungs else meta.get("proxy_settings")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE
-from lce_nas.search.fidelity import TOP_SEEDS, Ladder
+from lce_nas.search.fidelity import TOP_SEEDS, Ladder, proxy_steps
 from lce_nas.search.front import StudyFront
 from lce_nas.search.loop import SearchLoop
 from lce_nas.search.progress import Reporter, SearchStats
@@ -102,8 +102,6 @@ class SearchSettings:
             if self.min_steps is not None:
                 raise UserError("--min-steps needs --max-steps (the top rung's steps)")
             return Ladder.single(self.proxy)
-        from lce_nas.search.fidelity import proxy_steps
-
         return Ladder.geometric(
             self.proxy,
             min_steps=proxy_steps(self.proxy) if self.min_steps is None else self.min_steps,

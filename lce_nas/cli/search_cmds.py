@@ -544,14 +544,14 @@ def _print_front(console, results, rows=None) -> None:
         why = f" under {limit} ms" if limit else ""
         console.print(f"the front of '{results.name}' is empty: no feasible trial{why} yet")
         return
-    from lce_nas.search.fidelity import accuracy_fidelity
+    from lce_nas.search.fidelity import accuracy_fidelity, stored_rungs
 
     hv = "-" if results.hypervolume is None else f"{results.hypervolume:.4g}"
     table = Table(
         title=f"front of {results.name} (hypervolume {hv})",
         caption=f"accuracy: {accuracy_fidelity(results.meta)}",
     )
-    ladder = results.meta.get("ladder")
+    ladder = bool(stored_rungs(results.meta))
     for column in (
         "trial",
         "accuracy",
