@@ -6,13 +6,17 @@ times the slowest preset's (those are the candidates a search keeps).
 Fidelities: every rung of the ladder, today's default proxy, and a long
 reference, each with several seeds. One JSON line per (config, fidelity,
 seed) is appended to ``--results`` as it comes; a rerun with the same file
-skips what is there, so a run of several core-hours can stop and resume;
+keeps its configs and skips the trainings it holds (found by their settings,
+so one file can hold several ladders' rungs), so a run of several core-hours
+can stop and resume, and another ladder reuses the rungs it shares;
 ``--shard K/N`` trains only every N-th config (from the K-th), so that N
 processes, each on its own core, share one results file.
 
 Reported from the rows: Kendall's tau of each fidelity's mean accuracy
 against the reference's mean (with a bootstrap interval over configs), the
-seed-to-seed standard deviation at each fidelity, the presets' order at each
+seed-to-seed standard deviation at each fidelity, how many of the pairs the
+reference separates beyond its own seed noise each fidelity misorders, the
+presets' order at each
 fidelity, wall time per config, and the training cost of 100 multi-fidelity
 candidates against 100 single-fidelity ones.
 
@@ -94,6 +98,23 @@ def choose_configs(args) -> list[dict[str, Any]]:
     return configs
 
 
+def configs_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configs a results file was run on, in their first row's order.
+
+    Example:
+        >>> configs_of([{"fingerprint": "a", "preset": None, "config": {}, "latency_ms": 3.0}])
+        [{'preset': None, 'params': {}, 'latency_ms': 3.0, 'fingerprint': 'a'}]
+    """
+    configs: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        configs.setdefault(
+            row["fingerprint"],
+            {"preset": row["preset"], "params": row["config"], "latency_ms": row["latency_ms"],
+             "fingerprint": row["fingerprint"]},
+        )  # fmt: skip
+    return list(configs.values())
+
+
 def run(args) -> int:
     """Train what the results file lacks, in an order that answers the most first."""
     from lce_nas.search.fidelity import proxy_steps
@@ -104,10 +125,13 @@ def run(args) -> int:
     print(ladder.describe(), flush=True)
     path = Path(args.results)
     if args.report_only:
-        report(read_rows(path), ladder)
+        report(rows_of(read_rows(path), chosen), ladder)
         return 0
-    configs = choose_configs(args)
-    done = {(r["fingerprint"], r["fidelity"], r["seed"]): r for r in read_rows(path)}
+    rows = read_rows(path)
+    # A resumed run trains the configs already in the file, even where the host's
+    # latencies have moved since (they choose which sampled configs are in range).
+    configs = configs_of(rows) or choose_configs(args)
+    done = {_training(r["fingerprint"], r["settings"]) for r in rows}
     # Cheap fidelities and first seeds first: an interrupted run still ranks every config.
     plan = sorted(
         (
@@ -122,34 +146,27 @@ def run(args) -> int:
         if index % shards != shard:
             continue
         entry = configs[index]
-        if (entry["fingerprint"], name, seed) in done:
-            continue
         settings = chosen[name][0].replace(seed=seed)
-        same = next(
-            (r for r in done.values() if r["fingerprint"] == entry["fingerprint"]
-             and r["settings"] == settings.to_dict()),
-            None,
-        )  # fmt: skip
-        if same is not None:  # the default is rung 0's budget: one training, two names
-            row = {**same, "fidelity": name, "same_training_as": same["fidelity"]}
-        else:
-            started = time.perf_counter()
-            result = train_proxy(args.space, entry["params"], settings, args.dataset)
-            row = {
-                "fingerprint": entry["fingerprint"],
-                "preset": entry["preset"],
-                "config": entry["params"],
-                "latency_ms": entry["latency_ms"],
-                "fidelity": name,
-                "steps": proxy_steps(settings),
-                "width": settings.width,
-                "seed": seed,
-                "top1": result.top1,
-                "loss": result.evaluation.loss,
-                "seconds": time.perf_counter() - started,
-                "settings": settings.to_dict(),
-            }
-        done[(entry["fingerprint"], name, seed)] = row
+        # The default is rung 0's budget: one training serves both names.
+        if _training(entry["fingerprint"], settings.to_dict()) in done:
+            continue
+        started = time.perf_counter()
+        result = train_proxy(args.space, entry["params"], settings, args.dataset)
+        row = {
+            "fingerprint": entry["fingerprint"],
+            "preset": entry["preset"],
+            "config": entry["params"],
+            "latency_ms": entry["latency_ms"],
+            "fidelity": name,
+            "steps": proxy_steps(settings),
+            "width": settings.width,
+            "seed": seed,
+            "top1": result.top1,
+            "loss": result.evaluation.loss,
+            "seconds": time.perf_counter() - started,
+            "settings": settings.to_dict(),
+        }
+        done.add(_training(entry["fingerprint"], row["settings"]))
         with path.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
         print(
@@ -158,8 +175,7 @@ def run(args) -> int:
             flush=True,
         )
     # Every shard's rows: what the other processes wrote meanwhile counts too.
-    rows = {(r["fingerprint"], r["fidelity"], r["seed"]): r for r in read_rows(path)}
-    report(list(rows.values()), ladder)
+    report(rows_of(read_rows(path), chosen), ladder)
     return 0
 
 
@@ -169,23 +185,88 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def means(rows: list[dict[str, Any]], fidelity: str) -> dict[str, float]:
-    """Mean top-1 per fingerprint at one fidelity."""
+def _training(fingerprint: str, settings: dict[str, Any]) -> str:
+    """What identifies one training: the config and every proxy setting, seed included."""
+    return fingerprint + json.dumps(settings, sort_keys=True)
+
+
+def rows_of(rows: list[dict[str, Any]], chosen: dict[str, tuple[Any, int]]) -> list[dict[str, Any]]:
+    """Each chosen fidelity's rows, found by their training settings and named after it.
+
+    A row's own ``fidelity`` is the name it was trained under; matching on settings
+    lets one file hold the rungs of several ladders (another ladder's ``rung-1`` is
+    another budget) and lets one training count for two names (the default is
+    rung 0's budget).
+
+    Example:
+        >>> from lce_nas.workers.trainer import ProxySettings
+        >>> row = {"fingerprint": "f", "fidelity": "rung-0",
+        ...        "settings": ProxySettings(seed=1).to_dict()}
+        >>> chosen = {"rung-0": (ProxySettings(), 2), "default": (ProxySettings(), 2),
+        ...           "rung-1": (ProxySettings(epochs=3), 2)}
+        >>> [r["fidelity"] for r in rows_of([row], chosen)]
+        ['rung-0', 'default']
+    """
+    selected = []
+    for name, (settings, seeds) in chosen.items():
+        wanted = {json.dumps(settings.replace(seed=s).to_dict(), sort_keys=True)
+                  for s in range(settings.seed, settings.seed + seeds)}  # fmt: skip
+        seen = set()
+        for row in rows:
+            training = _training(row["fingerprint"], row["settings"])
+            if training not in seen and json.dumps(row["settings"], sort_keys=True) in wanted:
+                seen.add(training)
+                selected.append({**row, "fidelity": name})
+    return selected
+
+
+def seed_values(rows: list[dict[str, Any]], fidelity: str) -> dict[str, list[float]]:
+    """Every seed's top-1 per fingerprint at one fidelity."""
     by: dict[str, list[float]] = {}
     for row in rows:
         if row["fidelity"] == fidelity:
             by.setdefault(row["fingerprint"], []).append(row["top1"])
-    return {f: statistics.fmean(v) for f, v in by.items()}
+    return by
+
+
+def means(rows: list[dict[str, Any]], fidelity: str) -> dict[str, float]:
+    """Mean top-1 per fingerprint at one fidelity."""
+    return {f: statistics.fmean(v) for f, v in seed_values(rows, fidelity).items()}
 
 
 def seed_sd(rows: list[dict[str, Any]], fidelity: str) -> float | None:
     """Pooled seed-to-seed standard deviation at one fidelity (configs with 2+ seeds)."""
-    by: dict[str, list[float]] = {}
-    for row in rows:
-        if row["fidelity"] == fidelity:
-            by.setdefault(row["fingerprint"], []).append(row["top1"])
-    variances = [statistics.variance(v) for v in by.values() if len(v) > 1]
+    variances = [statistics.variance(v) for v in seed_values(rows, fidelity).values() if len(v) > 1]
     return math.sqrt(statistics.fmean(variances)) if variances else None
+
+
+def separated_pairs(
+    mean: dict[str, float], reference: dict[str, list[float]], z: float = 2.0
+) -> tuple[int, int]:
+    """Pairs of configs whose reference means differ by more than ``z`` combined standard
+    errors, and how many of them ``mean`` orders the other way: (misordered, separated).
+
+    Pairs inside the reference's own seed noise cannot count against a proxy (no
+    ranking can agree with an order the reference does not know), so this is the
+    part of tau's disagreement a better proxy could remove.
+
+    Example:
+        >>> separated_pairs({"a": 1, "b": 2}, {"a": [0.5, 0.52], "b": [0.8, 0.81]})
+        (0, 1)
+    """
+    known = sorted(k for k, v in reference.items() if k in mean and len(v) > 1)
+    misordered = separated = 0
+    for i, a in enumerate(known):
+        for b in known[i + 1 :]:
+            ra, rb = reference[a], reference[b]
+            gap = statistics.fmean(ra) - statistics.fmean(rb)
+            stderr = math.sqrt(
+                statistics.variance(ra) / len(ra) + statistics.variance(rb) / len(rb)
+            )
+            if abs(gap) > z * stderr:
+                separated += 1
+                misordered += gap * (mean[a] - mean[b]) < 0
+    return misordered, separated
 
 
 def tau_with_interval(
@@ -247,9 +328,11 @@ def report(rows: list[dict[str, Any]], ladder) -> None:
     """Print every figure the README quotes, from the rows alone."""
     names = sorted({r["fidelity"] for r in rows}, key=lambda n: (n in ("default", "reference"), n))
     reference = means(rows, "reference")
+    reference_seeds = seed_values(rows, "reference")
     header = (
         f"{'fidelity':>10} {'steps':>6} {'width':>7} {'configs':>7} {'seeds':>5} "
-        f"{'s/config':>9} {'seed sd':>8} {'tau vs reference (95 % CI)':>28}  preset order"
+        f"{'s/config':>9} {'seed sd':>8} {'tau vs reference (95 % CI)':>28} "
+        f"{'misordered':>10}  preset order"
     )
     print("\n" + header)
     for name in names:
@@ -258,17 +341,23 @@ def report(rows: list[dict[str, Any]], ladder) -> None:
         tau, low, high, n = tau_with_interval(mean, reference)
         sd = seed_sd(rows, name)
         presets = {r["preset"]: mean[r["fingerprint"]] for r in chosen if r["preset"]}
-        order = " < ".join(sorted(presets, key=presets.get))
+        order = " < ".join(f"{p} {100 * presets[p]:.1f}" for p in sorted(presets, key=presets.get))
         per_config = statistics.fmean(r["seconds"] for r in chosen if r["seed"] == 0)
         seeds = max(r["seed"] for r in chosen) + 1
         sd_text = "-" if sd is None else f"{sd:.3f}"
+        misordered, separated = separated_pairs(mean, reference_seeds)
         print(
             f"{name:>10} {chosen[0]['steps']:6d} {chosen[0]['width']:7g} {len(mean):7d} "
             f"{seeds:5d} {per_config:9.1f} {sd_text:>8} "
-            f"{tau:7.3f} ({low:6.3f} to {high:6.3f}) n={n:<3d}  {order}"
+            f"{tau:7.3f} ({low:6.3f} to {high:6.3f}) n={n:<3d} "
+            f"{f'{misordered}/{separated}':>10}  {order}"
             + ("  (published order)" if tuple(sorted(presets, key=presets.get)) == PUBLISHED_ORDER
                else "")
         )  # fmt: skip
+    print(
+        "\nmisordered: pairs of configs whose reference means differ by more than 2 "
+        "standard errors, and how many of them the fidelity orders the other way"
+    )
     print(f"\ntraining cost of 100 candidates ({ladder.top.seeds} seeds at the top rung):")
     for top in range(1, len(ladder.rungs)):
         multi, single = training_cost(rows, ladder, top)

@@ -31,6 +31,13 @@ SUBSET_CAP = 8000
 #: Seeds at the top rung of a multi-fidelity ladder (the presets take at least PRESET_SEEDS).
 TOP_SEEDS = 2
 PRESET_SEEDS = 3
+#: The command line's ladder unless told otherwise: 125 steps at width 1/16 (the
+#: proxy's), then 375 at 1/8. Chosen by the fidelity benchmark
+#: (benchmarks/proxy_fidelity_ladder.jsonl): it ranks like a 4,000-step width-1/4
+#: reference as well as a third rung of 1,125 steps at 1/4 does, and costs 2.5x
+#: single fidelity where the third rung costs 4.3x.
+DEFAULT_MAX_STEPS = 375
+DEFAULT_WIDTHS = (0.0625, 0.125)
 
 
 def rung_label(index: int) -> str:
@@ -311,6 +318,36 @@ def stored_rungs(meta: dict[str, Any]) -> list[dict[str, Any]]:
     ladder = meta.get("ladder")
     rungs = ladder.get("rungs") if isinstance(ladder, dict) else None
     return [r for r in rungs if isinstance(r, dict)] if isinstance(rungs, list) else []
+
+
+def ladder_arguments(ladder: dict[str, Any] | None) -> dict[str, Any]:
+    """The arguments of :meth:`Ladder.geometric` that build a stored ladder again
+    (``Ladder.to_dict``'s), so that a study resumes with its own ladder; {} for single
+    fidelity.
+
+    Example:
+        >>> ladder = Ladder.geometric(ProxySettings(), min_steps=125, max_steps=1125, eta=3,
+        ...                           widths=[0.0625, 0.125, 0.25])
+        >>> Ladder.geometric(ProxySettings(), **ladder_arguments(ladder.to_dict())) == ladder
+        True
+        >>> ladder_arguments(None)
+        {}
+    """
+    rungs = stored_rungs({"ladder": ladder})
+    if not rungs or ladder is None:
+        return {}
+    eta = float(ladder["eta"])
+    top = int(rungs[-1]["steps"])
+    # Rungs are anchored at the top, so the lowest rung's exact share of it is the
+    # min_steps that rebuilds as many rungs (its rounded steps may fall one short).
+    lowest = math.floor(top / eta ** (len(rungs) - 1) + 1e-9)
+    return {
+        "max_steps": top,
+        "min_steps": max(1, lowest),
+        "eta": eta,
+        "widths": tuple(float(r["width"]) for r in rungs),
+        "top_seeds": int(rungs[-1]["seeds"]),
+    }
 
 
 def accuracy_fidelity(meta: dict[str, Any]) -> str:

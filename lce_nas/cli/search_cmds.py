@@ -104,7 +104,7 @@ class _RichReporter:
     "--max-steps",
     type=click.IntRange(min=1),
     help="Multi-fidelity: the top rung's optimizer steps; candidates climb rungs --eta apart "
-    "and only the best of each rung go on (default: one rung, the proxy as given).",
+    "and only the best of each rung go on [default: 375].",
 )
 @click.option(
     "--min-steps",
@@ -120,12 +120,19 @@ class _RichReporter:
 @click.option(
     "--widths",
     help="Multi-fidelity: width multiplier per rung, lowest first (e.g. 0.0625,0.25), "
-    "or one for all [default: the proxy's].",
+    "or one for all [default: 0.0625,0.125; the proxy's --width once --width, --max-steps, "
+    "--min-steps or --eta is given].",
 )
 @click.option(
     "--top-seeds",
     type=click.IntRange(min=1),
     help="Multi-fidelity: seeds at the top rung (presets take at least 3) [default: 2].",
+)
+@click.option(
+    "--single-fidelity",
+    is_flag=True,
+    help="Train every candidate once with the proxy as given (--epochs, --subset, --width), "
+    "no rungs; also what --epochs or --subset alone mean.",
 )
 @proxy_options
 @db_option
@@ -154,6 +161,7 @@ def search(
     eta,
     widths,
     top_seeds,
+    single_fidelity,
     dataset,
     proxy,
     db,
@@ -197,7 +205,9 @@ def search(
         trials, budget_s = DEFAULT_TRIALS, DEFAULT_TIME_BUDGET_S
     if resume:
         _require_study(url, name)
-    ladder = ladder_settings(max_steps, min_steps, eta, widths, top_seeds)
+    ladder = ladder_settings(
+        max_steps, min_steps, eta, widths, top_seeds, single_fidelity, study_ladder(url, name)
+    )
     settings = SearchSettings(
         study_name=name,
         space=space_name,
@@ -222,8 +232,11 @@ def search(
     )
     console = Console()
     console.print(f"study [bold]{name}[/] in {display_url(url)}")
-    if max_steps is not None:
-        console.print(f"multi-fidelity: {settings.ladder().describe()}")
+    multi_fidelity = settings.max_steps is not None
+    console.print(
+        f"{'multi-fidelity' if multi_fidelity else 'single fidelity'}: "
+        f"{settings.ladder().describe()}"
+    )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -251,7 +264,7 @@ def search(
         f"{stats.predicted_out} predicted out (not converted)",
         soft_wrap=True,
     )
-    if max_steps is not None:
+    if multi_fidelity:
         console.print(
             f"successive halving: {stats.promoted} promotions, "
             f"{stats.stopped} candidates stopped below the top rung (never on the front)"
@@ -372,17 +385,46 @@ def export(study_name, whole_front, trial, best_under_ms, output, db) -> None:
             click.echo(f"wrote {folder}/ (model.tflite, model.h5, model_card.json)")
 
 
-def ladder_settings(max_steps, min_steps, eta, widths, top_seeds) -> dict:
+#: What ``study_ladder`` answers for a study that does not exist yet.
+NO_STUDY = "no study"
+
+
+def study_ladder(url: str, name: str) -> dict | str | None:
+    """The ladder study ``name`` was made with (None: single fidelity), or :data:`NO_STUDY`."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lce_nas.search.reader import StudyNotFound
+    from lce_nas.search.results import open_reader
+
+    try:
+        reader = open_reader(url)
+    except UserError:
+        return NO_STUDY  # no database yet; the search itself reports one it cannot open
+    try:
+        return reader.study(name).meta.get("ladder")
+    except (StudyNotFound, SQLAlchemyError):
+        return NO_STUDY  # what the search reports when it opens the database
+    finally:
+        reader.close()
+
+
+def ladder_settings(max_steps, min_steps, eta, widths, top_seeds, single_fidelity, stored) -> dict:
     """``SearchSettings`` fields of the multi-fidelity flags, checked against the proxy's.
 
-    A ladder sets each rung's steps itself, so ``--epochs`` and ``--subset``
-    (one fixed budget) cannot go with it; its flags mean nothing without
-    ``--max-steps``.
+    Multi-fidelity is the default (:data:`~lce_nas.search.fidelity.DEFAULT_MAX_STEPS`,
+    chosen by the fidelity benchmark); each ladder flag changes its own part.
+    ``--single-fidelity``, or ``--epochs``/``--subset`` without ladder flags (one
+    fixed budget), trains once with the proxy as given. Without ladder flags, a
+    study that exists (``stored`` is its ladder) resumes with the ladder it was
+    made with, single fidelity included.
     """
+    from lce_nas.search.fidelity import DEFAULT_MAX_STEPS, DEFAULT_WIDTHS, ladder_arguments
+
     context = click.get_current_context()
     given = {
         flag: value
         for flag, value in (
+            ("--max-steps", max_steps),
             ("--min-steps", min_steps),
             ("--eta", eta),
             ("--widths", widths),
@@ -390,29 +432,41 @@ def ladder_settings(max_steps, min_steps, eta, widths, top_seeds) -> dict:
         )
         if value is not None
     }
-    if max_steps is None:
+    if single_fidelity:
         if given:
-            verb = "needs" if len(given) == 1 else "need"
-            raise UserError(f"{', '.join(given)} {verb} --max-steps (the top rung's steps)")
+            raise UserError(
+                f"--single-fidelity trains once, with no rungs: drop {', '.join(given)} "
+                "(or --single-fidelity)"
+            )
         return {}
-    fixed = [
-        f"--{name}"
-        for name in ("epochs", "subset")
+    on_command_line = {
+        name
+        for name in ("epochs", "subset", "width")
         if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
-    ]
+    }
+    fixed = [f"--{name}" for name in ("epochs", "subset") if name in on_command_line]
+    if fixed and not given:
+        return {}
     if fixed:
         raise UserError(
             f"{' and '.join(fixed)} {'fixes' if len(fixed) == 1 else 'fix'} one training "
-            "budget; with --max-steps each rung sets "
-            "its own (use --min-steps/--max-steps, or leave --max-steps out)"
+            "budget; with a ladder each rung sets its own (use --min-steps/--max-steps, "
+            "or --single-fidelity)"
         )
-    fields: dict = {"max_steps": max_steps, "min_steps": min_steps}
+    if not given and stored != NO_STUDY:
+        return ladder_arguments(stored)
+    fields: dict = {"max_steps": DEFAULT_MAX_STEPS if max_steps is None else max_steps}
+    if min_steps is not None:
+        fields["min_steps"] = min_steps
     if eta is not None:
         fields["eta"] = eta
     if top_seeds is not None:
         fields["top_seeds"] = top_seeds
     if widths is not None:
         fields["widths"] = _widths(widths)
+    elif not ({"--max-steps", "--min-steps", "--eta"} & set(given) or "width" in on_command_line):
+        # The benchmark chose these widths for the default rungs only.
+        fields["widths"] = DEFAULT_WIDTHS
     return fields
 
 
