@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -206,8 +208,9 @@ def search(
     if resume:
         _require_study(url, name)
     ladder = ladder_settings(
-        max_steps, min_steps, eta, widths, top_seeds, single_fidelity, study_ladder(url, name)
-    )
+        max_steps, min_steps, eta, widths, top_seeds, single_fidelity,
+        lambda: study_ladder(url, name),
+    )  # fmt: skip
     settings = SearchSettings(
         study_name=name,
         space=space_name,
@@ -408,15 +411,18 @@ def study_ladder(url: str, name: str) -> dict | str | None:
         reader.close()
 
 
-def ladder_settings(max_steps, min_steps, eta, widths, top_seeds, single_fidelity, stored) -> dict:
+def ladder_settings(
+    max_steps, min_steps, eta, widths, top_seeds, single_fidelity, stored: Callable[[], Any]
+) -> dict:
     """``SearchSettings`` fields of the multi-fidelity flags, checked against the proxy's.
 
     Multi-fidelity is the default (:data:`~lce_nas.search.fidelity.DEFAULT_MAX_STEPS`,
     chosen by the fidelity benchmark); each ladder flag changes its own part.
     ``--single-fidelity``, or ``--epochs``/``--subset`` without ladder flags (one
     fixed budget), trains once with the proxy as given. Without ladder flags, a
-    study that exists (``stored`` is its ladder) resumes with the ladder it was
-    made with, single fidelity included.
+    study that exists resumes with the ladder it was made with, single fidelity
+    included: ``stored()`` reads it (:func:`study_ladder`), only then, since
+    opening the database costs a connection.
     """
     from lce_nas.search.fidelity import DEFAULT_MAX_STEPS, DEFAULT_WIDTHS, ladder_arguments
 
@@ -453,8 +459,10 @@ def ladder_settings(max_steps, min_steps, eta, widths, top_seeds, single_fidelit
             "budget; with a ladder each rung sets its own (use --min-steps/--max-steps, "
             "or --single-fidelity)"
         )
-    if not given and stored != NO_STUDY:
-        return ladder_arguments(stored)
+    if not given:
+        ladder = stored()
+        if ladder != NO_STUDY:
+            return ladder_arguments(ladder)
     fields: dict = {"max_steps": DEFAULT_MAX_STEPS if max_steps is None else max_steps}
     if min_steps is not None:
         fields["min_steps"] = min_steps

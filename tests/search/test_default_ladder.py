@@ -14,14 +14,23 @@ from lce_nas.cli.options import proxy_settings
 from lce_nas.cli.search_cmds import ladder_settings, search, study_ladder
 
 
-def settings_of(args: list[str], url: str, name: str = "s") -> SearchSettings:
-    """The settings ``lce-nas search ARGS`` would run with (parsed by the real command)."""
+def settings_of(args: list[str], url: str, name: str = "s", reads=None) -> SearchSettings:
+    """The settings ``lce-nas search ARGS`` would run with (parsed by the real command).
+
+    ``reads`` (a list) gets one entry per read of the stored ladder.
+    """
+
+    def stored():
+        if reads is not None:
+            reads.append(name)
+        return study_ladder(url, name)
+
     context = search.make_context("search", list(args))
     with context:
         p = context.params
         fields = ladder_settings(
             p["max_steps"], p["min_steps"], p["eta"], p["widths"], p["top_seeds"],
-            p["single_fidelity"], study_ladder(url, name),
+            p["single_fidelity"], stored,
         )  # fmt: skip
         proxy = proxy_settings(p["epochs"], p["subset"], p["width"], p["batch_size"])
     return SearchSettings(name, trials=1, proxy=proxy, **fields)
@@ -87,3 +96,14 @@ def test_a_ladder_study_resumes_with_its_own_ladder(url):
     ladder_study(url, "mine", again)
     # Flags given again are that ladder's, not the stored one's.
     assert rungs(settings_of(["--top-seeds", "2"], url, "mine"))[-1] == (375, 0.125, 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "read"),
+    [([], 1), (["--top-seeds", "2"], 0), (["--single-fidelity"], 0), (["--epochs", "2"], 0)],
+)
+def test_the_stored_ladder_is_read_only_when_no_flag_sets_one(url, args, read):
+    ladder_study(url, "mine", SearchSettings("mine", trials=1, max_steps=375))
+    reads: list[str] = []
+    settings_of(args, url, "mine", reads)
+    assert len(reads) == read
