@@ -30,6 +30,7 @@ candidates against 100 single-fidelity ones.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -324,8 +325,37 @@ def training_cost(
     return multi, candidates * mean_seconds("default")
 
 
+def searched_seed_taus(
+    rows: list[dict[str, Any]], fidelity: str, seeds: int, reference: dict[str, float]
+) -> list[tuple[tuple[int, ...], float]]:
+    """Tau against ``reference`` when the sampled configs keep only ``seeds`` of their seeds.
+
+    A search trains a non-preset candidate's top rung with fewer seeds than the
+    benchmark does (the presets keep all); this is the tau of each such choice.
+
+    Example:
+        >>> rows = [{"fidelity": "rung-1", "fingerprint": f, "preset": None, "seed": s,
+        ...          "top1": t} for f, s, t in [("a", 0, .5), ("a", 1, .7), ("b", 0, .6),
+        ...                                      ("b", 1, .6)]]
+        >>> searched_seed_taus(rows, "rung-1", 1, {"a": 1.0, "b": 2.0})
+        [((0,), 1.0), ((1,), -1.0)]
+    """
+    chosen = [r for r in rows if r["fidelity"] == fidelity]
+    all_seeds = sorted({r["seed"] for r in chosen})
+    if len(all_seeds) <= seeds:
+        return []
+    out = []
+    for pick in itertools.combinations(all_seeds, seeds):
+        kept = [r for r in chosen if r["preset"] or r["seed"] in pick]
+        tau, *_ = tau_with_interval(means(kept, fidelity), reference)
+        out.append((pick, tau))
+    return out
+
+
 def report(rows: list[dict[str, Any]], ladder) -> None:
     """Print every figure the README quotes, from the rows alone."""
+    from lce_nas.search.fidelity import rung_label
+
     names = sorted({r["fidelity"] for r in rows}, key=lambda n: (n in ("default", "reference"), n))
     reference = means(rows, "reference")
     reference_seeds = seed_values(rows, "reference")
@@ -358,6 +388,13 @@ def report(rows: list[dict[str, Any]], ladder) -> None:
         "\nmisordered: pairs of configs whose reference means differ by more than 2 "
         "standard errors, and how many of them the fidelity orders the other way"
     )
+    top_name = rung_label(len(ladder.rungs) - 1)
+    searched = searched_seed_taus(rows, top_name, ladder.top.seeds, reference)
+    if searched:
+        print(
+            f"\n{top_name} as a search trains it ({ladder.top.seeds} seeds, presets all): tau "
+            + ", ".join(f"{tau:.3f} (seeds {', '.join(map(str, pick))})" for pick, tau in searched)
+        )
     print(f"\ntraining cost of 100 candidates ({ladder.top.seeds} seeds at the top rung):")
     for top in range(1, len(ladder.rungs)):
         multi, single = training_cost(rows, ladder, top)

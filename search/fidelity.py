@@ -32,11 +32,14 @@ SUBSET_CAP = 8000
 TOP_SEEDS = 2
 PRESET_SEEDS = 3
 #: The command line's ladder unless told otherwise: 125 steps at width 1/16 (the
-#: proxy's), then 375 at 1/8. Chosen by the fidelity benchmark
-#: (benchmarks/proxy_fidelity_ladder.jsonl): it ranks like a 4,000-step width-1/4
-#: reference as well as a third rung of 1,125 steps at 1/4 does, and costs 2.5x
-#: single fidelity where the third rung costs 4.3x.
-DEFAULT_MAX_STEPS = 375
+#: proxy's), then 500 at 1/8, eta 4 apart. Chosen by the fidelity benchmark
+#: (benchmarks/proxy_fidelity_ladder.jsonl): of the ladders measured it alone
+#: ranks like a 4,000-step width-1/4 reference with tau >= 0.8 (0.810, no pair the
+#: reference separates misordered) within 3x the training of single fidelity
+#: (2.8x); eta 3 to a 375-step top costs 2.5x and reaches 0.790, a third rung
+#: of 1,125 steps at 1/4 costs 4.3x and reaches 0.790.
+DEFAULT_MAX_STEPS = 500
+DEFAULT_ETA = 4.0
 DEFAULT_WIDTHS = (0.0625, 0.125)
 
 

@@ -55,6 +55,62 @@ class _RichReporter:
         self.progress.console.print(f"[yellow]{line}[/]")
 
 
+#: The multi-fidelity flags, in the order ``--help`` lists them: flag, type, help.
+_LADDER_FLAGS: tuple[tuple[str, Any, str], ...] = (
+    (
+        "--max-steps",
+        click.IntRange(min=1),
+        "the top rung's optimizer steps; candidates climb rungs --eta apart "
+        "and only the best of each rung go on [default: 500].",
+    ),
+    (
+        "--min-steps",
+        click.IntRange(min=1),
+        "the lowest rung's steps at least [default: the proxy's, 125].",
+    ),
+    (
+        "--eta",
+        float,
+        "steps grow by this from rung to rung, and 1/eta of a rung "
+        "climbs on [default: 4; 3 once --max-steps or --min-steps is given].",
+    ),
+    (
+        "--widths",
+        None,
+        "width multiplier per rung, lowest first (e.g. 0.0625,0.25), "
+        "or one for all [default: 0.0625,0.125; the proxy's --width once --width, --max-steps, "
+        "--min-steps or --eta is given].",
+    ),
+    (
+        "--top-seeds",
+        click.IntRange(min=1),
+        "seeds at the top rung (presets take at least 3) [default: 2].",
+    ),
+)
+
+
+def _ladder_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The multi-fidelity flags and ``--single-fidelity``, as :func:`ladder_settings` takes them.
+
+    Example:
+        >>> @click.command()
+        ... @_ladder_options
+        ... def run(max_steps, min_steps, eta, widths, top_seeds, single_fidelity): ...
+        >>> [p.name for p in run.params]
+        ['max_steps', 'min_steps', 'eta', 'widths', 'top_seeds', 'single_fidelity']
+    """
+    func = click.option(
+        "--single-fidelity",
+        is_flag=True,
+        help="Train every candidate once with the proxy as given (--epochs, --subset, --width), "
+        "no rungs; also what --epochs or --subset alone mean.",
+    )(func)
+    # click lists options in decorator order, outermost first: add them last to first.
+    for flag, kind, text in reversed(_LADDER_FLAGS):
+        func = click.option(flag, type=kind, help=f"Multi-fidelity: {text}")(func)
+    return func
+
+
 @click.command()
 @click.option("--space", "space_name", default="quicknet", show_default=True)
 @deploy_shape_options
@@ -68,7 +124,7 @@ class _RichReporter:
     "--trials",
     type=click.IntRange(min=1),
     help="Total trials in the study, QuickNet presets included "
-    "(with neither budget given: 10 trials, 15 minutes).",
+    "(with neither budget given: 10 trials, proposals stop after 12 minutes).",
 )
 @click.option("--time-budget", help="Stop proposing after this long, e.g. 2h or 30m.")
 @count_option("--parallel", 2, "Candidates in flight at once.")
@@ -102,40 +158,7 @@ class _RichReporter:
     show_default=True,
     help="GPUs each proxy trainer asks Ray for (trainers then run on nodes that have them).",
 )
-@click.option(
-    "--max-steps",
-    type=click.IntRange(min=1),
-    help="Multi-fidelity: the top rung's optimizer steps; candidates climb rungs --eta apart "
-    "and only the best of each rung go on [default: 375].",
-)
-@click.option(
-    "--min-steps",
-    type=click.IntRange(min=1),
-    help="Multi-fidelity: the lowest rung's steps at least [default: the proxy's, 125].",
-)
-@click.option(
-    "--eta",
-    type=float,
-    help="Multi-fidelity: steps grow by this from rung to rung, and 1/eta of a rung "
-    "climbs on [default: 3].",
-)
-@click.option(
-    "--widths",
-    help="Multi-fidelity: width multiplier per rung, lowest first (e.g. 0.0625,0.25), "
-    "or one for all [default: 0.0625,0.125; the proxy's --width once --width, --max-steps, "
-    "--min-steps or --eta is given].",
-)
-@click.option(
-    "--top-seeds",
-    type=click.IntRange(min=1),
-    help="Multi-fidelity: seeds at the top rung (presets take at least 3) [default: 2].",
-)
-@click.option(
-    "--single-fidelity",
-    is_flag=True,
-    help="Train every candidate once with the proxy as given (--epochs, --subset, --width), "
-    "no rungs; also what --epochs or --subset alone mean.",
-)
+@_ladder_options
 @proxy_options
 @db_option
 def search(
@@ -424,7 +447,12 @@ def ladder_settings(
     included: ``stored()`` reads it (:func:`study_ladder`), only then, since
     opening the database costs a connection.
     """
-    from lce_nas.search.fidelity import DEFAULT_MAX_STEPS, DEFAULT_WIDTHS, ladder_arguments
+    from lce_nas.search.fidelity import (
+        DEFAULT_ETA,
+        DEFAULT_MAX_STEPS,
+        DEFAULT_WIDTHS,
+        ladder_arguments,
+    )
 
     context = click.get_current_context()
     given = {
@@ -468,12 +496,15 @@ def ladder_settings(
         fields["min_steps"] = min_steps
     if eta is not None:
         fields["eta"] = eta
+    elif not {"--max-steps", "--min-steps"} & set(given):
+        # The benchmark chose eta 4 for the default top rung only.
+        fields["eta"] = DEFAULT_ETA
     if top_seeds is not None:
         fields["top_seeds"] = top_seeds
     if widths is not None:
         fields["widths"] = _widths(widths)
     elif not ({"--max-steps", "--min-steps", "--eta"} & set(given) or "width" in on_command_line):
-        # The benchmark chose these widths for the default rungs only.
+        # Likewise these widths.
         fields["widths"] = DEFAULT_WIDTHS
     return fields
 

@@ -5,7 +5,7 @@ ladder it was made with (single fidelity included)."""
 from __future__ import annotations
 
 import pytest
-from lce_nas.search.fidelity import DEFAULT_MAX_STEPS, DEFAULT_WIDTHS, Ladder
+from lce_nas.search.fidelity import DEFAULT_ETA, DEFAULT_MAX_STEPS, DEFAULT_WIDTHS, Ladder
 from lce_nas.search.run import SearchSettings
 from lce_nas.workers.trainer import ProxySettings
 from stand_in_pool import ladder_study
@@ -49,19 +49,21 @@ def test_the_default_is_the_benchmarks_two_rung_ladder(url):
     settings = settings_of([], url)
     assert rungs(settings) == [(125, 0.0625, 1), (DEFAULT_MAX_STEPS, 0.125, 2)]
     assert tuple(r.width for r in settings.ladder().rungs) == DEFAULT_WIDTHS
+    assert settings.ladder().eta == DEFAULT_ETA == 4
     assert settings.ladder().preset_seeds == 3
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--top-seeds", "3"], [(125, 0.0625, 1), (375, 0.125, 3)]),
-        (["--width", "0.25"], [(125, 0.25, 1), (375, 0.25, 2)]),
-        (["--widths", "0.125"], [(125, 0.125, 1), (375, 0.125, 2)]),
-        # A ladder of another shape trains at the proxy's width unless told.
+        (["--top-seeds", "3"], [(125, 0.0625, 1), (500, 0.125, 3)]),
+        (["--width", "0.25"], [(125, 0.25, 1), (500, 0.25, 2)]),
+        (["--widths", "0.125"], [(125, 0.125, 1), (500, 0.125, 2)]),
+        # A ladder of another shape trains at the proxy's width, eta 3, unless told.
         (["--max-steps", "1125"], [(125, 0.0625, 1), (375, 0.0625, 1), (1125, 0.0625, 2)]),
-        (["--eta", "2", "--min-steps", "90"], [(94, 0.0625, 1), (188, 0.0625, 1),
-                                               (375, 0.0625, 2)]),
+        (["--min-steps", "55"], [(56, 0.0625, 1), (167, 0.0625, 1), (500, 0.0625, 2)]),
+        (["--eta", "2", "--min-steps", "90"], [(125, 0.0625, 1), (250, 0.0625, 1),
+                                               (500, 0.0625, 2)]),
     ],
 )  # fmt: skip
 def test_each_flag_changes_its_own_part_of_the_default(url, args, expected):
@@ -95,7 +97,7 @@ def test_a_ladder_study_resumes_with_its_own_ladder(url):
     assert again.ladder() == made.ladder()
     ladder_study(url, "mine", again)
     # Flags given again are that ladder's, not the stored one's.
-    assert rungs(settings_of(["--top-seeds", "2"], url, "mine"))[-1] == (375, 0.125, 2)
+    assert rungs(settings_of(["--top-seeds", "2"], url, "mine"))[-1] == (500, 0.125, 2)
 
 
 @pytest.mark.parametrize(
