@@ -6,6 +6,7 @@ The same rule serves single runs on the host and batches on remote devices.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 
@@ -45,6 +46,25 @@ class RunPolicy(RunSettings):
         settings = {f.name: getattr(device, f.name) for f in fields(RunSettings)}
         settings.update(max_seconds=cap, min_seconds=min(device.min_seconds, cap))
         return cls(**settings)
+
+
+#: Receives a measurement's short status lines.
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TimingRequest:
+    """What one measurement asks of any device: its policy, a per-op profile or not,
+    and who hears its status lines.
+
+    Example:
+        >>> TimingRequest(RunPolicy(max_seconds=5)).policy.max_seconds
+        5
+    """
+
+    policy: RunPolicy
+    profile: bool = False
+    progress: Progress | None = None
 
 
 class StabilityTracker:

@@ -15,12 +15,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lce_nas.engine.adaptive import RunPolicy
+from lce_nas.engine.adaptive import Progress, TimingRequest
 from lce_nas.engine.devices import HostDevice, machine_cpus
 from lce_nas.engine.measurement import Measurement, OpTiming
 
@@ -29,8 +28,6 @@ from lce_nas.errors import UserError
 LCE_ENGINE = "lce-interpreter"
 # Loading an interpreter and building inputs, beyond the timing cap itself.
 _START_ALLOWANCE_S = 120.0
-
-Progress = Callable[[str], None]
 
 
 def lce_version() -> str:
@@ -93,9 +90,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _request(
-    device: HostDevice, model_path: str, policy: RunPolicy, profile: bool
-) -> dict[str, Any]:
+def _request(device: HostDevice, model_path: str, timing: TimingRequest) -> dict[str, Any]:
     priority = device.priority
     if priority == "realtime" and set(device.reserved_cpus) >= set(machine_cpus()):
         # Never hold every core of the machine at real-time priority.
@@ -109,8 +104,8 @@ def _request(
         "use_indirect_bgemm": device.use_indirect_bgemm,
         "use_xnnpack": device.use_xnnpack,
         "use_reference_bconv": device.use_reference_bconv,
-        "policy": dataclasses.asdict(policy),
-        "profile": profile,
+        "policy": dataclasses.asdict(timing.policy),
+        "profile": timing.profile,
     }
 
 
@@ -168,27 +163,21 @@ def _run_worker(request: dict[str, Any], timeout_s: float, progress: Progress | 
     return answer["result"]
 
 
-def measure_host(
-    tflite: bytes,
-    device: HostDevice,
-    *,
-    policy: RunPolicy,
-    profile: bool = False,
-    progress: Progress | None = None,
-) -> Measurement:
+def measure_host(tflite: bytes, device: HostDevice, timing: TimingRequest) -> Measurement:
     """Time ``tflite`` on this machine in a pinned worker process.
 
     Example:
-        >>> m = measure_host(tflite, get_device("host"), policy=RunPolicy())  # doctest: +SKIP
+        >>> timing = TimingRequest(RunPolicy())  # doctest: +SKIP
+        >>> m = measure_host(tflite, get_device("host"), timing)  # doctest: +SKIP
         >>> m.engine, m.runs > 0  # doctest: +SKIP
         ('lce-interpreter', True)
     """
     engine, version = host_engine(device)
+    timeout_s = timing.policy.max_seconds + _START_ALLOWANCE_S
     with tempfile.TemporaryDirectory(prefix="lce-nas-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(tflite)
-        request = _request(device, str(path), policy, profile)
-        result = _run_worker(request, policy.max_seconds + _START_ALLOWANCE_S, progress)
+        result = _run_worker(_request(device, str(path), timing), timeout_s, timing.progress)
     facts = host_facts(result["cpus"])
     facts.update(
         init_ms=round(result["init_ms"], 3),

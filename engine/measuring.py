@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
-from lce_nas.engine.adaptive import RunPolicy
+from lce_nas.engine.adaptive import Progress, RunPolicy, TimingRequest
 from lce_nas.engine.breakdown import classify
 from lce_nas.engine.convert import model_sha256
 from lce_nas.engine.devices import Device, HostDevice, RemoteDevice, get_device
 from lce_nas.engine.measurement import DEFAULT_DEPLOY_SHAPE, Measurement, MeasurementKey
 from lce_nas.engine.tflite_info import load_tflite
-
-Progress = Callable[[str], None]
 
 
 def tflite_fingerprint(tflite: bytes) -> str:
@@ -81,19 +78,18 @@ def measure(
     device = _device(device)
     sha = model_sha256(data)
     policy = RunPolicy.from_device(device, max_seconds=max_seconds)
+    timing = TimingRequest(policy, profile, progress)
     if isinstance(device, HostDevice):
         from lce_nas.engine.host import measure_host
 
-        result = measure_host(data, device, policy=policy, profile=profile, progress=progress)
+        result = measure_host(data, device, timing)
     else:
         from lce_nas.engine.remote import measure_remote
 
         assert isinstance(device, RemoteDevice)
         transport = device.open_transport(warn=warn)
         try:
-            result = measure_remote(
-                data, sha, device, transport, policy=policy, profile=profile, progress=progress
-            )
+            result = measure_remote(data, sha, device, transport, timing)
         finally:
             transport.close()
     breakdown = None

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from lce_nas.engine.adaptive import RunPolicy, StabilityTracker
+from lce_nas.engine.adaptive import Progress, StabilityTracker, TimingRequest
 from lce_nas.engine.bm_output import BenchmarkOutput, parse_benchmark_output
 from lce_nas.engine.device_kinds import REMOTE_ENGINE, RemoteDevice
 from lce_nas.engine.measurement import Measurement, OpTiming
@@ -35,8 +35,6 @@ FACTS_COMMAND = (
     f"echo '{FACTS_MARKER}'; uname -srm; grep -m1 -E '^(model name|Model|Hardware)' /proc/cpuinfo; "
     "nproc 2>/dev/null || getconf _NPROCESSORS_ONLN"
 )
-
-Progress = Callable[[str], None]
 
 
 class Transport(Protocol):
@@ -155,22 +153,16 @@ def _ops_to_timings(output: BenchmarkOutput) -> list[OpTiming]:
 
 
 def measure_remote(
-    tflite: bytes,
-    sha256: str,
-    device: RemoteDevice,
-    transport: Transport,
-    *,
-    policy: RunPolicy,
-    profile: bool = False,
-    progress: Progress | None = None,
+    tflite: bytes, sha256: str, device: RemoteDevice, transport: Transport, timing: TimingRequest
 ) -> Measurement:
     """Time a model on a device through ``transport``.
 
     Example:
         >>> with ssh_transport(device) as t:  # doctest: +SKIP
-        ...     m = measure_remote(tflite, sha, device, t, policy=RunPolicy())
+        ...     m = measure_remote(tflite, sha, device, t, TimingRequest(RunPolicy()))
     """
-    say = progress or (lambda _msg: None)
+    policy = timing.policy
+    say = timing.progress or (lambda _msg: None)
     say("copying model")
     graph = transport.ensure_model(tflite, sha256)
     facts = parse_facts(transport.run(FACTS_COMMAND))
@@ -194,7 +186,7 @@ def measure_remote(
         tracker.add(output.inference_avg_us / 1e3, elapsed_s=time.monotonic() - start)
         say(f"{len(tracker.samples)} calls, {runs} runs, median {_median(tracker.samples):.2f} ms")
     op_profile = None
-    if profile:
+    if timing.profile:
         say("profiling ops")
         argv = benchmark_argv(device, graph, num_runs=batch, warmup_runs=1, profile=True)
         op_profile = _ops_to_timings(parse_benchmark_output(transport.run(quote_command(argv))))

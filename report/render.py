@@ -10,6 +10,7 @@ import base64
 import csv
 import html
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lce_nas.engine.breakdown import CATEGORIES
@@ -197,15 +198,18 @@ def write_speedups_csv(rows: list[Row], path: Path) -> None:
             writer.writerow([s.block, s.engine, _fmt(s.over_float32), _fmt(s.over_int8)])
 
 
+def _head(before: Sequence[str], timed: Iterable[str], after: Sequence[str]) -> list[str]:
+    """A table's headings: ``before``, a milliseconds column per name of ``timed``, ``after``.
+
+    Example:
+        >>> _head(("model",), ("first_layer", "glue"), ("note",))
+        ['model', 'first layer ms', 'glue ms', 'note']
+    """
+    return [*before, *(f"{name.replace('_', ' ')} ms" for name in timed), *after]
+
+
 def _blocks_table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
-    head = [
-        "block",
-        "shape",
-        "engine",
-        *(f"{p} ms" for p in PRECISIONS),
-        "binary vs float32",
-        "binary vs int8",
-    ]
+    head = _head(("block", "shape", "engine"), PRECISIONS, ("binary vs float32", "binary vs int8"))
     ups = {(s.block, s.engine): s for s in speedups(rows)}
     body = []
     for engine in block_engines(rows):
@@ -227,13 +231,7 @@ def _blocks_table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
 
 
 def _breakdown_table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
-    head = [
-        "model",
-        "engine",
-        "median ms",
-        *(f"{c.replace('_', ' ')} ms" for c in CATEGORIES),
-        "split from",
-    ]
+    head = _head(("model", "engine", "median ms"), CATEGORIES, ("split from",))
     body = []
     for r in rows:
         if r.figure != "breakdown":
@@ -274,6 +272,11 @@ def _context(rows: list[Row]) -> list[str]:
     ]
 
 
+#: Each section of the report by its figure's name: its title, and the figure's alt text.
+_SECTIONS = {
+    "blocks": ("Binarization's effect on latency (ResNet-18 blocks)", "ResNet-18 block latencies"),
+    "breakdown": ("Latency breakdown", "latency breakdown"),
+}
 _STYLE = (
     "body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}"
     "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
@@ -311,50 +314,52 @@ def write_report(rows: list[Row], out_dir: Path) -> dict[str, Path]:
         + "".join(f"<p>{html.escape(c)}</p>" for c in context)
     ]
     if blocks_table[1]:
-        md += [
-            "## Binarization's effect on latency (ResNet-18 blocks)",
-            "",
-            "![blocks](blocks.png)",
-            "",
-            _markdown_table(*blocks_table),
-            "",
-            *comparison,
-            "",
-            f"Source: {PAPER_SOURCE}.",
-            "",
-        ]
-        img = _img("fig-blocks", figures["blocks"], "ResNet-18 block latencies")
-        html_parts.append(
-            "<h2>Binarization's effect on latency (ResNet-18 blocks)</h2>"
-            + img
-            + _html_table(*blocks_table)
-            + "".join(f"<p>{html.escape(line)}</p>" for line in comparison)
-            + f"<p class='source'>Source: {html.escape(PAPER_SOURCE)}.</p>"
-        )
+        lines, part = _section("blocks", figures, blocks_table, comparison, PAPER_SOURCE)
+        md += lines
+        html_parts.append(part)
     if breakdown_table[1]:
-        md += [
-            "## Latency breakdown",
-            "",
-            "![breakdown](breakdown.png)",
-            "",
-            _markdown_table(*breakdown_table),
-            "",
-            *findings,
-            "",
-        ]
-        img = _img("fig-breakdown", figures["breakdown"], "latency breakdown")
-        html_parts.append(
-            "<h2>Latency breakdown</h2>"
-            + img
-            + _html_table(*breakdown_table)
-            + "".join(f"<p>{html.escape(line)}</p>" for line in findings)
-        )
+        lines, part = _section("breakdown", figures, breakdown_table, findings)
+        md += lines
+        html_parts.append(part)
     files["md"].write_text("\n".join(md) + "\n")
     files["html"].write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>lce-nas report</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(html_parts)}</body></html>\n"
     )
     return files
+
+
+def _section(
+    figure: str,
+    figures: dict[str, bytes | None],
+    table: tuple[list[str], list[list[str]]],
+    notes: list[str],
+    source: str | None = None,
+) -> tuple[list[str], str]:
+    """The section of ``figure`` (see :data:`_SECTIONS`) as Markdown lines and as HTML.
+
+    Its title, the figure (``FIGURE.png`` beside report.md, inline in the HTML),
+    the table, the notes below it, and where its reference numbers come from.
+
+    Example:
+        >>> lines, part = _section("breakdown", {"breakdown": None}, (["a"], [["1"]]), ["n"])
+        >>> lines[:3], lines[-3:]
+        (['## Latency breakdown', '', '![breakdown](breakdown.png)'], ['', 'n', ''])
+        >>> part.startswith("<h2>Latency breakdown</h2><p>(no figure: nothing to plot)</p>")
+        True
+    """
+    title, alt = _SECTIONS[figure]
+    md = [f"## {title}", "", f"![{figure}]({figure}.png)", "", _markdown_table(*table), "", *notes]
+    part = (
+        f"<h2>{title}</h2>"
+        + _img(f"fig-{figure}", figures[figure], alt)
+        + _html_table(*table)
+        + "".join(f"<p>{html.escape(line)}</p>" for line in notes)
+    )
+    if source is not None:
+        md += ["", f"Source: {source}."]
+        part += f"<p class='source'>Source: {html.escape(source)}.</p>"
+    return [*md, ""], part
 
 
 def _img(element_id: str, png: bytes | None, alt: str) -> str:

@@ -6,7 +6,7 @@ import abc
 import dataclasses
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from lce_nas.canonical import canonical_json, sha256_hex
 from lce_nas.errors import UserError
@@ -19,11 +19,36 @@ if TYPE_CHECKING:
 ConfigT = TypeVar("ConfigT")
 #: Height, width and channels of a model's input images (channels last).
 HWC = tuple[int, int, int]
+#: Height and width of a feature map.
+HW = tuple[int, int]
 #: What deploy models take unless told otherwise (ImageNet), and what proxies take.
 DEPLOY_INPUT: HWC = (224, 224, 3)
 PROXY_INPUT: HWC = (32, 32, 1)
 #: Strides of a stem's two stride-2 steps (1 where a proxy drops one).
 StemStrides = tuple[int, int]
+
+
+class Geometry(NamedTuple):
+    """What a model is built for: its input images, its classes and its stem's strides.
+
+    A family's builder, cost model and kernel model take a config and one of
+    these; deploy models and proxies differ only here.
+
+    Example:
+        >>> DEPLOY.input_shape, DEPLOY.classes, DEPLOY.stem_strides
+        ((224, 224, 3), 1000, (2, 2))
+        >>> DEPLOY._replace(classes=10).classes
+        10
+    """
+
+    input_shape: HWC
+    classes: int
+    stem_strides: StemStrides
+
+
+#: The model as deployed and timed on a device: ImageNet's input and classes,
+#: both stem strides 2.
+DEPLOY = Geometry(DEPLOY_INPUT, 1000, (2, 2))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lce_nas.space.base import HWC, PROXY_INPUT, StemStrides, register_space
+from lce_nas.space.base import HWC, PROXY_INPUT, Geometry, StemStrides, register_space
 
 # transition_filters lives with the cost model, which needs it; it is imported from here too.
 from lce_nas.space.binarydensenet_cost import densenet_summary, final_spatial, transition_filters
@@ -79,11 +79,9 @@ class DenseNetSpace(ZooSpace[DenseNetConfig]):
     """BinaryDenseNet-like BNNs (see the module docstring for the block and transition rules).
 
     Example:
-        >>> space = DenseNetSpace()
-        >>> space.describe(space.preset("binary-densenet28")).parameters
-        5150504
-        >>> space.config_from_params({"growth_rate": 32}).block_layers
-        (6, 6, 6, 5)
+        >>> sorted(DenseNetSpace().presets())  # doctest: +NORMALIZE_WHITESPACE
+        ['binary-densenet28', 'binary-densenet37', 'binary-densenet37-dilated',
+         'binary-densenet45']
     """
 
     name = "binarydensenet"
@@ -142,10 +140,11 @@ class DenseNetSpace(ZooSpace[DenseNetConfig]):
             transition_pool=choice(values["transition_pool"], "transition_pool", POOLS),
         )
 
-    def build(self, config: DenseNetConfig, *shape_classes_strides: Any) -> tf.keras.Model:
+    def build(self, config: DenseNetConfig, geometry: Geometry) -> tf.keras.Model:
+        """The Keras model of ``config`` for ``geometry``, its transitions at full width."""
         from lce_nas.space.binarydensenet_keras import build_densenet
 
-        return build_densenet(config, transition_filters(config), *shape_classes_strides)
+        return build_densenet(config, transition_filters(config), geometry)
 
     def proxy_plan(
         self, config: DenseNetConfig, input_shape: HWC, width: float
@@ -180,4 +179,4 @@ class DenseNetSpace(ZooSpace[DenseNetConfig]):
 
         scaled, strides = self.proxy_plan(config, input_shape, width)
         transitions = tuple(scale_channels(c, width) for c in transition_filters(config))
-        return build_densenet(scaled, transitions, input_shape, classes, stem_strides=strides)
+        return build_densenet(scaled, transitions, Geometry(input_shape, classes, strides))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.base import DEPLOY, HW, ArchSummary, Geometry, StemStrides
 from lce_nas.space.costs import final_spatial_after, stem_7x7, with_classifier
 
 if TYPE_CHECKING:
@@ -40,9 +40,7 @@ def _unchanged(size: int) -> int:
     return size
 
 
-def final_spatial(
-    config: DenseNetConfig, input_hw: tuple[int, int], stem_strides: StemStrides
-) -> tuple[int, int]:
+def final_spatial(config: DenseNetConfig, input_hw: HW, stem_strides: StemStrides) -> HW:
     """Height and width of the last dense block's feature map.
 
     Example:
@@ -54,18 +52,16 @@ def final_spatial(
     return final_spatial_after(input_hw, stem_strides, steps)
 
 
-def densenet_summary(
-    config: DenseNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> ArchSummary:
+def densenet_summary(config: DenseNetConfig, geometry: Geometry = DEPLOY) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``binarydensenet`` model.
 
     Example:
         >>> from lce_nas.space.binarydensenet import PRESETS
-        >>> densenet_summary(PRESETS["binary-densenet45"], (224, 224, 3), 1000, (2, 2)).parameters
-        13939240
+        >>> round(densenet_summary(PRESETS["binary-densenet45"]).binary_macs / 1e9, 2)
+        6.43
     """
     channels = config.initial_filters
-    h, w, params, float_macs = stem_7x7(input_shape, channels, stem_strides)
+    h, w, params, float_macs = stem_7x7(geometry, channels)
     params += 4 * channels
     binary_params = binary_macs = 0
     transitions = transition_filters(config)
@@ -86,4 +82,6 @@ def densenet_summary(
             binary_macs += h * w * binary
             channels += config.growth_rate
     params += 4 * channels
-    return with_classifier(channels, classes, params, binary_params, binary_macs, float_macs)
+    return with_classifier(
+        channels, geometry.classes, params, binary_params, binary_macs, float_macs
+    )

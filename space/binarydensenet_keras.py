@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import larq as lq
 import tensorflow as tf
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry
 from lce_nas.space.binarydensenet import DenseNetConfig
 from lce_nas.space.layers import classifier, ste_sign, stem_conv
 
@@ -41,25 +41,21 @@ def _transition(x: tf.Tensor, filters: int, pool: str | None) -> tf.Tensor:
 
 
 def build_densenet(
-    config: DenseNetConfig,
-    transition_filters: tuple[int, ...],
-    input_shape: HWC,
-    classes: int,
-    stem_strides: StemStrides,
+    config: DenseNetConfig, transition_filters: tuple[int, ...], geometry: Geometry = DEPLOY
 ) -> tf.keras.Model:
     """Build a BinaryDenseNet-like model with the given transition widths.
 
     Example:
         >>> from lce_nas.space.binarydensenet import PRESETS, transition_filters
         >>> c = PRESETS["binary-densenet28"]
-        >>> build_densenet(c, transition_filters(c), (224, 224, 3), 1000, (2, 2)).count_params()
+        >>> build_densenet(c, transition_filters(c)).count_params()
         5150504
     """
-    inputs = tf.keras.Input(shape=input_shape)
-    x = stem_conv(inputs, config.initial_filters, stem_strides[0], "he_normal")
+    inputs = tf.keras.Input(shape=geometry.input_shape)
+    x = stem_conv(inputs, config.initial_filters, geometry.stem_strides[0], "he_normal")
     x = _bn(x)
     x = tf.keras.layers.Activation("relu")(x)
-    x = tf.keras.layers.MaxPool2D(3, strides=stem_strides[1], padding="same")(x)
+    x = tf.keras.layers.MaxPool2D(3, strides=geometry.stem_strides[1], padding="same")(x)
     for block, (layers, dilation) in enumerate(
         zip(config.block_layers, config.dilations, strict=True)
     ):
@@ -72,6 +68,6 @@ def build_densenet(
             x = _dense_layer(x, config.growth_rate, dilation)
     x = _bn(x)
     x = tf.keras.layers.Activation("relu")(x)
-    x = classifier(x, classes, "he_normal")
+    x = classifier(x, geometry.classes, "he_normal")
     outputs = tf.keras.layers.Activation("softmax", dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="binary_densenet_like")

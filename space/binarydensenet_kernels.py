@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry
 from lce_nas.space.binarydensenet_cost import transition_filters
 from lce_nas.space.kernels import Kernel, KernelList
 
@@ -12,9 +12,7 @@ if TYPE_CHECKING:
     from lce_nas.space.binarydensenet import DenseNetConfig
 
 
-def densenet_kernels(
-    config: DenseNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> list[Kernel]:
+def densenet_kernels(config: DenseNetConfig, geometry: Geometry = DEPLOY) -> list[Kernel]:
     """Kernels of a ``binarydensenet`` deploy model.
 
     Every BatchNorm that follows a concatenation or a pool stays a ``MUL``
@@ -22,13 +20,12 @@ def densenet_kernels(
 
     Example:
         >>> from lce_nas.space.binarydensenet import PRESETS
-        >>> ks = densenet_kernels(PRESETS["binary-densenet28"], (224, 224, 3), 1000, (2, 2))
+        >>> ks = densenet_kernels(PRESETS["binary-densenet28"])
         >>> len(ks), sum(k.op == "CONCATENATION" for k in ks)
         (107, 23)
     """
     ks = KernelList()
-    x = ks.conv("CONV_2D", input_shape, config.initial_filters, 7, stem_strides[0])
-    x = ks.pool("MAX_POOL_2D", x, 3, stem_strides[1])
+    x = ks.stem_7x7(geometry, config.initial_filters)
     widths = transition_filters(config)
     for block, (layers, dilation) in enumerate(
         zip(config.block_layers, config.dilations, strict=True)
@@ -45,5 +42,5 @@ def densenet_kernels(
             y = ks.binary_conv(y, config.growth_rate, 3, dilation=dilation)
             x = ks.concat([x, y])
     x = ks.elementwise("MUL", x)
-    ks.head(x, classes)
+    ks.head(x, geometry.classes)
     return ks.kernels

@@ -75,10 +75,8 @@ class BiRealSpace(StagedSpace[BiRealConfig]):
 
     Example:
         >>> space = BiRealSpace()
-        >>> space.describe(space.preset("birealnet")).parameters
-        11699112
-        >>> space.config_from_params({"recipe": "resnet-e"}).recipe
-        'resnet-e'
+        >>> space.config_from_params({"recipe": "resnet-e"}) == space.preset("binary-resnet-e18")
+        True
     """
 
     name = "birealnet"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.base import DEPLOY, HW, ArchSummary, Geometry, StemStrides
 from lce_nas.space.costs import final_spatial_after, stem_7x7, strided, with_classifier
 from lce_nas.space.zoo import STAGES
 
@@ -21,7 +21,7 @@ def _halved(size: int) -> int:
     return strided(size, 2)
 
 
-def final_spatial(input_hw: tuple[int, int], stem_strides: StemStrides) -> tuple[int, int]:
+def final_spatial(input_hw: HW, stem_strides: StemStrides) -> HW:
     """Height and width of the last stage's feature map (stride 2 at each later stage).
 
     Example:
@@ -33,9 +33,7 @@ def final_spatial(input_hw: tuple[int, int], stem_strides: StemStrides) -> tuple
 
 def residual_stages_summary(
     config: Any,
-    input_shape: HWC,
-    classes: int,
-    stem_strides: StemStrides,
+    geometry: Geometry,
     stem_extra: int,
     block_extra: Callable[[int, int], tuple[int, int]],
 ) -> ArchSummary:
@@ -48,7 +46,7 @@ def residual_stages_summary(
     downsampling shortcut (pool, 1x1 conv, BN).
     """
     channels = config.stage_filters[0]
-    h, w, params, float_macs = stem_7x7(input_shape, channels, stem_strides)
+    h, w, params, float_macs = stem_7x7(geometry, channels)
     params += stem_extra
     binary_params = binary_macs = 0
     k2 = config.kernel_size**2
@@ -69,25 +67,23 @@ def residual_stages_summary(
             params += binary + extra_params
             float_macs += extra_macs
             channels = filters
-    return with_classifier(channels, classes, params, binary_params, binary_macs, float_macs)
+    return with_classifier(
+        channels, geometry.classes, params, binary_params, binary_macs, float_macs
+    )
 
 
-def birealnet_summary(
-    config: BiRealConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> ArchSummary:
+def birealnet_summary(config: BiRealConfig, geometry: Geometry = DEPLOY) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``birealnet`` model.
 
     Example:
         >>> from lce_nas.space.birealnet import PRESETS
-        >>> birealnet_summary(PRESETS["binary-resnet-e18"], (224, 224, 3), 1000, (2, 2)).parameters
+        >>> birealnet_summary(PRESETS["binary-resnet-e18"]).parameters
         11699368
     """
     stem_bns = 2 if config.recipe == "resnet-e" else 1
     return residual_stages_summary(
         config,
-        input_shape,
-        classes,
-        stem_strides,
+        geometry,
         stem_extra=stem_bns * 4 * config.stage_filters[0],
         block_extra=lambda _, filters: (4 * filters, 0),  # BN after the conv
     )

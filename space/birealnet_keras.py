@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import larq as lq
 import tensorflow as tf
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry, StemStrides
 from lce_nas.space.birealnet import BiRealConfig
 from lce_nas.space.layers import classifier, stages, ste_sign, stem_conv
 
@@ -78,22 +78,21 @@ def _stem(x: tf.Tensor, config: BiRealConfig, strides: StemStrides) -> tf.Tensor
     return _bn(x, config.recipe) if resnet_e else x
 
 
-def build_birealnet(
-    config: BiRealConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> tf.keras.Model:
+def build_birealnet(config: BiRealConfig, geometry: Geometry = DEPLOY) -> tf.keras.Model:
     """Build a Bi-Real-like model; the first block of every stage after the first downsamples.
 
     Example:
         >>> from lce_nas.space.birealnet import PRESETS
-        >>> build_birealnet(PRESETS["birealnet"], (224, 224, 3), 1000, (2, 2)).count_params()
-        11699112
+        >>> model = build_birealnet(PRESETS["binary-resnet-e18"])
+        >>> model.name, model.count_params()
+        ('resnet-e_like', 11699368)
     """
-    inputs = tf.keras.Input(shape=input_shape)
-    x = _stem(inputs, config, stem_strides)
+    inputs = tf.keras.Input(shape=geometry.input_shape)
+    x = _stem(inputs, config, geometry.stem_strides)
     x = stages(x, config, _block)
     if config.recipe == "resnet-e":
         x = tf.keras.layers.Activation("relu")(x)
     initializer = "glorot_normal" if config.recipe == "resnet-e" else "glorot_uniform"
-    x = classifier(x, classes, initializer)
+    x = classifier(x, geometry.classes, initializer)
     outputs = tf.keras.layers.Activation("softmax", dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name=f"{config.recipe}_like")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry
 from lce_nas.space.kernels import Kernel, KernelList
 
 if TYPE_CHECKING:
     from lce_nas.space.birealnet import BiRealConfig
 
 
-def birealnet_kernels(
-    config: BiRealConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> list[Kernel]:
+def birealnet_kernels(config: BiRealConfig, geometry: Geometry = DEPLOY) -> list[Kernel]:
     """Kernels of a ``birealnet`` deploy model.
 
     The stem's BatchNorm folds into its conv, except ResNet-E's second one,
@@ -21,13 +19,11 @@ def birealnet_kernels(
 
     Example:
         >>> from lce_nas.space.birealnet import PRESETS
-        >>> ks = birealnet_kernels(PRESETS["birealnet"], (224, 224, 3), 1000, (2, 2))
-        >>> len(ks), sum(k.op == "LceBconv2d" for k in ks)
-        (59, 16)
+        >>> [k.op for k in birealnet_kernels(PRESETS["binary-resnet-e18"])[:3]]
+        ['CONV_2D', 'MAX_POOL_2D', 'MUL']
     """
     ks = KernelList()
-    x = ks.conv("CONV_2D", input_shape, config.stage_filters[0], 7, stem_strides[0])
-    x = ks.pool("MAX_POOL_2D", x, 3, stem_strides[1])
+    x = ks.stem_7x7(geometry, config.stage_filters[0])
     if config.recipe == "resnet-e":
         x = ks.elementwise("MUL", x)
     for stage, (blocks, filters) in enumerate(
@@ -44,5 +40,5 @@ def birealnet_kernels(
                 ks.conv("CONV_2D", shortcut, filters, 1, 1 if config.shortcut != "conv" else 2)
             out = ks.binary_conv(x, filters, config.kernel_size, stride)
             x = ks.elementwise("ADD", out, inputs=2)
-    ks.head(x, classes)
+    ks.head(x, geometry.classes)
     return ks.kernels

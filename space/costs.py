@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.base import HW, ArchSummary, Geometry, StemStrides
 
 
 def strided(size: int, stride: int) -> int:
@@ -23,10 +23,8 @@ def strided(size: int, stride: int) -> int:
 
 
 def final_spatial_after(
-    input_hw: tuple[int, int],
-    stem_strides: StemStrides,
-    stage_steps: Sequence[Callable[[int], int]],
-) -> tuple[int, int]:
+    input_hw: HW, stem_strides: StemStrides, stage_steps: Sequence[Callable[[int], int]]
+) -> HW:
     """Height and width after the stem's two strides and each later stage's downsampling.
 
     Example:
@@ -43,23 +41,23 @@ def final_spatial_after(
     return sizes[0], sizes[1]
 
 
-def stem_7x7(
-    input_shape: HWC, filters: int, stem_strides: StemStrides
-) -> tuple[int, int, int, int]:
+def stem_7x7(geometry: Geometry, filters: int) -> tuple[int, int, int, int]:
     """The 7x7 full-precision stem conv (no bias): its params and MACs, and the map after the stem.
 
     Returns height and width after both stem strides (the conv's, then the
     pool's), the conv's parameters and its multiply-accumulates.
 
     Example:
-        >>> stem_7x7((224, 224, 3), 64, (2, 2))
+        >>> from lce_nas.space.base import DEPLOY
+        >>> stem_7x7(DEPLOY, 64)
         (56, 56, 9408, 118013952)
     """
-    h, w, cin = input_shape
-    h, w = strided(h, stem_strides[0]), strided(w, stem_strides[0])
+    h, w, cin = geometry.input_shape
+    h, w = strided(h, geometry.stem_strides[0]), strided(w, geometry.stem_strides[0])
     params = 49 * cin * filters
     macs = h * w * params
-    return strided(h, stem_strides[1]), strided(w, stem_strides[1]), params, macs
+    second = geometry.stem_strides[1]
+    return strided(h, second), strided(w, second), params, macs
 
 
 def with_classifier(

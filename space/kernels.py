@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lce_nas.space.base import Geometry
 
 HWC = tuple[int, int, int]
 
@@ -138,6 +142,14 @@ class KernelList:
     def concat(self, parts: list[HWC]) -> HWC:
         out = (parts[0][0], parts[0][1], sum(p[2] for p in parts))
         return self.add(Kernel("CONCATENATION", parts[0], out, in_elements=math.prod(out)))
+
+    def stem_7x7(self, geometry: Geometry, filters: int, activation: str | None = None) -> HWC:
+        """A ResNet stem: the 7x7 conv (its BatchNorm folded in), an optional
+        activation kernel, and the 3x3 max pool, at the geometry's two strides."""
+        x = self.conv("CONV_2D", geometry.input_shape, filters, 7, geometry.stem_strides[0])
+        if activation is not None:
+            x = self.elementwise(activation, x)
+        return self.pool("MAX_POOL_2D", x, 3, geometry.stem_strides[1])
 
     def head(self, x: HWC, classes: int) -> None:
         """Global average pooling, the classifier and the softmax."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.base import DEPLOY, HW, ArchSummary, Geometry, StemStrides
 from lce_nas.space.costs import final_spatial_after, strided, with_classifier
 
 if TYPE_CHECKING:
@@ -23,32 +23,28 @@ def _transition_out(size: int, kind: str) -> int:
     return strided(size, 2)
 
 
-def final_spatial(
-    config: QuickNetConfig, input_hw: tuple[int, int], stem_strides: StemStrides
-) -> tuple[int, int]:
+def final_spatial(config: QuickNetConfig, input_hw: HW, stem_strides: StemStrides) -> HW:
     """Height and width of the last section's feature map.
 
-    Example:
+    Example (a proxy's 32 px input keeps 4x4 only without stem strides):
         >>> from lce_nas.space.quicknet import PRESETS
-        >>> final_spatial(PRESETS["quicknet"], (224, 224), (2, 2))
-        (7, 7)
+        >>> [final_spatial(PRESETS["quicknet"], (32, 32), s) for s in [(1, 1), (2, 1)]]
+        [(4, 4), (2, 2)]
     """
     steps = [partial(_transition_out, kind=config.transition)] * (len(config.section_filters) - 1)
     return final_spatial_after(input_hw, stem_strides, steps)
 
 
-def quicknet_summary(
-    config: QuickNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> ArchSummary:
+def quicknet_summary(config: QuickNetConfig, geometry: Geometry = DEPLOY) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``quicknet`` model.
 
     Example:
         >>> from lce_nas.space.quicknet import PRESETS
-        >>> s = quicknet_summary(PRESETS["quicknet-small"], (224, 224, 3), 1000, (2, 2))
+        >>> s = quicknet_summary(PRESETS["quicknet-small"])
         >>> s.parameters, s.binary_macs
         (12664344, 1156055040)
     """
-    h, w, cin = input_shape
+    h, w, cin = geometry.input_shape
     stem = config.stem_filters
     f0 = config.section_filters[0]
     params = binary_params = binary_macs = float_macs = 0
@@ -57,10 +53,10 @@ def quicknet_summary(
         return channels * (4 if scaled else 2)
 
     # Stem: 3x3 conv, BN, depthwise 3x3, BN (no scale/center), 1x1 conv, BN.
-    h, w = strided(h, stem_strides[0]), strided(w, stem_strides[0])
+    h, w = strided(h, geometry.stem_strides[0]), strided(w, geometry.stem_strides[0])
     params += 9 * cin * stem + bn(stem)
     float_macs += h * w * 9 * cin * stem
-    h, w = strided(h, stem_strides[1]), strided(w, stem_strides[1])
+    h, w = strided(h, geometry.stem_strides[1]), strided(w, geometry.stem_strides[1])
     params += 9 * stem + bn(stem, scaled=False) + stem * f0 + bn(f0)
     float_macs += h * w * (9 * stem + stem * f0)
 
@@ -82,4 +78,6 @@ def quicknet_summary(
         params += blocks * (block_binary + bn(channels))
         binary_macs += blocks * h * w * block_binary
 
-    return with_classifier(channels, classes, params, binary_params, binary_macs, float_macs)
+    return with_classifier(
+        channels, geometry.classes, params, binary_params, binary_macs, float_macs
+    )

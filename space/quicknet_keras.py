@@ -9,7 +9,7 @@ from __future__ import annotations
 import larq as lq
 import numpy as np
 import tensorflow as tf
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, HWC, Geometry, StemStrides
 from lce_nas.space.layers import classifier, ste_sign
 from lce_nas.space.quicknet import QuickNetConfig
 
@@ -98,18 +98,16 @@ def _transition(x: tf.Tensor, filters: int, kind: str) -> tf.Tensor:
     return _bn(x)
 
 
-def build_quicknet(
-    config: QuickNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> tf.keras.Model:
+def build_quicknet(config: QuickNetConfig, geometry: Geometry = DEPLOY) -> tf.keras.Model:
     """Build a QuickNet-like model; every section after the first starts with a transition.
 
     Example:
         >>> from lce_nas.space.quicknet import PRESETS
-        >>> build_quicknet(PRESETS["quicknet"], (224, 224, 3), 1000, (2, 2)).count_params()
+        >>> build_quicknet(PRESETS["quicknet"]).count_params()
         13243720
     """
-    inputs = tf.keras.Input(shape=input_shape)
-    x = _stem(inputs, config, stem_strides)
+    inputs = tf.keras.Input(shape=geometry.input_shape)
+    x = _stem(inputs, config, geometry.stem_strides)
     for section, (blocks, filters) in enumerate(
         zip(config.section_blocks, config.section_filters, strict=True)
     ):
@@ -118,7 +116,7 @@ def build_quicknet(
         for _ in range(blocks):
             x = _residual_block(x, config)
     x = tf.keras.layers.Activation("relu")(x)
-    x = classifier(x, classes, "glorot_normal")
+    x = classifier(x, geometry.classes, "glorot_normal")
     outputs = tf.keras.layers.Activation("softmax", dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="quicknet_like")
 

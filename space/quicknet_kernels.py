@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry
 from lce_nas.space.kernels import Kernel, KernelList
 
 if TYPE_CHECKING:
     from lce_nas.space.quicknet import QuickNetConfig
 
 
-def quicknet_kernels(
-    config: QuickNetConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> list[Kernel]:
+def quicknet_kernels(config: QuickNetConfig, geometry: Geometry = DEPLOY) -> list[Kernel]:
     """Kernels of a ``quicknet`` deploy model; BatchNorms and ReLUs are fused away.
 
     Example:
         >>> from lce_nas.space.quicknet import PRESETS
-        >>> ks = quicknet_kernels(PRESETS["quicknet"], (224, 224, 3), 1000, (2, 2))
-        >>> len(ks), sum(k.op == "LceBconv2d" for k in ks)
-        (63, 16)
+        >>> ops = [k.op for k in quicknet_kernels(PRESETS["quicknet"])]
+        >>> len(ops), ops.count("LceBconv2d"), ops.count("ADD")
+        (63, 16, 16)
     """
     ks = KernelList()
-    x = ks.conv("CONV_2D", input_shape, config.stem_filters, 3, stem_strides[0])
-    x = ks.conv("DEPTHWISE_CONV_2D", x, x[2], 3, stem_strides[1])
+    x = ks.conv("CONV_2D", geometry.input_shape, config.stem_filters, 3, geometry.stem_strides[0])
+    x = ks.conv("DEPTHWISE_CONV_2D", x, x[2], 3, geometry.stem_strides[1])
     x = ks.conv("CONV_2D", x, config.section_filters[0], 1)
     for section, (blocks, filters) in enumerate(
         zip(config.section_blocks, config.section_filters, strict=True)
@@ -41,5 +39,5 @@ def quicknet_kernels(
         for _ in range(blocks):
             ks.binary_conv(x, x[2], config.kernel_size)
             x = ks.elementwise("ADD", x, inputs=2)
-    ks.head(x, classes)
+    ks.head(x, geometry.classes)
     return ks.kernels

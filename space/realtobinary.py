@@ -62,10 +62,7 @@ class RealToBinarySpace(StagedSpace[RealToBinaryConfig]):
     """Real-to-Binary-like BNNs (see the module docstring for the block).
 
     Example:
-        >>> space = RealToBinarySpace()
-        >>> space.describe(space.preset("realtobinary")).parameters
-        11995624
-        >>> space.config_from_params({"scaling": "none"}).scaling
+        >>> RealToBinarySpace().config_from_params({"scaling": "none"}).scaling
         'none'
     """
 

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, ArchSummary, StemStrides
+from lce_nas.space.base import DEPLOY, ArchSummary, Geometry
 from lce_nas.space.birealnet_cost import residual_stages_summary
 
 if TYPE_CHECKING:
     from lce_nas.space.realtobinary import RealToBinaryConfig
 
 
-def realtobinary_summary(
-    config: RealToBinaryConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> ArchSummary:
+def realtobinary_summary(config: RealToBinaryConfig, geometry: Geometry = DEPLOY) -> ArchSummary:
     """Parameters, binary/float MACs and packed size of a ``realtobinary`` model.
 
     Example:
         >>> from lce_nas.space.realtobinary import PRESETS
-        >>> realtobinary_summary(PRESETS["realtobinary"], (224, 224, 3), 1000, (2, 2)).parameters
-        11995624
+        >>> s = realtobinary_summary(PRESETS["realtobinary"])
+        >>> s.parameters, s.float_macs // 10**6
+        (11995624, 138)
     """
 
     def block_extra(channels: int, filters: int) -> tuple[int, int]:
@@ -34,6 +33,4 @@ def realtobinary_summary(
         return 4 * channels + filters + gate, gate
 
     stem = config.stage_filters[0]
-    return residual_stages_summary(
-        config, input_shape, classes, stem_strides, 4 * stem + stem, block_extra
-    )
+    return residual_stages_summary(config, geometry, 4 * stem + stem, block_extra)

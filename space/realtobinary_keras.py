@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import larq as lq
 import tensorflow as tf
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry
 from lce_nas.space.layers import classifier, global_pool, stages, stem_conv
 from lce_nas.space.realtobinary import RealToBinaryConfig
 
@@ -59,22 +59,21 @@ def _half_block(
     return tf.keras.layers.add([y, shortcut])
 
 
-def build_realtobinary(
-    config: RealToBinaryConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> tf.keras.Model:
+def build_realtobinary(config: RealToBinaryConfig, geometry: Geometry = DEPLOY) -> tf.keras.Model:
     """Build a Real-to-Binary-like model; each later stage's first binary conv downsamples.
 
     Example:
         >>> from lce_nas.space.realtobinary import PRESETS
-        >>> build_realtobinary(PRESETS["realtobinary"], (224, 224, 3), 1000, (2, 2)).count_params()
-        11995624
+        >>> from lce_nas.space.base import DEPLOY
+        >>> build_realtobinary(PRESETS["realtobinary"], DEPLOY._replace(classes=10)).output_shape
+        (None, 10)
     """
-    inputs = tf.keras.Input(shape=input_shape)
-    x = stem_conv(inputs, config.stage_filters[0], stem_strides[0], "glorot_normal")
+    inputs = tf.keras.Input(shape=geometry.input_shape)
+    x = stem_conv(inputs, config.stage_filters[0], geometry.stem_strides[0], "glorot_normal")
     x = _bn(x)
     x = tf.keras.layers.PReLU(shared_axes=[1, 2])(x)
-    x = tf.keras.layers.MaxPool2D(3, strides=stem_strides[1], padding="same")(x)
+    x = tf.keras.layers.MaxPool2D(3, strides=geometry.stem_strides[1], padding="same")(x)
     x = stages(x, config, _half_block)
-    x = classifier(x, classes, "glorot_uniform")
+    x = classifier(x, geometry.classes, "glorot_uniform")
     outputs = tf.keras.layers.Softmax(dtype="float32")(x)
     return tf.keras.Model(inputs=inputs, outputs=outputs, name="realtobinary_like")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from lce_nas.space.base import HWC, StemStrides
+from lce_nas.space.base import DEPLOY, Geometry
 from lce_nas.space.kernels import Kernel, KernelList
 
 if TYPE_CHECKING:
     from lce_nas.space.realtobinary import RealToBinaryConfig
 
 
-def realtobinary_kernels(
-    config: RealToBinaryConfig, input_shape: HWC, classes: int, stem_strides: StemStrides
-) -> list[Kernel]:
+def realtobinary_kernels(config: RealToBinaryConfig, geometry: Geometry = DEPLOY) -> list[Kernel]:
     """Kernels of a ``realtobinary`` deploy model.
 
     The BatchNorm before each binary conv stays a ``MUL`` (its offset is zero
@@ -23,14 +21,11 @@ def realtobinary_kernels(
 
     Example:
         >>> from lce_nas.space.realtobinary import PRESETS
-        >>> ks = realtobinary_kernels(PRESETS["realtobinary"], (224, 224, 3), 1000, (2, 2))
-        >>> len(ks), sum(k.op == "LOGISTIC" for k in ks)
-        (172, 16)
+        >>> sum(k.op == "LOGISTIC" for k in realtobinary_kernels(PRESETS["realtobinary"]))
+        16
     """
     ks = KernelList()
-    x = ks.conv("CONV_2D", input_shape, config.stage_filters[0], 7, stem_strides[0])
-    x = ks.elementwise("PRELU", x)
-    x = ks.pool("MAX_POOL_2D", x, 3, stem_strides[1])
+    x = ks.stem_7x7(geometry, config.stage_filters[0], activation="PRELU")
     for stage, (blocks, filters) in enumerate(
         zip(config.stage_blocks, config.stage_filters, strict=True)
     ):
@@ -50,5 +45,5 @@ def realtobinary_kernels(
                 ks.add(Kernel("MUL", y, y, in_elements=math.prod(y) + filters))
             ks.elementwise("PRELU", y)
             x = ks.elementwise("ADD", y, inputs=2)
-    ks.head(x, classes)
+    ks.head(x, geometry.classes)
     return ks.kernels

@@ -1,8 +1,9 @@
 """What the built-in spaces share: larq-zoo families with presets, a builder and a cost model.
 
-:class:`ZooSpace` turns a family's Keras builder and closed-form cost model,
-both taking the stem's two strides, into the :class:`SearchSpace` interface:
-deploy models use stride 2 twice, proxies the strides of :meth:`proxy_plan`.
+:class:`ZooSpace` turns a family's Keras builder, closed-form cost model and
+kernel model, each taking a config and a :class:`~lce_nas.space.base.Geometry`,
+into the :class:`SearchSpace` interface: deploy models use stride 2 twice,
+proxies the strides of :meth:`proxy_plan`.
 :class:`StagedSpace` adds the search parameters of the families built of four
 stages of binary blocks with non-decreasing widths (``quicknet``,
 ``birealnet``, ``realtobinary``).
@@ -17,11 +18,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lce_nas.space.base import (
+    DEPLOY,
     DEPLOY_INPUT,
     HWC,
     PROXY_INPUT,
     ArchSummary,
     ConfigT,
+    Geometry,
     SearchSpace,
     StemStrides,
 )
@@ -40,19 +43,16 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from lce_nas.space.kernels import Kernel
 
-#: Stem strides of every deploy model (224 px input, 7x7 last feature map).
-DEPLOY_STEM_STRIDES = (2, 2)
-
 # Bounds shared by the staged families.
 STAGES = 4
 BLOCKS_RANGE = (1, 12)
 FILTERS_RANGE = (32, 768)
 FILTERS_STEP = 32
 
-#: ``cost_model(config, input_shape, classes, stem_strides)``: a family's closed-form costs.
-CostModel = Callable[[Any, HWC, int, StemStrides], ArchSummary]
-#: ``kernel_model(config, input_shape, classes, stem_strides)``: its kernels in run order.
-KernelModel = Callable[[Any, HWC, int, StemStrides], "list[Kernel]"]
+#: ``cost_model(config, geometry)``: a family's closed-form costs.
+CostModel = Callable[[Any, Geometry], ArchSummary]
+#: ``kernel_model(config, geometry)``: its kernels in run order.
+KernelModel = Callable[[Any, Geometry], "list[Kernel]"]
 
 
 class ZooSpace(SearchSpace[ConfigT]):
@@ -92,13 +92,11 @@ class ZooSpace(SearchSpace[ConfigT]):
         defaults = dataclasses.asdict(self.preset_table[self.default_preset])
         return merge_params(params, defaults, self.name, self.params_example)
 
-    def build(
-        self, config: ConfigT, input_shape: HWC, classes: int, stem_strides: StemStrides
-    ) -> tf.keras.Model:
-        """The Keras model of ``config`` with the given stem strides (see :attr:`keras_builder`)."""
+    def build(self, config: ConfigT, geometry: Geometry) -> tf.keras.Model:
+        """The Keras model of ``config`` for ``geometry`` (see :attr:`keras_builder`)."""
         module, _, function = self.keras_builder.partition(":")
         builder = getattr(importlib.import_module(module), function)
-        return builder(config, input_shape, classes, stem_strides)
+        return builder(config, geometry)
 
     @abc.abstractmethod
     def proxy_plan(
@@ -110,7 +108,7 @@ class ZooSpace(SearchSpace[ConfigT]):
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> tf.keras.Model:
         """The model as deployed and timed on a device: both stem strides are 2."""
-        return self.build(config, input_shape, classes, DEPLOY_STEM_STRIDES)
+        return self.build(config, DEPLOY._replace(input_shape=input_shape, classes=classes))
 
     def build_proxy(
         self, config: ConfigT, input_shape: HWC = PROXY_INPUT, classes: int = 10, width: float = 1.0
@@ -120,13 +118,14 @@ class ZooSpace(SearchSpace[ConfigT]):
         Widths and stem strides follow :meth:`proxy_plan`.
         """
         scaled, strides = self.proxy_plan(config, input_shape, width)
-        return self.build(scaled, input_shape, classes, strides)
+        return self.build(scaled, Geometry(input_shape, classes, strides))
 
     def describe(
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> ArchSummary:
         """The deploy model's costs, from :attr:`cost_model` (nothing is built)."""
-        return type(self).cost_model(config, input_shape, classes, DEPLOY_STEM_STRIDES)
+        geometry = DEPLOY._replace(input_shape=input_shape, classes=classes)
+        return type(self).cost_model(config, geometry)
 
     def kernels(
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
@@ -135,7 +134,7 @@ class ZooSpace(SearchSpace[ConfigT]):
         model = type(self).kernel_model
         if model is None:
             return super().kernels(config, input_shape, classes)
-        return model(config, input_shape, classes, DEPLOY_STEM_STRIDES)
+        return model(config, DEPLOY._replace(input_shape=input_shape, classes=classes))
 
 
 class StagedSpace(ZooSpace[ConfigT]):

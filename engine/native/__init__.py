@@ -170,16 +170,12 @@ class OpProfile:
     microseconds: float
     share: float
 
-    @property
-    def avg_ms(self) -> float:
-        """The time in milliseconds (the unit of the engine's OpTiming rows)."""
-        return self.microseconds / 1000.0
-
     def to_op_timing(self):
-        """As the engine's :class:`~lce_nas.engine.measurement.OpTiming` row."""
+        """As the engine's :class:`~lce_nas.engine.measurement.OpTiming` row (milliseconds)."""
         from lce_nas.engine.measurement import OpTiming
 
-        return OpTiming(op_type=self.op_type, name=self.name, avg_ms=self.avg_ms, share=self.share)
+        ms = self.microseconds / 1000.0
+        return OpTiming(op_type=self.op_type, name=self.name, avg_ms=ms, share=self.share)
 
 
 class NativeModel:
@@ -289,7 +285,7 @@ class NativeModel:
 
         Example:
             >>> rows = model.profile(x)  # doctest: +SKIP
-            >>> rows[0].op_type, round(sum(r.share for r in rows), 6)
+            >>> rows[0].op_type, round(sum(r.share for r in rows), 6)  # doctest: +SKIP
             ('CONV_2D', 1.0)
         """
         if warmup > 0:
@@ -319,7 +315,7 @@ def load(
 
     Example:
         >>> m = load(Path("quicknet_small.tflite"), num_threads=2)  # doctest: +SKIP
-        >>> m.kernels
+        >>> m.kernels  # doctest: +SKIP
         'avx512'
     """
     data = model_bytes(model, NativeModelError)

@@ -6,27 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from click.testing import CliRunner, Result
 from process_support import in_fresh_processes, interleaved
-
-from lce_nas.cli import main
-
-
-def invoke(*args: str) -> Result:
-    """``lce-nas ARGS...`` in this process."""
-    return CliRunner().invoke(main, list(args))
-
-
-def one_line_error(exit_code: int, output: str, *fragments: str) -> str:
-    """Assert a refusal: exit code 2, one ``error:`` line with every fragment, no traceback."""
-    assert exit_code == 2, output
-    lines = output.strip().splitlines()
-    assert len(lines) == 1, output
-    assert lines[0].startswith("error: ") and "Traceback" not in output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
 
 # (space, fingerprint) of every config already checked in this session: the few-config
 # test checks the first draws, which the covering test then skips.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from space_checks import invoke
+from cli_support import invoke
 
 
 @pytest.mark.parametrize("space_name", ["quicknet", "birealnet", "binarydensenet", "realtobinary"])

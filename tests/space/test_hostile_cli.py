@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import invoke, one_line_error
 from lce_nas.latency_db import LatencyStore
-from space_checks import invoke, one_line_error
 
 
 def run(*args: str):
@@ -55,21 +55,20 @@ def test_binary_params_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--input-size", "0"], "'--input-size': 0 is not in the range"),
-        (["--input-size", "-5"], "'--input-size': -5 is not in the range"),
-        (["--classes", "-1"], "--classes must be a whole number in 1..100000, got -1"),
-        (["--classes", "0"], "--classes must be a whole number in 1..100000, got 0"),
-    ],
+    ("flag", "value"),
+    [("--input-size", "0"), ("--input-size", "-5"), ("--classes", "-1"), ("--classes", "0")],
 )
-def test_convert_refuses_sizes_and_counts_below_one(tmp_path, args, message):
+def test_convert_refuses_sizes_and_counts_below_one(tmp_path, flag, value):
     out = tmp_path / "m.tflite"
     code, stderr = run_process(
-        "convert", "--params", '{"section_blocks": [1, 1, 1, 1]}', *args, "-o", str(out),
+        "convert", "--params", '{"section_blocks": [1, 1, 1, 1]}', flag, value, "-o", str(out),
         cwd=tmp_path,
     )  # fmt: skip
-    one_line_error(code, stderr, message)
+    refusal = {
+        "--input-size": f"'--input-size': {value} is not in the range",
+        "--classes": f"--classes must be a whole number in 1..100000, got {value}",
+    }
+    one_line_error(code, stderr, refusal[flag])
     assert not out.exists()
 
 
@@ -81,17 +80,18 @@ def test_convert_to_a_folder_that_refuses_files_fails_before_building(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("flag", "value", "reason"),
     [
-        (["--csv", "/proc/front.csv"], "--csv /proc/front.csv: cannot write there"),
-        (["--plot", "/proc/front.png"], "--plot /proc/front.png: cannot write there"),
-        (["--plot", "front.bogus"], "--plot front.bogus: unknown format '.bogus'"),
-        (["--plot", "front"], "--plot front: unknown format no suffix"),
+        ("--csv", "/proc/front.csv", "cannot write there"),
+        ("--plot", "/proc/front.png", "cannot write there"),
+        ("--plot", "front.bogus", "unknown format '.bogus'"),
+        ("--plot", "front", "unknown format no suffix"),
     ],
 )
-def test_front_checks_its_outputs_before_reading_the_study(tmp_path, args, message):
+def test_front_checks_its_outputs_before_reading_the_study(tmp_path, flag, value, reason):
     db = tmp_path / "lce-nas.db"
-    one_line_error(*run("front", "--study", "s", *args, "--db", f"sqlite:///{db}"), message)
+    front = run("front", "--study", "s", flag, value, "--db", f"sqlite:///{db}")
+    one_line_error(*front, f"{flag} {value}: {reason}")
     assert not db.exists()
 
 

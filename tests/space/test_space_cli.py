@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from space_checks import invoke, one_line_error
+from cli_support import invoke, one_line_error
 
 from lce_nas import __version__
 
