@@ -253,7 +253,7 @@ def read_plan(tflite: bytes) -> Plan:
 
     Example:
         >>> plan = read_plan(open("model.tflite", "rb").read())  # doctest: +SKIP
-        >>> [op.type for op in plan.ops][:2]
+        >>> [op.type for op in plan.ops][:2]  # doctest: +SKIP
         ['CONV_2D', 'DEPTHWISE_CONV_2D']
     """
     model = root_model(

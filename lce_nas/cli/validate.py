@@ -119,7 +119,7 @@ def writable_output(path: Path, option: str = "output") -> Path:
         >>> writable_output(Path("/proc/front.csv"), "--csv")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        lce_nas.errors.UserError: --csv /proc/front.csv: cannot write there (...)
+        lce_nas.errors.UserError: --csv /proc/front.csv: cannot write there (...); give a path ...
     """
     path = Path(path)
     target = path.expanduser()
