@@ -10,11 +10,11 @@ that asks for it until the marker moves again.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -45,7 +45,9 @@ class Answers:
         if held is not None and held[0] == marker:
             body = held[2]
         else:
-            body = json.dumps(build(), allow_nan=False, default=_default).encode()
+            # orjson: a study's trial rows run to megabytes, which the standard
+            # library encodes about 4x slower. A non-finite float becomes null.
+            body = orjson.dumps(build(), default=_default, option=orjson.OPT_NON_STR_KEYS)
             with self._lock:
                 if len(self._held) >= self._keep:
                     self._held.pop(next(iter(self._held)))
