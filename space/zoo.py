@@ -55,6 +55,11 @@ CostModel = Callable[[Any, Geometry], ArchSummary]
 KernelModel = Callable[[Any, Geometry], "list[Kernel]"]
 
 
+def _deployed(input_shape: HWC, classes: int) -> Geometry:
+    """The deploy model's geometry (both stem strides 2) for another input or class count."""
+    return DEPLOY._replace(input_shape=input_shape, classes=classes)
+
+
 class ZooSpace(SearchSpace[ConfigT]):
     """A family whose published members are presets, built and costed for given stem strides.
 
@@ -108,7 +113,7 @@ class ZooSpace(SearchSpace[ConfigT]):
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> tf.keras.Model:
         """The model as deployed and timed on a device: both stem strides are 2."""
-        return self.build(config, DEPLOY._replace(input_shape=input_shape, classes=classes))
+        return self.build(config, _deployed(input_shape, classes))
 
     def build_proxy(
         self, config: ConfigT, input_shape: HWC = PROXY_INPUT, classes: int = 10, width: float = 1.0
@@ -124,8 +129,7 @@ class ZooSpace(SearchSpace[ConfigT]):
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
     ) -> ArchSummary:
         """The deploy model's costs, from :attr:`cost_model` (nothing is built)."""
-        geometry = DEPLOY._replace(input_shape=input_shape, classes=classes)
-        return type(self).cost_model(config, geometry)
+        return type(self).cost_model(config, _deployed(input_shape, classes))
 
     def kernels(
         self, config: ConfigT, input_shape: HWC = DEPLOY_INPUT, classes: int = 1000
@@ -134,7 +138,7 @@ class ZooSpace(SearchSpace[ConfigT]):
         model = type(self).kernel_model
         if model is None:
             return super().kernels(config, input_shape, classes)
-        return model(config, DEPLOY._replace(input_shape=input_shape, classes=classes))
+        return model(config, _deployed(input_shape, classes))
 
 
 class StagedSpace(ZooSpace[ConfigT]):
