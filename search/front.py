@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from lce_nas.search.pareto import dominates, hypervolume, hypervolume_history, pareto_front
@@ -178,15 +179,19 @@ class StudyFront:
 
     def rows(self, every_trial: bool = False) -> list[dict[str, Any]]:
         """JSON rows of the front (fastest first), or of every trial by number."""
-        on_front = set(self.front)
         if every_trial:
-            if not self.every_record_complete:
-                raise ValueError("this front read only its own trials in full")
-            chosen = sorted(self.records, key=lambda r: r.number)
-        else:
-            by_number = {r.number: r for r in self.records}
-            chosen = [by_number[n] for n in self.front]
-        return [self.row(r, on_front) for r in chosen]
+            return self.table
+        on_front = set(self.front)
+        by_number = {r.number: r for r in self.records}
+        return [self.row(by_number[n], on_front) for n in self.front]
+
+    @cached_property
+    def table(self) -> list[dict[str, Any]]:
+        """Every trial's JSON row, by number (built once per front)."""
+        if not self.every_record_complete:
+            raise ValueError("this front read only its own trials in full")
+        on_front = set(self.front)
+        return [self.row(r, on_front) for r in sorted(self.records, key=lambda r: r.number)]
 
     def row(self, record: TrialRecord, on_front: set[int] | None = None) -> dict[str, Any]:
         """One trial's JSON row, with its place on the front and against the presets."""

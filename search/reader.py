@@ -205,6 +205,10 @@ class StudyReader:
             return cache.front
         records = self.records(study)
         front = study_front(study.name, study.meta, records)
+        # Whoever reads a front in full shows its trial table next (a study page,
+        # ``front --all``): its rows are built here, with the records, each record's
+        # own part once in the record's life.
+        front.table  # noqa: B018
         with self._lock:
             cache = self._caches[study.study_id]
             cache.front, cache.front_marker = front, marker

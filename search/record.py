@@ -205,10 +205,6 @@ class TrialRecord:
             >>> TrialRecord(3, "FAIL", failure="timing failed: x").to_json()["failure"]
             'timing failed: x'
         """
-        latency = self.latency or {}
-        duration = None
-        if self.started_at and self.completed_at:
-            duration = (self.completed_at - self.started_at).total_seconds()
         return {
             "number": self.number,
             "state": self.state,
@@ -216,6 +212,18 @@ class TrialRecord:
             "on_front": on_front,
             "dominates_presets": list(dominates_presets or []),
             "ties_presets": list(ties_presets or []),
+            **self._own_row,
+        }
+
+    @cached_property
+    def _own_row(self) -> dict[str, Any]:
+        # What the row holds of the trial alone, built once per record: a study's
+        # table is rebuilt whenever the study changes, and only its front fields move.
+        latency = self.latency or {}
+        duration = None
+        if self.started_at and self.completed_at:
+            duration = (self.completed_at - self.started_at).total_seconds()
+        return {
             "trained": self.accuracy is not None,
             # The front's accuracy: the value Optuna was told, or with several rungs the
             # highest rung's (0 for an untrained, infeasible trial: see "trained").

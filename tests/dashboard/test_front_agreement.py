@@ -172,17 +172,28 @@ def test_a_poll_of_an_unchanged_study_is_answered_not_modified(tmp_path):
     server = DashboardProcess("--db", url, "--port", "0")
     try:
         path = server.url.rstrip("/") + "/api/studies/limited/front"
+        table = server.url.rstrip("/") + "/api/studies/limited/trials"
         with urllib.request.urlopen(path, timeout=30) as response:
             etag = response.headers["ETag"]
+        with urllib.request.urlopen(table, timeout=30) as response:
+            before = {r["number"]: r for r in json.loads(response.read())}
         request = urllib.request.Request(path, headers={"If-None-Match": etag})
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(request, timeout=30)
         assert answer.value.code == 304
         # A new trial changes the answer and its tag.
         study = optuna.load_study(study_name="limited", storage=url)
-        study.add_trial(optuna.trial.create_trial(values=[0.7, 8.0], user_attrs={"feasible": True}))
+        study.add_trial(optuna.trial.create_trial(values=[0.7, 7.0], user_attrs={"feasible": True}))
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200 and response.headers["ETag"] != etag
-            assert 8.0 in [r["latency_ms"] for r in json.loads(response.read())["trials"]]
+            assert [r["latency_ms"] for r in json.loads(response.read())["trials"]] == [7.0]
+        # Rows are kept per trial between answers; their place on the front is not.
+        with urllib.request.urlopen(table, timeout=30) as response:
+            after = {r["number"]: r for r in json.loads(response.read())}
     finally:
         server.stop()
+    assert [n for n, r in before.items() if r["on_front"]] == [0, 3, 4]
+    assert [n for n, r in after.items() if r["on_front"]] == [max(after)]
+    assert {n: r for n, r in after.items() if n in before and n not in (0, 3, 4)} == {
+        n: r for n, r in before.items() if n not in (0, 3, 4)
+    }

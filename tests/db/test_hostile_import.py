@@ -6,11 +6,9 @@ import csv
 import json
 
 import pytest
-from click.testing import CliRunner
+from cli_support import invoke, one_line_error
 from db_support import FP, measurement, populate
 from lce_nas.latency_db import LatencyStore
-
-from lce_nas.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +19,7 @@ def document(tmp_path_factory) -> dict:
     with LatencyStore(url) as store:
         populate(store)
     out = folder / "lab.json"
-    assert CliRunner().invoke(main, ["db", "export", "--db", url, "-o", str(out)]).exit_code == 0
+    assert invoke("db", "export", "--db", url, "-o", str(out)).exit_code == 0
     return json.loads(out.read_text())
 
 
@@ -32,16 +30,8 @@ def _spoiled(document: dict, table: str, field: str, value) -> dict:
 
 
 def _import(path, target):
-    result = CliRunner().invoke(main, ["db", "import", str(path), "--db", f"sqlite:///{target}"])
+    result = invoke("db", "import", str(path), "--db", f"sqlite:///{target}")
     return result.exit_code, result.stderr
-
-
-def _one_line_error(code: int, stderr: str, *fragments: str) -> None:
-    assert code == 2, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 ROW_CASES = [
@@ -77,7 +67,7 @@ def test_a_bad_row_is_named_and_nothing_is_created(
     path = tmp_path / "hostile.json"
     path.write_text(text.replace('"SPOILED"', "1e400"))
     target = tmp_path / "target.db"
-    _one_line_error(
+    one_line_error(
         *_import(path, target), "hostile.json: 1 row rejected, nothing imported", message
     )
     assert not target.exists()
@@ -101,7 +91,7 @@ def test_a_bad_document_is_one_line(document, tmp_path, change, message):
     path = tmp_path / "hostile.json"
     path.write_text(json.dumps(spoiled))
     target = tmp_path / "target.db"
-    _one_line_error(*_import(path, target), message)
+    one_line_error(*_import(path, target), message)
     assert not target.exists()
 
 
@@ -109,7 +99,7 @@ def test_a_number_too_long_to_read_is_one_line(document, tmp_path):
     path = tmp_path / "digits.json"
     path.write_text(json.dumps(document).replace('"runs": 1,', '"runs": ' + "9" * 5000 + ",", 1))
     target = tmp_path / "target.db"
-    _one_line_error(*_import(path, target), "digits.json is not valid JSON", "5000 digits")
+    one_line_error(*_import(path, target), "digits.json is not valid JSON", "5000 digits")
     assert not target.exists()
 
 
@@ -122,7 +112,7 @@ def test_one_bad_row_among_good_ones_applies_nothing(document, tmp_path):
     spoiled["tables"]["searches"][0]["status"] = "x" * 100
     path = tmp_path / "mixed.json"
     path.write_text(json.dumps(spoiled))
-    _one_line_error(
+    one_line_error(
         *_import(path, target), "2 rows rejected", "field cv", "searches row 1 field status"
     )
     with LatencyStore(f"sqlite:///{target}") as store:
@@ -134,7 +124,7 @@ def test_a_bad_csv_cell_names_its_line(document, tmp_path):
     with LatencyStore(url) as store:
         populate(store)
     out = tmp_path / "lab.csv"
-    assert CliRunner().invoke(main, ["db", "export", "--db", url, "-o", str(out)]).exit_code == 0
+    assert invoke("db", "export", "--db", url, "-o", str(out)).exit_code == 0
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     rows[1]["runs"] = "many"
@@ -143,7 +133,7 @@ def test_a_bad_csv_cell_names_its_line(document, tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     target = tmp_path / "target.db"
-    _one_line_error(*_import(out, target), "lab.csv line 3: bad 'runs'", "'many'")
+    one_line_error(*_import(out, target), "lab.csv line 3: bad 'runs'", "'many'")
     assert not target.exists()
 
 
@@ -151,9 +141,9 @@ def test_a_file_that_is_no_export_creates_nothing(tmp_path):
     notes = tmp_path / "hostname"
     notes.write_text("build-server-7\n")
     target = tmp_path / "target.db"
-    _one_line_error(*_import(notes, target), "is not an lce-nas export", "--format csv")
+    one_line_error(*_import(notes, target), "is not an lce-nas export", "--format csv")
     assert not target.exists()
-    _one_line_error(*_import("/etc/hostname", target), "is not an lce-nas export")
+    one_line_error(*_import("/etc/hostname", target), "is not an lce-nas export")
     assert not target.exists()
 
 
@@ -164,7 +154,7 @@ def test_db_measurements_says_where_each_sample_came_from(document, tmp_path):
     path = tmp_path / "lab.json"
     path.write_text(json.dumps(document))
     assert _import(path, target)[0] == 0
-    result = CliRunner().invoke(main, ["db", "measurements", "--db", f"sqlite:///{target}"])
+    result = invoke("db", "measurements", "--db", f"sqlite:///{target}")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if FP[:12] in line]
     assert sum("lab.json" in line for line in lines) == 2

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from cli_support import one_line_error
 from engine_support import run_cli
 
 
 def _one_line_error(proc, *fragments: str) -> str:
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in proc.stderr
-    return lines[0]
+    return one_line_error(proc.returncode, proc.stderr, *fragments)
 
 
 @pytest.fixture
