@@ -139,7 +139,7 @@ def set_priority(priority: str) -> str:
 
 
 def make_inputs(model: bytes, seed: int = 0) -> list[np.ndarray]:
-    """Random inputs matching a model's input tensors (floats in [-1, 1]).
+    """Random inputs matching a model's input tensors (floats in [-1, 1], any int8 value).
 
     Example:
         >>> make_inputs(open("m.tflite", "rb").read())[0].shape  # doctest: +SKIP
@@ -151,6 +151,8 @@ def make_inputs(model: bytes, seed: int = 0) -> list[np.ndarray]:
         shape = tuple(max(1, d) for d in tensor.shape)
         if tensor.dtype.startswith("float"):
             arrays.append(rng.uniform(-1, 1, size=shape).astype(tensor.dtype))
+        elif tensor.dtype == "int8":
+            arrays.append(rng.integers(-128, 128, size=shape).astype(np.int8))
         else:
             arrays.append(np.zeros(shape, dtype=tensor.dtype))
     return arrays

@@ -21,6 +21,12 @@ from lce_nas.report.breakdown import BREAKDOWN_MODELS, BreakdownModel, scaled_sp
 
 from lce_nas.errors import UserError
 
+#: Why the native engine has no int8 block figures.
+NATIVE_INT8_NOTE = (
+    "not timed: the native engine runs int8 models with TFLite's integer reference "
+    "loops, which check results, not speed"
+)
+
 Echo = Callable[[str], None]
 
 
@@ -28,10 +34,11 @@ Echo = Callable[[str], None]
 class Row:
     """One number of the report (a measured latency, or why there is none).
 
-    ``source`` is ``measured``, ``cache`` or ``refused`` (the engine cannot
-    run the model; ``note`` says why). ``split_ms`` is the engine's own
-    per-op breakdown scaled to its median (empty for an engine without
-    per-op timers); ``split_from`` names that engine.
+    ``source`` is ``measured``, ``cache``, ``refused`` (the engine cannot
+    run the model) or ``skipped`` (its figure would mislead); ``note`` says
+    why. ``split_ms`` is the engine's own per-op breakdown scaled to its
+    median (empty for an engine without per-op timers); ``split_from``
+    names that engine.
     """
 
     figure: str
@@ -202,7 +209,7 @@ class Collector:
                 ) from None
             if device.engine != "native":
                 raise
-            # The native engine refuses what it does not implement (int8): say so, go on.
+            # The native engine refuses what it does not implement: say so, go on.
             self._progress(what, device, f"refused ({err})")
             return None, "refused", f"the native engine refuses this model: {err}"
         result.deploy_shape = shape_label
@@ -237,6 +244,14 @@ class Collector:
     def _block_row(self, block: Block, precision: str, device: Device) -> Row:
         what = f"block {block.name} {precision}"
         fingerprint = block.fingerprint(precision)
+        if precision == "int8" and device.engine == "native":
+            # Its int8 kernels are TFLite's integer reference loops, kept for correctness:
+            # a binary-over-int8 ratio against them would measure their plainness.
+            self._progress(what, device, "not timed (the native int8 kernels are a reference)")
+            return self._row(
+                "blocks", block.name, precision, device, fingerprint, block.label, None,
+                "skipped", NATIVE_INT8_NOTE,
+            )  # fmt: skip
 
         def build() -> bytes:
             if (block.name, precision) not in self._tflite:

@@ -104,7 +104,7 @@ def paper_comparison(rows: list[Row]) -> list[str]:
                 f"(paper: up to {PAPER_BINARY_OVER_INT8:.0f}x faster; {verdict})"
             )
         else:
-            parts.append("no int8 figure on this engine (it refuses int8 models)")
+            parts.append("no int8 figure on this engine (the int8 rows' notes say why)")
         lines.append(f"On {cpu} with {engine}: " + ", ".join(parts) + ".")
     low, high = PAPER_BCONV_RANGE
     for engine in block_engines(rows):

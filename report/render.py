@@ -220,7 +220,7 @@ def _blocks_table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
                 if row is None:
                     cells.append("")
                 elif row.median_ms is None:
-                    cells.append(f"refused by {engine}")
+                    cells.append("not timed" if row.source == "skipped" else f"refused by {engine}")
                 else:
                     cells.append(_fmt(row.median_ms))
             s = ups.get((block.name, engine))

@@ -201,7 +201,10 @@ class NativeModel:
         try:
             self._model = ext.Model(num_threads, kernels, keep_intermediates, int(max_bytes))
             for t in plan.tensors:
-                self._model.add_tensor(t.name, t.shape, t.dtype, t.data)
+                index = self._model.add_tensor(t.name, t.shape, t.dtype, t.data)
+                if t.quantization is not None:
+                    q = t.quantization
+                    self._model.set_quantization(index, q.scales, q.zero_points, q.axis)
             for op in plan.ops:
                 self._model.add_op(op.type, op.inputs, op.outputs, op.options)
             self._model.finalize(plan.inputs, plan.outputs)

@@ -29,6 +29,7 @@ __all__ = [
     "NativeModelError",
     "OpSpec",
     "Plan",
+    "Quantization",
     "TensorSpec",
     "read_plan",
     "tflite_schema",
@@ -50,7 +51,7 @@ _MAX_CUSTOM_OPTIONS = 64
 _INT32_MAX = 2**31 - 1
 
 # TFLite TensorType codes the runtime handles, by numpy dtype name.
-_TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 6: "bool"}
+_TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 6: "bool", 9: "int8"}
 _TYPE_NAMES = {
     0: "FLOAT32", 1: "FLOAT16", 2: "INT32", 3: "UINT8", 4: "INT64", 5: "STRING", 6: "BOOL",
     7: "INT16", 8: "COMPLEX64", 9: "INT8", 10: "FLOAT64",
@@ -72,14 +73,25 @@ _OPTION_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """An int8 tensor's affine quantization, ``real = scale * (q - zero_point)``: one
+    scale and zero point, or one per index of ``axis`` (a filter's output channels)."""
+
+    scales: list[float]
+    zero_points: list[int]
+    axis: int = 0
+
+
 @dataclass
 class TensorSpec:
-    """One tensor: static shape, dtype name and, for constants, its data."""
+    """One tensor: static shape, dtype name, for constants its data, for int8 its scales."""
 
     name: str
     shape: list[int]
     dtype: str
     data: np.ndarray | None = None
+    quantization: Quantization | None = None
 
 
 @dataclass
@@ -167,7 +179,9 @@ def _tensor(model: Any, tensor: Any, index: int, budget: list[int]) -> TensorSpe
     dtype = _TENSOR_TYPES.get(code)
     if dtype is None:
         kind = _TYPE_NAMES.get(code, str(code))
-        hint = " (quantized models are not supported)" if kind in ("INT8", "UINT8") else ""
+        hint = (
+            " (of quantized models, int8 ones are supported)" if kind in ("UINT8", "INT16") else ""
+        )
         raise NativeModelError(f"tensor '{name}' has type {kind}{hint}")
     shape = _shape(tensor, name)
     nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
@@ -193,7 +207,23 @@ def _tensor(model: Any, tensor: Any, index: int, budget: list[int]) -> TensorSpe
             data = np.frombuffer(buf.DataAsNumpy().tobytes(), dtype=dtype)
     elif buffer_index != 0 and buffer_index >= model.BuffersLength():
         raise NativeModelError(f"tensor '{name}': buffer index {buffer_index} out of range")
-    return TensorSpec(name, shape, dtype, data)
+    return TensorSpec(name, shape, dtype, data, _quantization(tensor, name, dtype))
+
+
+def _quantization(tensor: Any, name: str, dtype: str) -> Quantization | None:
+    """An int8 tensor's scales and zero points (other tensors' are not used)."""
+    if dtype != "int8":
+        return None
+    params = tensor.Quantization()
+    if params is None or params.ScaleLength() == 0:
+        raise NativeModelError(f"int8 tensor '{name}' has no scale and zero point")
+    scales = [float(v) for v in params.ScaleAsNumpy()]
+    zero_points = [int(v) for v in params.ZeroPointAsNumpy()] if params.ZeroPointLength() else []
+    if len(zero_points) != len(scales):
+        raise NativeModelError(
+            f"int8 tensor '{name}' has {len(scales)} scales and {len(zero_points)} zero points"
+        )
+    return Quantization(scales, zero_points, int(params.QuantizedDimension()))
 
 
 def _tensor_ids(ids: list[int], count: int, op_type: str, optional: bool) -> list[int]:

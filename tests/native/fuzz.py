@@ -255,10 +255,11 @@ def make_corpus() -> None:
         bconv_grid_model,
         common_bnns_model,
         float_ops_model,
+        int8_ops_model,
         layout_ops_model,
         where_quantizer_model,
     )
-    from native_support import convert
+    from native_support import convert, convert_int8
 
     space = get_space("quicknet")
     config = space.config_from_params(
@@ -275,6 +276,7 @@ def make_corpus() -> None:
     for name, model in seeds.items():
         (CORPUS / name).write_bytes(convert(model, seed=1))
         tf.keras.backend.clear_session()
+    (CORPUS / "int8_ops.tflite").write_bytes(convert_int8(int8_ops_model(), seed=1))
     for name, (seed_name, _edit, _fragments) in TARGETED.items():
         data = targeted(name, (CORPUS / seed_name).read_bytes())
         (CORPUS / f"targeted_{name}.tflite").write_bytes(data)

@@ -201,3 +201,88 @@ def layout_ops_model(input_shape=(9, 7, 12)):
         return [moved * 2.0, stepped + 1.0, backwards - 1.0, row * 0.5]
 
     return tf.keras.Model(inp, L.Lambda(layouts)(x))
+
+
+# Fake-quantization ranges of the int8 grid: asymmetric ones give non-zero zero points.
+INT8_RANGES = [(-2.5, 4.0), (-6.0, 1.5), (-3.0, 3.0), (-1.0, 8.0), (-4.0, 2.0)]
+
+
+def int8_ops_model(input_shape=(12, 10, 8), ranges=INT8_RANGES):
+    """A full-integer model: each branch is one int8 op (or a binary convolution with int8
+    input and output) on the same quantized input, so every output differs from LCE's only
+    by that op's own rounding. Ranges differ between tensors: scales and zero points do."""
+    import itertools
+
+    import larq as lq
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    ranges = itertools.cycle(ranges)
+
+    def quant(t, limits=None):
+        low, high = limits or next(ranges)
+        return L.Lambda(lambda v: tf.quantization.fake_quant_with_min_max_vars(v, low, high))(t)
+
+    inp = tf.keras.Input(input_shape)
+    first = next(ranges)
+    x = quant(inp, first)
+    branches = [
+        L.Conv2D(12, 3, padding="same")(x),
+        L.Conv2D(6, 3, strides=2, activation="relu")(x),
+        L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x),
+        L.BatchNormalization()(_qconv(20, 3)(x)),
+        L.BatchNormalization()(_qconv(16, 3, strides=2, padding="valid")(x)),
+        # The second operand is x at another scale and zero point (an exact QUANTIZE).
+        L.Add()([x, quant(x)]),
+        L.Multiply()([x, quant(x)]),
+        L.MaxPool2D(2)(x),
+        L.AveragePooling2D(3, strides=2, padding="same")(x),
+        L.Subtract()([x, quant(x)]),
+        # TFLite's int8 CONCATENATION takes inputs at the output's scale only.
+        L.Concatenate()([x, quant(L.MaxPool2D(1)(x), first)]),
+        L.ReLU()(x),
+        L.ReLU(6.0)(x),
+        L.LeakyReLU(0.3)(x),
+        L.Activation("sigmoid")(x),
+        L.Activation("tanh")(x),
+        L.ZeroPadding2D(1)(x),
+        # Signs of a binary convolution's output (bitpacked), back to int8 for an ADD.
+        L.Add()([x, quant(lq.quantizers.SteSign()(L.BatchNormalization()(_qconv(8, 3)(x))))]),
+        L.Softmax()(quant(L.Dense(10)(quant(L.GlobalAveragePooling2D()(x))))),
+    ]
+    return tf.keras.Model(inp, [quant(b) for b in branches])
+
+
+def _fake_quant(low=-3.0, high=3.0):
+    import tensorflow as tf
+
+    return tf.keras.layers.Lambda(
+        lambda v: tf.quantization.fake_quant_with_min_max_vars(v, low, high)
+    )
+
+
+def lce_int8_toy_model(input_shape=(32, 32, 3)):
+    """LCE's end-to-end int8 test model: fake-quantized binary convolutions and pooling."""
+    import larq as lq
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    img = tf.keras.Input(input_shape)
+    x = _fake_quant()(img)
+    for _ in range(2):
+        x = lq.layers.QuantConv2D(
+            12, 3, strides=2, input_quantizer="ste_sign", kernel_quantizer="ste_sign"
+        )(x)
+        x = _fake_quant()(L.BatchNormalization()(x))
+    x = _fake_quant()(L.GlobalAveragePooling2D()(x))
+    return tf.keras.Model(img, x)
+
+
+def int8_zero_padding_model(input_shape=(8, 8, 16)):
+    """A binary convolution with pad_values=0 between int8 tensors."""
+    import tensorflow as tf
+
+    img = tf.keras.Input(input_shape)
+    x = _fake_quant()(img)
+    x = tf.keras.layers.BatchNormalization()(_qconv(16, 3, pad_values=0.0)(x))
+    return tf.keras.Model(img, _fake_quant()(x))

@@ -41,6 +41,19 @@ def convert(model, seed: int = 0) -> bytes:
     return convert_model(model)
 
 
+def convert_int8(model, seed: int = 0, io: str = "int8") -> bytes:
+    """Randomise statistics, then convert a model with fake-quantized tensors to a full-integer
+    LCE model whose input and output are ``io`` ("int8" or "float32")."""
+    import larq_compute_engine as lce
+    import tensorflow as tf
+
+    randomize(model, seed)
+    kind = tf.int8 if io == "int8" else tf.float32
+    return bytes(
+        lce.convert_keras_model(model, inference_input_type=kind, inference_output_type=kind)
+    )
+
+
 def lce_run(tflite: bytes, x: np.ndarray) -> list[np.ndarray]:
     """Outputs of LCE's interpreter (default kernels), always as a list."""
     from larq_compute_engine.tflite.python.interpreter import Interpreter
@@ -142,12 +155,15 @@ def logits_of(model):
 
 
 def inputs_for(tflite: bytes, seed: int = 1) -> np.ndarray:
-    """A random float input of the model's input shape."""
+    """A random input of the model's input shape and type (normal floats, or any int8)."""
     from lce_nas.engine.native.plan import read_plan
 
     plan = read_plan(tflite)
-    shape = plan.tensors[plan.inputs[0]].shape
-    return np.random.RandomState(seed).normal(0.0, 1.0, shape).astype(np.float32)
+    spec = plan.tensors[plan.inputs[0]]
+    rng = np.random.RandomState(seed)
+    if spec.dtype == "int8":
+        return rng.randint(-128, 128, spec.shape).astype(np.int8)
+    return rng.normal(0.0, 1.0, spec.shape).astype(np.float32)
 
 
 def run_kernel_sets(tflite: bytes, x: np.ndarray) -> dict:

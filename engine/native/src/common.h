@@ -19,7 +19,8 @@ inline int packed_words(int channels) {
 }
 
 // kBool is one byte per element, 0 or 1 as written by an op (any non-zero byte reads true).
-enum class DType { kFloat32, kInt32, kInt64, kBool };
+// kInt8 is TFLite's affine-quantized int8: real = scale * (q - zero_point).
+enum class DType { kFloat32, kInt32, kInt64, kBool, kInt8 };
 
 inline const char* dtype_name(DType type) {
   switch (type) {
@@ -27,6 +28,7 @@ inline const char* dtype_name(DType type) {
     case DType::kInt32: return "int32";
     case DType::kInt64: return "int64";
     case DType::kBool: return "bool";
+    case DType::kInt8: return "int8";
   }
   return "?";
 }

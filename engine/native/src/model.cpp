@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,7 @@ std::unique_ptr<Op> make_binary_op(const std::string& type);
 std::unique_ptr<Op> make_float_op(const std::string& type);
 std::unique_ptr<Op> make_misc_op(const std::string& type);
 std::unique_ptr<Op> make_layout_op(const std::string& type);
+std::unique_ptr<Op> make_int8_op(const std::string& type);
 
 void fail(const Op& op, const std::string& message) {
   throw std::invalid_argument(op.type + " (op " + std::to_string(op.index) + ", output '" +
@@ -42,8 +44,11 @@ void Model::charge(const Op& op, size_t bytes, const std::string& what) {
   charged_ += bytes;
 }
 
-std::unique_ptr<Op> make_op(const std::string& type) {
-  std::unique_ptr<Op> op = make_binary_op(type);
+std::unique_ptr<Op> make_op(const std::string& type, bool quantized) {
+  // LCE's own ops and the layout ops take int8 in their stride; the rest have an integer
+  // twin that computes what TFLite's integer kernels do.
+  std::unique_ptr<Op> op = quantized ? make_int8_op(type) : nullptr;
+  if (!op) op = make_binary_op(type);
   if (!op) op = make_float_op(type);
   if (!op) op = make_misc_op(type);
   if (!op) op = make_layout_op(type);
@@ -92,13 +97,36 @@ int Model::add_tensor(const std::string& name, const std::vector<int>& shape, DT
   return static_cast<int>(tensors_.size()) - 1;
 }
 
+void Model::set_quantization(int id, const std::vector<float>& scales,
+                             const std::vector<std::int32_t>& zero_points, int axis) {
+  if (id < 0 || id >= static_cast<int>(tensors_.size()))
+    throw std::invalid_argument("tensor index " + std::to_string(id) + " out of range");
+  Tensor& t = tensors_[id];
+  const bool per_axis = scales.size() > 1;
+  if (scales.empty() || scales.size() != zero_points.size() || axis < 0 ||
+      (per_axis && (axis >= t.rank() || static_cast<size_t>(t.dim(axis)) != scales.size())))
+    throw std::invalid_argument("tensor '" + t.name + "': its quantization does not fit its shape");
+  for (float s : scales)
+    if (!(s > 0.0f) || !std::isfinite(s))
+      throw std::invalid_argument("tensor '" + t.name + "': quantization scale " +
+                                  std::to_string(s) + " is not a positive number");
+  for (std::int32_t z : zero_points)
+    if (z < -128 || z > 127)
+      throw std::invalid_argument("tensor '" + t.name + "': zero point " + std::to_string(z) +
+                                  " is outside int8");
+  t.quant = {scales, zero_points, axis};
+}
+
 void Model::add_op(const std::string& type, const std::vector<int>& inputs,
                    const std::vector<int>& outputs, const Options& options) {
-  std::unique_ptr<Op> op = make_op(type);
+  const int n = static_cast<int>(tensors_.size());
+  bool quantized = false;
+  for (const auto* ids : {&inputs, &outputs})
+    for (int id : *ids) quantized |= id >= 0 && id < n && tensors_[id].type == DType::kInt8;
+  std::unique_ptr<Op> op = make_op(type, quantized);
   op->index = static_cast<int>(ops_.size());
   op->options = options;
   if (outputs.empty()) fail(*op, "no outputs");
-  const int n = static_cast<int>(tensors_.size());
   for (int id : inputs)
     if (id < -1 || id >= n) fail(*op, "input tensor index " + std::to_string(id) + " out of range");
   for (int id : outputs)
@@ -122,11 +150,14 @@ void Model::finalize(const std::vector<int>& inputs, const std::vector<int>& out
     for (int id : *ids) {
       if (id < 0 || id >= static_cast<int>(tensors_.size()))
         throw std::invalid_argument("graph tensor index " + std::to_string(id) + " out of range");
-      // Inputs are copied in and outputs out as float32 or int32 arrays.
+      // Inputs are copied in and outputs out as float32, int32 or int8 arrays.
       const Tensor& t = tensors_[id];
       if (t.type == DType::kInt64 || t.type == DType::kBool)
         throw std::invalid_argument("graph input/output '" + t.name + "' is " +
                                     dtype_name(t.type) + " (unsupported)");
+      if (t.type == DType::kInt8 && t.quant.scales.empty())
+        throw std::invalid_argument("graph input/output '" + t.name +
+                                    "' is int8 without a scale and zero point");
     }
   for (int id : inputs)
     if (tensors_[id].constant)

@@ -15,6 +15,14 @@ namespace lce_native {
 
 using Options = std::map<std::string, double>;
 
+// An int8 tensor's affine quantization: one scale and zero point for the whole tensor,
+// or one per index of `axis` (convolution filters, per output channel).
+struct Quantization {
+  std::vector<float> scales;
+  std::vector<std::int32_t> zero_points;
+  int axis = 0;
+};
+
 struct Tensor {
   std::string name;
   std::vector<int> shape;
@@ -22,6 +30,7 @@ struct Tensor {
   bool constant = false;
   std::vector<std::uint8_t> storage;  // own memory (constants, graph inputs/outputs, kept)
   std::uint8_t* ptr = nullptr;        // own memory or a slice of the model's arena
+  Quantization quant;                 // int8 tensors only
 
   size_t bytes() const { return elements() * element_size(); }
 
@@ -31,7 +40,7 @@ struct Tensor {
     return n;
   }
   size_t element_size() const {
-    return type == DType::kInt64 ? 8 : type == DType::kBool ? 1 : 4;
+    return type == DType::kInt64 ? 8 : type == DType::kBool || type == DType::kInt8 ? 1 : 4;
   }
   template <typename T>
   T* data() {
@@ -69,8 +78,9 @@ class Op {
   Options options;
 };
 
-// Throws std::invalid_argument naming the op type when it is not supported.
-std::unique_ptr<Op> make_op(const std::string& type);
+// Throws std::invalid_argument naming the op type when it is not supported. `quantized`:
+// the op reads or writes int8 tensors (TFLite's integer kernels, ops_int8.cpp).
+std::unique_ptr<Op> make_op(const std::string& type, bool quantized = false);
 
 // What a model may allocate unless told otherwise: a damaged dimension is refused
 // at load time instead of being allocated and zeroed.
@@ -87,6 +97,9 @@ class Model {
 
   int add_tensor(const std::string& name, const std::vector<int>& shape, DType type,
                  const void* data, size_t bytes);
+  // Scales and zero points of an int8 tensor (one each, or one per index of `axis`).
+  void set_quantization(int id, const std::vector<float>& scales,
+                        const std::vector<std::int32_t>& zero_points, int axis);
   void add_op(const std::string& type, const std::vector<int>& inputs,
               const std::vector<int>& outputs, const Options& options);
   void finalize(const std::vector<int>& inputs, const std::vector<int>& outputs);

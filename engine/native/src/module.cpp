@@ -17,7 +17,33 @@ DType parse_dtype(const std::string& name) {
   if (name == "int32") return DType::kInt32;
   if (name == "int64") return DType::kInt64;
   if (name == "bool") return DType::kBool;
+  if (name == "int8") return DType::kInt8;
   throw std::invalid_argument("unsupported tensor type " + name);
+}
+
+// `x` as a C-ordered array of the tensor type's element (a copy where it differs).
+py::array as_type(const py::array& x, DType type) {
+  constexpr int flags = py::array::c_style | py::array::forcecast;
+  if (type == DType::kFloat32) return py::array_t<float, flags>(x);
+  if (type == DType::kInt8) return py::array_t<std::int8_t, flags>(x);
+  return py::array_t<std::int32_t, flags>(x);
+}
+
+// A copy of a tensor's contents as a NumPy array of its own element type.
+py::array tensor_copy(const Tensor& t) {
+  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  if (t.type == DType::kBool) {
+    py::array_t<bool> a(shape);
+    const std::uint8_t* p = t.data<std::uint8_t>();
+    for (size_t i = 0; i < t.elements(); ++i) a.mutable_data()[i] = p[i] != 0;
+    return a;
+  }
+  py::array a = t.type == DType::kFloat32 ? py::array(py::array_t<float>(shape))
+                : t.type == DType::kInt8  ? py::array(py::array_t<std::int8_t>(shape))
+                : t.type == DType::kInt64 ? py::array(py::array_t<std::int64_t>(shape))
+                                          : py::array(py::array_t<std::int32_t>(shape));
+  std::memcpy(a.mutable_data(), t.ptr, t.bytes());
+  return a;
 }
 
 void set_inputs(Model& m, const std::vector<py::array>& xs) {
@@ -27,9 +53,7 @@ void set_inputs(Model& m, const std::vector<py::array>& xs) {
   for (size_t i = 0; i < xs.size(); ++i) {
     Tensor& t = m.tensor(m.inputs()[i]);
     py::array x = xs[i];
-    const bool is_float = t.type == DType::kFloat32;
-    py::array arr = is_float ? py::array(py::array_t<float, py::array::c_style | py::array::forcecast>(x))
-                             : py::array(py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>(x));
+    py::array arr = as_type(x, t.type);
     if (static_cast<size_t>(arr.size()) != t.elements()) {
       std::string want;
       for (int d : t.shape) want += std::to_string(d) + ",";
@@ -52,19 +76,7 @@ std::unique_lock<std::mutex> lock_model(Model& m) {
 
 py::list get_outputs(Model& m) {
   py::list out;
-  for (int id : m.outputs()) {
-    Tensor& t = m.tensor(id);
-    std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-    if (t.type == DType::kFloat32) {
-      py::array_t<float> a(shape);
-      std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
-      out.append(a);
-    } else {
-      py::array_t<std::int32_t> a(shape);
-      std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
-      out.append(a);
-    }
-  }
+  for (int id : m.outputs()) out.append(tensor_copy(m.tensor(id)));
   return out;
 }
 
@@ -75,12 +87,14 @@ PYBIND11_MODULE(_native, mod) {
   py::register_exception<std::invalid_argument>(mod, "NativeError", PyExc_ValueError);
 
   mod.def("is_supported", [](const std::string& type) {
-    try {
-      make_op(type);
-      return true;
-    } catch (const std::invalid_argument&) {
-      return false;
+    for (bool quantized : {false, true}) {
+      try {
+        make_op(type, quantized);
+        return true;
+      } catch (const std::invalid_argument&) {
+      }
     }
+    return false;
   }, "Whether the runtime has an implementation of this op type.");
 
   mod.def("popcount_peak_macs_per_s", &popcount_peak_macs_per_s,
@@ -110,6 +124,7 @@ PYBIND11_MODULE(_native, mod) {
              return m.add_tensor(name, shape, parse_dtype(dtype), arr.data(),
                                  static_cast<size_t>(arr.nbytes()));
            })
+      .def("set_quantization", &Model::set_quantization)
       .def("add_op", &Model::add_op)
       .def("finalize", &Model::finalize)
       .def_property_readonly("kernels", [](const Model& m) { return std::string(m.kernels().name); })
@@ -121,27 +136,7 @@ PYBIND11_MODULE(_native, mod) {
       })
       .def("tensor", [](Model& m, int id) {
         // Copy of a tensor's current contents (intermediates stay valid after run()).
-        Tensor& t = m.tensor(id);
-        std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-        if (t.type == DType::kFloat32) {
-          py::array_t<float> a(shape);
-          std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
-          return py::array(a);
-        }
-        if (t.type == DType::kBool) {
-          py::array_t<bool> a(shape);
-          const std::uint8_t* p = t.data<std::uint8_t>();
-          for (size_t i = 0; i < t.elements(); ++i) a.mutable_data()[i] = p[i] != 0;
-          return py::array(a);
-        }
-        if (t.type == DType::kInt64) {
-          py::array_t<std::int64_t> a(shape);
-          std::memcpy(a.mutable_data(), t.ptr, t.elements() * 8);
-          return py::array(a);
-        }
-        py::array_t<std::int32_t> a(shape);
-        std::memcpy(a.mutable_data(), t.ptr, t.elements() * 4);
-        return py::array(a);
+        return tensor_copy(m.tensor(id));
       })
       .def("run", [](Model& m, const std::vector<py::array>& xs) {
         auto lock = lock_model(m);

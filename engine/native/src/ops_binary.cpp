@@ -1,4 +1,5 @@
 // Larq Compute Engine's custom ops: LceQuantize, LceDequantize, LceBconv2d, LceBMaxPool2d.
+#include <cmath>
 #include <cstring>
 
 #include "ops_util.h"
@@ -17,7 +18,13 @@ class Quantize : public Op {
   void prepare(Model& m) override {
     const Tensor& in = m.input(*this, 0);
     const Tensor& out = m.output(*this, 0);
-    expect_type(*this, in, DType::kFloat32, "float32 (int8/bool inputs are not supported)");
+    int8_ = in.type == DType::kInt8;
+    if (int8_) {
+      if (in.quant.scales.size() != 1) fail(*this, "input '" + in.name + "' has no single zero point");
+      zero_point_ = in.quant.zero_points[0];
+    } else {
+      expect_type(*this, in, DType::kFloat32, "float32 or int8 (bool inputs are not supported)");
+    }
     expect_type(*this, out, DType::kInt32, "int32 (bitpacked)");
     if (in.rank() < 1) fail(*this, "input '" + in.name + "' is a scalar");
     std::vector<int> shape = in.shape;
@@ -27,17 +34,31 @@ class Quantize : public Op {
     rows_ = static_cast<int>(in.elements() / std::max(1, channels_));
   }
   void run(Model& m) override {
-    const float* in = m.tensor(inputs[0]).data<float>();
     Word* out = m.tensor(outputs[0]).data<Word>();
-    const auto bitpack = m.kernels().bitpack;
     const int c = channels_, words = packed_words(channels_);
+    if (int8_) return bitpack_int8(m.tensor(inputs[0]).data<std::int8_t>(), out);
+    const float* in = m.tensor(inputs[0]).data<float>();
+    const auto bitpack = m.kernels().bitpack;
     m.pool().parallel_for(rows_, 64, [&](int b, int e) {
       bitpack(in + static_cast<size_t>(b) * c, e - b, c, out + static_cast<size_t>(b) * words);
     });
   }
 
  private:
-  int channels_ = 0, rows_ = 0;
+  // An int8 value below the zero point (a negative real value) is bit 1, as in LCE.
+  void bitpack_int8(const std::int8_t* in, Word* out) const {
+    const int c = channels_, words = packed_words(channels_);
+    for (int r = 0; r < rows_; ++r) {
+      const std::int8_t* x = in + static_cast<size_t>(r) * c;
+      Word* y = out + static_cast<size_t>(r) * words;
+      std::fill(y, y + words, 0u);
+      for (int i = 0; i < c; ++i)
+        y[i / kWordBits] |= static_cast<Word>(x[i] < zero_point_) << (i % kWordBits);
+    }
+  }
+
+  int channels_ = 0, rows_ = 0, zero_point_ = 0;
+  bool int8_ = false;
 };
 
 class Dequantize : public Op {
@@ -46,7 +67,17 @@ class Dequantize : public Op {
     const Tensor& in = m.input(*this, 0);
     const Tensor& out = m.output(*this, 0);
     expect_type(*this, in, DType::kInt32, "int32 (bitpacked)");
-    expect_type(*this, out, DType::kFloat32, "float32 (int8/bool outputs are not supported)");
+    if (out.type == DType::kInt8) {
+      // +-1 at the output's scale (LCE's DequantizeEval).
+      if (out.quant.scales.size() != 1) fail(*this, "output '" + out.name + "' has no single scale");
+      // Past 255 every +-1 saturates alike; the cap keeps a tiny scale's int exact.
+      const int offset = static_cast<int>(std::min(256.0f, std::round(1.0f / out.quant.scales[0])));
+      const int zero = out.quant.zero_points[0];
+      plus_ = static_cast<std::int8_t>(std::min(127, zero + offset));
+      minus_ = static_cast<std::int8_t>(std::max(-128, zero - offset));
+    } else {
+      expect_type(*this, out, DType::kFloat32, "float32 or int8 (bool outputs are not supported)");
+    }
     if (out.rank() < 1) fail(*this, "output '" + out.name + "' is a scalar");
     // Every dimension, not only the last: the input is read row by row of the output.
     std::vector<int> packed = out.shape;
@@ -59,11 +90,20 @@ class Dequantize : public Op {
     const int c = out.shape.back(), words = in.shape.back();
     const size_t rows = out.elements() / std::max(1, c);
     const Word* src = in.data<Word>();
+    const auto bit = [&](size_t r, int i) { return (src[r * words + i / kWordBits] >> (i % kWordBits)) & 1u; };
+    if (out.type == DType::kInt8) {
+      std::int8_t* dst = out.data<std::int8_t>();
+      for (size_t r = 0; r < rows; ++r)
+        for (int i = 0; i < c; ++i) dst[r * c + i] = bit(r, i) ? minus_ : plus_;
+      return;
+    }
     float* dst = out.data<float>();
     for (size_t r = 0; r < rows; ++r)
-      for (int i = 0; i < c; ++i)
-        dst[r * c + i] = (src[r * words + i / kWordBits] >> (i % kWordBits)) & 1u ? -1.0f : 1.0f;
+      for (int i = 0; i < c; ++i) dst[r * c + i] = bit(r, i) ? -1.0f : 1.0f;
   }
+
+ private:
+  std::int8_t plus_ = 1, minus_ = -1;
 };
 
 class Bconv2d : public Op {
@@ -101,10 +141,14 @@ class Bconv2d : public Op {
                        opt_int(*this, "dilation_width_factor"), padding);
     zero_padding_ = padding == 0 && pad_values == 0;
     packed_out_ = out.type == DType::kInt32;
-    if (!packed_out_) expect_type(*this, out, DType::kFloat32, "float32 or int32 (bitpacked)");
+    int8_out_ = out.type == DType::kInt8;
+    if (!packed_out_ && !int8_out_)
+      expect_type(*this, out, DType::kFloat32, "float32, int8 or int32 (bitpacked)");
+    if (int8_out_ && out.quant.scales.size() != 1)
+      fail(*this, "output '" + out.name + "' has no single scale and zero point");
     expect_shape(*this, out,
                  {in.dim(0), win_.out_h, win_.out_w, packed_out_ ? packed_words(cout_) : cout_});
-    if (zero_padding_ && (packed_out_ || act_ != 0))
+    if (zero_padding_ && (packed_out_ || int8_out_ || act_ != 0))
       fail(*this,
            "pad_values=0 with SAME padding needs float output and no fused activation "
            "(as in LCE)");
@@ -144,10 +188,17 @@ class Bconv2d : public Op {
       mul_.assign(padded, 0.0f);
       bias_.assign(padded, 0.0f);
       post_mul_.assign(mul.data<float>(), mul.data<float>() + cout_);
+      // An int8 output folds its scale and zero point in too, and is rounded from there.
+      const double scale = int8_out_ ? out.quant.scales[0] : 1.0;
+      const double zero = int8_out_ ? out.quant.zero_points[0] : 0.0;
       for (int o = 0; o < cout_; ++o) {
         const double pm = mul.data<float>()[o], pb = bias.data<float>()[o];
-        mul_[o] = static_cast<float>(-1.0 * pm);
-        bias_[o] = static_cast<float>(pb + static_cast<double>(k_bits) * pm);
+        mul_[o] = static_cast<float>(-1.0 * pm / scale);
+        bias_[o] = static_cast<float>((pb + static_cast<double>(k_bits) * pm) / scale + zero);
+      }
+      if (int8_out_) {
+        m.charge(*this, out.elements() * sizeof(float), "the int8 output's float rows");
+        transformed_.assign(out.elements(), 0.0f);
       }
       std::int32_t lo = std::numeric_limits<std::int32_t>::lowest();
       std::int32_t hi = std::numeric_limits<std::int32_t>::max();
@@ -211,7 +262,7 @@ class Bconv2d : public Op {
       g.bias = bias_.data();
       g.clamp_min = clamp_min_;
       g.clamp_max = clamp_max_;
-      g.out_float = out.data<float>();
+      g.out_float = float_out(out);
       if (residual_ >= 0) {
         g.residual = m.tensor(residual_).data<float>();
         g.residual_clamp = residual_clamp_;
@@ -220,9 +271,23 @@ class Bconv2d : public Op {
     const auto bgemm = m.kernels().bgemm;
     m.pool().parallel_for(rows_, 8, [&](int b, int e) { bgemm(g, b, e); });
     if (zero_padding_) correct_zero_padding(out.data<float>());
+    if (int8_out_) round_to_int8(out);
   }
 
  private:
+  // Where the output transform writes: the output, or float rows that become int8.
+  float* float_out(Tensor& out) { return int8_out_ ? transformed_.data() : out.data<float>(); }
+
+  void round_to_int8(Tensor& out) const {
+    std::int8_t* y = out.data<std::int8_t>();
+    for (size_t i = 0; i < transformed_.size(); ++i) {
+      float v = transformed_[i];
+      if (!(v >= -128.0f)) v = -128.0f;  // NaN too
+      if (v > 127.0f) v = 127.0f;
+      y[i] = static_cast<std::int8_t>(std::round(v));
+    }
+  }
+
   const Tensor& tensor_input(Model& m, size_t i, const char* what) {
     if (i >= inputs.size() || inputs[i] < 0) fail(*this, std::string("missing ") + what);
     return m.tensor(inputs[i]);
@@ -282,17 +347,19 @@ class Bconv2d : public Op {
           dst |= static_cast<Word>(acc > thresholds_[o]) << (o % kWordBits);
         } else {
           const std::int32_t x = std::min(std::max(2 * acc, clamp_min_), clamp_max_);
-          out.data<float>()[static_cast<size_t>(row) * cout_ + o] =
+          float_out(out)[static_cast<size_t>(row) * cout_ + o] =
               static_cast<float>(x) * mul_[o] + bias_[o];
         }
       }
     }
     if (zero_padding_) correct_zero_padding(out.data<float>());
+    if (int8_out_) round_to_int8(out);
   }
 
   Window win_;
   int cin_ = 0, cin_group_ = 0, cout_ = 0, groups_ = 1, act_ = 0, k_words_ = 0, rows_ = 0;
-  bool zero_padding_ = false, packed_out_ = false;
+  bool zero_padding_ = false, packed_out_ = false, int8_out_ = false;
+  std::vector<float> transformed_;
   PackedBlocks<Word> weights_;
   std::vector<float> mul_, bias_, post_mul_;
   std::vector<std::int32_t> thresholds_, tap_sums_;

@@ -27,23 +27,6 @@ InOut float_in_out(Model& m, const Op& op) {
   return t;
 }
 
-// Strides of `t` seen through NumPy broadcasting to `shape` (0 where broadcast).
-Steps broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
-  const int rank = static_cast<int>(shape.size());
-  Steps strides(rank, 0);
-  std::int64_t stride = 1;
-  for (int i = t.rank() - 1, j = rank - 1; i >= 0; --i, --j) {
-    if (j < 0) fail(op, "input has a higher rank than the output");
-    if (t.shape[i] == shape[j]) {
-      strides[j] = stride;
-    } else if (t.shape[i] != 1) {
-      fail(op, "shapes cannot be broadcast");
-    }
-    stride *= t.shape[i];
-  }
-  return strides;
-}
-
 // The broadcast strides of a two-input op's float inputs; its output must be `out_type`.
 std::array<Steps, 2> float_pair_strides(Model& m, const Op& op, DType out_type) {
   const Tensor& a = m.input(op, 0);

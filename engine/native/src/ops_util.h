@@ -170,6 +170,23 @@ void for_each_strided_row(const std::vector<int>& shape, const std::array<Steps,
   }
 }
 
+// Strides of `t` seen through NumPy broadcasting to `shape` (0 where broadcast).
+inline Steps broadcast_strides(const Op& op, const Tensor& t, const std::vector<int>& shape) {
+  const int rank = static_cast<int>(shape.size());
+  Steps strides(rank, 0);
+  std::int64_t stride = 1;
+  for (int i = t.rank() - 1, j = rank - 1; i >= 0; --i, --j) {
+    if (j < 0) fail(op, "input has a higher rank than the output");
+    if (t.shape[i] == shape[j]) {
+      strides[j] = stride;
+    } else if (t.shape[i] != 1) {
+      fail(op, "shapes cannot be broadcast");
+    }
+    stride *= t.shape[i];
+  }
+  return strides;
+}
+
 // The step of each input along the innermost axis of a walk (0 for a rank-0 output).
 template <size_t N>
 std::array<std::int64_t, N> inner_steps(const std::array<Steps, N>& steps) {
