@@ -226,6 +226,23 @@ inline int positive_dim(const Op& op, const Tensor& t, int i, const char* what) 
   return d;
 }
 
+// f(pixel, tap) for each tap of output `row`'s window that lies inside the input, where
+// `pixel` is the input pixel's index in NHW order: outside taps add nothing.
+template <typename F>
+void for_each_inside_tap(const Window& v, int row, F&& f) {
+  const int n = row / (v.out_h * v.out_w), oy = (row / v.out_w) % v.out_h, ox = row % v.out_w;
+  for (int ky = 0; ky < v.k_h; ++ky) {
+    const int iy = oy * v.stride_h - v.pad_top + ky * v.dil_h;
+    if (iy < 0 || iy >= v.in_h) continue;
+    for (int kx = 0; kx < v.k_w; ++kx) {
+      const int ix = ox * v.stride_w - v.pad_left + kx * v.dil_w;
+      if (ix < 0 || ix >= v.in_w) continue;
+      f((static_cast<size_t>(n) * v.in_h + iy) * v.in_w + ix, ky * v.k_w + kx);
+    }
+  }
+}
+
+
 // A pooling window over a 4-D input read from the op's options, whose names differ between
 // TFLite and LCE ({filter h, filter w, stride h, stride w}); the output keeps the channels.
 inline Window pool_window(const Op& op, const Tensor& in, const Tensor& out,
