@@ -58,7 +58,7 @@ class ConvInt8 : public Op {
     const Window& v = win_;
     const int rows = in.dim(0) * v.out_h * v.out_w, per_in = cout_ / cin_;
     m.pool().parallel_for(rows, 4, [&](int b, int e) {
-      std::vector<std::int32_t> acc(cout_);
+      std::vector<std::int64_t> acc(cout_);
       for (int row = b; row < e; ++row) {
         std::copy(bias_.begin(), bias_.end(), acc.begin());
         for_each_inside_tap(v, row, [&](size_t pixel, int tap) {
@@ -70,14 +70,14 @@ class ConvInt8 : public Op {
           }
           for (int o = 0; o < cout_; ++o) {
             const std::int8_t* pw = w + (static_cast<size_t>(o) * v.k_h * v.k_w + tap) * cin_;
-            std::int32_t sum = 0;
+            std::int64_t sum = 0;
             for (int c = 0; c < cin_; ++c) sum += pw[c] * (px[c] - in_zero_);
             acc[o] += sum;
           }
         });
         std::int8_t* py = y + static_cast<size_t>(row) * cout_;
         for (int o = 0; o < cout_; ++o)
-          py[o] = saturate(requantize(acc[o], multipliers_[o]) + out_zero_, range_.first,
+          py[o] = saturate(std::int64_t{requantize(narrow(acc[o]), multipliers_[o])} + out_zero_, range_.first,
                            range_.second);
       }
     });
@@ -123,10 +123,10 @@ class FullyConnectedInt8 : public Op {
       const std::int8_t* px = x + static_cast<size_t>(r) * depth_;
       for (int u = 0; u < units_; ++u) {
         const std::int8_t* pw = w + static_cast<size_t>(u) * depth_;
-        std::int32_t acc = bias_[u];
+        std::int64_t acc = bias_[u];
         for (int k = 0; k < depth_; ++k) acc += pw[k] * (px[k] - in_zero_);
         y[static_cast<size_t>(r) * units_ + u] =
-            saturate(requantize(acc, multipliers_[u]) + out_zero_, range_.first, range_.second);
+            saturate(std::int64_t{requantize(narrow(acc), multipliers_[u])} + out_zero_, range_.first, range_.second);
       }
     }
   }
@@ -177,9 +177,9 @@ class ElementwiseInt8 : public Op {
       } else {
         const std::int32_t sa = requantize(xa * (1 << kLeftShift), input_a_);
         const std::int32_t sb = requantize(xb * (1 << kLeftShift), input_b_);
-        r = requantize(sub ? sa - sb : sa + sb, output_);
+        r = requantize(narrow(sub ? std::int64_t{sa} - sb : std::int64_t{sa} + sb), output_);
       }
-      y[i] = saturate(r + zero_[2], range_.first, range_.second);
+      y[i] = saturate(std::int64_t{r} + zero_[2], range_.first, range_.second);
     });
   }
 
@@ -215,7 +215,7 @@ class PoolInt8 : public Op {
     std::int8_t* y = m.tensor(outputs[0]).data<std::int8_t>();
     const Window& v = win_;
     const int c = in.dim(3), rows = in.dim(0) * v.out_h * v.out_w;
-    std::vector<std::int32_t> acc(c);
+    std::vector<std::int64_t> acc(c);
     for (int row = 0; row < rows; ++row) {
       std::fill(acc.begin(), acc.end(), is_max_ ? -128 : 0);
       int count = 0;
@@ -223,11 +223,11 @@ class PoolInt8 : public Op {
         const std::int8_t* px = x + pixel * c;
         ++count;
         for (int k = 0; k < c; ++k)
-          acc[k] = is_max_ ? std::max<std::int32_t>(acc[k], px[k]) : acc[k] + px[k];
+          acc[k] = is_max_ ? std::max<std::int64_t>(acc[k], px[k]) : acc[k] + px[k];
       });
       std::int8_t* py = y + static_cast<size_t>(row) * c;
       for (int k = 0; k < c; ++k) {
-        std::int32_t r = acc[k];
+        std::int64_t r = acc[k];
         if (!is_max_ && count > 0) r = r > 0 ? (r + count / 2) / count : (r - count / 2) / count;
         py[k] = saturate(r, range_.first, range_.second);
       }
@@ -264,7 +264,7 @@ class MeanInt8 : public Op {
     std::int8_t* y = m.tensor(outputs[0]).data<std::int8_t>();
     const int batch = in.dim(0), pixels = in.dim(1) * in.dim(2), c = in.dim(3);
     const double to_out = qi_.scale / qo_.scale / pixels;
-    std::vector<std::int32_t> acc(c);
+    std::vector<std::int64_t> acc(c);
     for (int n = 0; n < batch; ++n) {
       std::fill(acc.begin(), acc.end(), 0);
       for (int p = 0; p < pixels; ++p) {

@@ -66,7 +66,8 @@ class UnaryInt8 : public Op {
     for (int q = -128; q <= 127; ++q) {
       const std::int32_t x = q - qi.zero_point;
       if (clamp || type == "LEAKY_RELU") {
-        const std::int32_t y = requantize(x, x < 0 && !clamp ? leak : identity) + qo.zero_point;
+        const std::int64_t y =
+            std::int64_t{requantize(x, x < 0 && !clamp ? leak : identity)} + qo.zero_point;
         int lo = -128, hi = 127;
         if (type != "LEAKY_RELU") lo = std::max(lo, level(type == "RELU_N1_TO_1" ? -1.0f : 0.0f));
         if (type == "RELU6") hi = std::min(hi, level(6.0f));
@@ -135,7 +136,8 @@ class Convert : public Op {
     if (in.type == DType::kInt8) {
       const std::int8_t* x = in.data<std::int8_t>();
       for (size_t i = 0; i < n; ++i)
-        y[i] = saturate(requantize(x[i] - from_.zero_point, rescale_) + to_.zero_point, -128, 127);
+        y[i] = saturate(std::int64_t{requantize(x[i] - from_.zero_point, rescale_)} + to_.zero_point,
+                        -128, 127);
       return;
     }
     const float* x = in.data<float>();

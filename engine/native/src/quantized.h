@@ -21,12 +21,14 @@ struct Multiplier {
 };
 
 inline Multiplier quantize_multiplier(double real) {
-  if (real == 0.0) return {};
+  if (real == 0.0 || !std::isfinite(real)) return {};  // a NaN alpha, say: the file's own
   int shift = 0;
   const double q = std::frexp(real, &shift);
   auto fixed = static_cast<std::int64_t>(std::round(q * (1LL << 31)));
   if (fixed == (1LL << 31)) fixed /= 2, ++shift;
   if (shift < -31) return {};
+  // Past 2^30 every product saturates anyway; a larger shift would overflow (as TFLite).
+  if (shift > 30) return {std::numeric_limits<std::int32_t>::max(), 30};
   return {static_cast<std::int32_t>(fixed), shift};
 }
 
@@ -52,8 +54,16 @@ inline std::int32_t requantize(std::int32_t x, Multiplier m) {
       right);
 }
 
-inline std::int8_t saturate(std::int32_t x, int lo, int hi) {
-  return static_cast<std::int8_t>(std::min(std::max(x, lo), hi));
+// Sums are taken in 64 bits (a file's bias or shape may push 32 past their range); the
+// fixed-point multiply takes them back in 32, and a level saturates to [lo, hi].
+inline std::int32_t narrow(std::int64_t x) {
+  const std::int64_t lo = std::numeric_limits<std::int32_t>::min();
+  const std::int64_t hi = std::numeric_limits<std::int32_t>::max();
+  return static_cast<std::int32_t>(std::min(std::max(x, lo), hi));
+}
+
+inline std::int8_t saturate(std::int64_t x, int lo, int hi) {
+  return static_cast<std::int8_t>(std::min<std::int64_t>(std::max<std::int64_t>(x, lo), hi));
 }
 
 // A whole number held as a float (a rounded level plus its zero point), saturated to
