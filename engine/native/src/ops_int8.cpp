@@ -1,5 +1,5 @@
 // Full-integer (int8) ops with weights, windows and two operands, computed as TFLite's
-// integer reference kernels compute them: int32 accumulators over (q - zero_point) and
+// integer reference kernels compute them: integer sums over (q - zero_point) and
 // fixed-point requantization, so results match LCE's interpreter to the last bit or, where
 // its optimised kernels round otherwise, to one unit. The rest of the int8 ops are in
 // ops_int8_glue.cpp.
@@ -41,7 +41,7 @@ class ConvInt8 : public Op {
                        opt_int(*this, "dilation_h", 1), opt_int(*this, "dilation_w", 1),
                        opt_int(*this, "padding"));
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
-    window_taps(m, *this, win_, in.dim(0), 1);
+    window_taps(m, *this, win_, in.dim(0), 1);  // the window's products checked to fit
     in_zero_ = a_in.zero_point;
     out_zero_ = a_out.zero_point;
     multipliers_ = channel_multipliers(*this, filter, depthwise_ ? 3 : 0, cout_, a_in.scale,
