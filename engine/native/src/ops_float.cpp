@@ -13,7 +13,7 @@ struct ConvIO {
 };
 ConvIO float_conv_io(Model& m, const Op& op) {
   const ConvIO t{m.input(op, 0), m.input(op, 1), m.output(op, 0)};
-  expect_type(op, t.in, DType::kFloat32, "float32 (quantized models are not supported)");
+  expect_type(op, t.in, DType::kFloat32, "float32 (this op has no int8 kernel)");
   expect_type(op, t.filter, DType::kFloat32, "a float32 filter");
   expect_type(op, t.out, DType::kFloat32, "float32");
   expect_rank(op, t.in, 4);
@@ -234,7 +234,7 @@ class FullyConnected : public Op {
     const Tensor& in = m.input(*this, 0);
     const Tensor& w = m.input(*this, 1);
     const Tensor& out = m.output(*this, 0);
-    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
+    expect_type(*this, in, DType::kFloat32, "float32 (this op has no int8 kernel)");
     expect_type(*this, w, DType::kFloat32, "float32 weights");
     expect_type(*this, out, DType::kFloat32, "float32");
     expect_rank(*this, w, 2);
@@ -275,7 +275,7 @@ class Pool2d : public Op {
   void prepare(Model& m) override {
     const Tensor& in = m.input(*this, 0);
     const Tensor& out = m.output(*this, 0);
-    expect_type(*this, in, DType::kFloat32, "float32 (quantized models are not supported)");
+    expect_type(*this, in, DType::kFloat32, "float32 (this op has no int8 kernel)");
     expect_type(*this, out, DType::kFloat32, "float32");
     win_ = pool_window(*this, in, out, {"filter_h", "filter_w", "stride_h", "stride_w"});
     clamp_ = activation_clamp(*this, opt_int(*this, "fused_activation_function", 0));

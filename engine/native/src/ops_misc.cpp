@@ -12,7 +12,7 @@ namespace {
 constexpr std::int64_t kMaxPad = 1 << 24;
 
 void expect_float(const Op& op, const Tensor& t) {
-  expect_type(op, t, DType::kFloat32, "float32 (quantized models are not supported)");
+  expect_type(op, t, DType::kFloat32, "float32 (this op has no int8 kernel)");
 }
 
 // The float32 input 0 and output 0 of a one-in, one-out op, checked.
