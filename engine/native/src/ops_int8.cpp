@@ -11,6 +11,30 @@ std::unique_ptr<Op> make_int8_glue_op(const std::string& type);
 
 namespace {
 
+// What turns a weighted op's integer sums into int8: the input's zero point (taken off
+// every input value), per-channel biases and multipliers, the output's zero point and the
+// fused activation's range.
+struct Requantization {
+  std::int32_t in_zero = 0, out_zero = 0;
+  std::vector<Multiplier> multipliers;
+  std::vector<std::int32_t> bias;
+  std::pair<int, int> range{-128, 127};
+
+  void prepare(Model& m, const Op& op, const Tensor& weights, int axis, int channels) {
+    const Affine qi = affine(op, m.input(op, 0)), qo = affine(op, m.output(op, 0));
+    in_zero = qi.zero_point;
+    out_zero = qo.zero_point;
+    multipliers = channel_multipliers(op, weights, axis, channels, qi.scale, qo.scale);
+    bias = int_bias(m, op, 2, channels);
+    range = activation_range(op, qo);
+  }
+
+  std::int8_t level(std::int64_t sum, int channel) const {
+    return saturate(std::int64_t{requantize(narrow(sum), multipliers[channel])} + out_zero,
+                    range.first, range.second);
+  }
+};
+
 // -- weighted ops ---------------------------------------------------------------------------
 
 // CONV_2D and DEPTHWISE_CONV_2D: sum over the window of w * (x - x_zero), outside taps
@@ -23,7 +47,7 @@ class ConvInt8 : public Op {
     const Tensor& in = m.input(*this, 0);
     const Tensor& filter = m.input(*this, 1);
     const Tensor& out = m.output(*this, 0);
-    const Affine a_in = affine(*this, in), a_out = affine(*this, out);
+    affine(*this, in);
     expect_rank(*this, in, 4);
     expect_rank(*this, filter, 4);
     expect_constant(*this, filter, "filter");
@@ -42,12 +66,7 @@ class ConvInt8 : public Op {
                        opt_int(*this, "padding"));
     expect_shape(*this, out, {in.dim(0), win_.out_h, win_.out_w, cout_});
     window_taps(m, *this, win_, in.dim(0), 1);  // the window's products checked to fit
-    in_zero_ = a_in.zero_point;
-    out_zero_ = a_out.zero_point;
-    multipliers_ = channel_multipliers(*this, filter, depthwise_ ? 3 : 0, cout_, a_in.scale,
-                                       a_out.scale);
-    bias_ = int_bias(m, *this, 2, cout_);
-    range_ = activation_range(*this, a_out);
+    rq_.prepare(m, *this, filter, depthwise_ ? 3 : 0, cout_);
   }
 
   void run(Model& m) override {
@@ -60,25 +79,23 @@ class ConvInt8 : public Op {
     m.pool().parallel_for(rows, 4, [&](int b, int e) {
       std::vector<std::int64_t> acc(cout_);
       for (int row = b; row < e; ++row) {
-        std::copy(bias_.begin(), bias_.end(), acc.begin());
+        std::copy(rq_.bias.begin(), rq_.bias.end(), acc.begin());
         for_each_inside_tap(v, row, [&](size_t pixel, int tap) {
           const std::int8_t* px = x + pixel * cin_;
           if (depthwise_) {
             const std::int8_t* pw = w + static_cast<size_t>(tap) * cout_;
-            for (int o = 0; o < cout_; ++o) acc[o] += pw[o] * (px[o / per_in] - in_zero_);
+            for (int o = 0; o < cout_; ++o) acc[o] += pw[o] * (px[o / per_in] - rq_.in_zero);
             return;
           }
           for (int o = 0; o < cout_; ++o) {
             const std::int8_t* pw = w + (static_cast<size_t>(o) * v.k_h * v.k_w + tap) * cin_;
             std::int64_t sum = 0;
-            for (int c = 0; c < cin_; ++c) sum += pw[c] * (px[c] - in_zero_);
+            for (int c = 0; c < cin_; ++c) sum += pw[c] * (px[c] - rq_.in_zero);
             acc[o] += sum;
           }
         });
         std::int8_t* py = y + static_cast<size_t>(row) * cout_;
-        for (int o = 0; o < cout_; ++o)
-          py[o] = saturate(std::int64_t{requantize(narrow(acc[o]), multipliers_[o])} + out_zero_, range_.first,
-                           range_.second);
+        for (int o = 0; o < cout_; ++o) py[o] = rq_.level(acc[o], o);
       }
     });
   }
@@ -86,10 +103,8 @@ class ConvInt8 : public Op {
  private:
   bool depthwise_;
   Window win_;
-  int cin_ = 0, cout_ = 0, in_zero_ = 0, out_zero_ = 0;
-  std::vector<Multiplier> multipliers_;
-  std::vector<std::int32_t> bias_;
-  std::pair<int, int> range_{-128, 127};
+  int cin_ = 0, cout_ = 0;
+  Requantization rq_;
 };
 
 class FullyConnectedInt8 : public Op {
@@ -98,7 +113,6 @@ class FullyConnectedInt8 : public Op {
     const Tensor& in = m.input(*this, 0);
     const Tensor& w = m.input(*this, 1);
     const Tensor& out = m.output(*this, 0);
-    const Affine a_in = affine(*this, in), a_out = affine(*this, out);
     expect_rank(*this, w, 2);
     expect_constant(*this, w, "weights");
     if (opt_int(*this, "weights_format", 0) != 0) fail(*this, "shuffled weights are not supported");
@@ -108,11 +122,7 @@ class FullyConnectedInt8 : public Op {
     rows_ = static_cast<int>(in.elements() / depth_);
     if (out.elements() != static_cast<size_t>(rows_) * units_)
       fail(*this, "output '" + out.name + "' does not hold one row of units per input row");
-    in_zero_ = a_in.zero_point;
-    out_zero_ = a_out.zero_point;
-    multipliers_ = channel_multipliers(*this, w, 0, units_, a_in.scale, a_out.scale);
-    bias_ = int_bias(m, *this, 2, units_);
-    range_ = activation_range(*this, a_out);
+    rq_.prepare(m, *this, w, 0, units_);
   }
 
   void run(Model& m) override {
@@ -123,19 +133,16 @@ class FullyConnectedInt8 : public Op {
       const std::int8_t* px = x + static_cast<size_t>(r) * depth_;
       for (int u = 0; u < units_; ++u) {
         const std::int8_t* pw = w + static_cast<size_t>(u) * depth_;
-        std::int64_t acc = bias_[u];
-        for (int k = 0; k < depth_; ++k) acc += pw[k] * (px[k] - in_zero_);
-        y[static_cast<size_t>(r) * units_ + u] =
-            saturate(std::int64_t{requantize(narrow(acc), multipliers_[u])} + out_zero_, range_.first, range_.second);
+        std::int64_t acc = rq_.bias[u];
+        for (int k = 0; k < depth_; ++k) acc += pw[k] * (px[k] - rq_.in_zero);
+        y[static_cast<size_t>(r) * units_ + u] = rq_.level(acc, u);
       }
     }
   }
 
  private:
-  int units_ = 0, depth_ = 0, rows_ = 0, in_zero_ = 0, out_zero_ = 0;
-  std::vector<Multiplier> multipliers_;
-  std::vector<std::int32_t> bias_;
-  std::pair<int, int> range_{-128, 127};
+  int units_ = 0, depth_ = 0, rows_ = 0;
+  Requantization rq_;
 };
 
 // -- element-wise -----------------------------------------------------------------------------
@@ -200,11 +207,7 @@ class PoolInt8 : public Op {
   explicit PoolInt8(bool is_max) : is_max_(is_max) {}
 
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    const Affine qi = affine(*this, in), qo = affine(*this, out);
-    if (qi.scale != qo.scale || qi.zero_point != qo.zero_point)
-      fail(*this, "output '" + out.name + "' is quantized unlike its input");
+    const auto [in, out, qi, qo] = same_scale_in_out(m, *this);
     win_ = pool_window(*this, in, out, {"filter_h", "filter_w", "stride_h", "stride_w"});
     range_ = activation_range(*this, qo);
   }
@@ -245,10 +248,10 @@ class PoolInt8 : public Op {
 class MeanInt8 : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    qi_ = affine(*this, in);
-    qo_ = affine(*this, out);
+    const Int8InOut t = int8_in_out(m, *this);
+    const Tensor &in = t.in, &out = t.out;
+    qi_ = t.qi;
+    qo_ = t.qo;
     std::vector<std::int64_t> axes = const_ints(*this, m.input(*this, 1), "axes");
     for (auto& a : axes) a = a < 0 ? a + in.rank() : a;
     std::sort(axes.begin(), axes.end());

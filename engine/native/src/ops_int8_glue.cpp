@@ -12,11 +12,11 @@ namespace {
 class SoftmaxInt8 : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    qi_ = affine(*this, in);
-    qo_ = affine(*this, out);
-    expect_shape(*this, out, in.shape);
+    const Int8InOut t = int8_in_out(m, *this);
+    qi_ = t.qi;
+    qo_ = t.qo;
+    expect_shape(*this, t.out, t.in.shape);
+    const Tensor& in = t.in;
     depth_ = positive_dim(*this, in, -1, "classes");
     beta_ = opt_float(*this, "beta", 1.0f);
   }
@@ -50,9 +50,7 @@ class SoftmaxInt8 : public Op {
 class UnaryInt8 : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    const Affine qi = affine(*this, in), qo = affine(*this, out);
+    const auto [in, out, qi, qo] = int8_in_out(m, *this);
     if (in.elements() != out.elements()) fail(*this, "input and output differ in size");
     const float alpha = opt_float(*this, "alpha", 0.2f);
     const float in_scale = static_cast<float>(qi.scale);
@@ -203,11 +201,7 @@ class ConcatenationInt8 : public Op {
 class PadInt8 : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& out = m.output(*this, 0);
-    const Affine qi = affine(*this, in), qo = affine(*this, out);
-    if (qi.scale != qo.scale || qi.zero_point != qo.zero_point)
-      fail(*this, "output '" + out.name + "' is quantized unlike its input");
+    const auto [in, out, qi, qo] = same_scale_in_out(m, *this);
     const std::vector<std::int64_t> pads = const_ints(*this, m.input(*this, 1), "paddings");
     if (pads.size() != static_cast<size_t>(in.rank()) * 2) fail(*this, "paddings do not fit the rank");
     std::vector<int> shape(in.rank());

@@ -92,6 +92,26 @@ inline Affine affine(const Op& op, const Tensor& t) {
   return {t.quant.scales[0], t.quant.zero_points[0]};
 }
 
+// Input 0 and output 0 of a one-in, one-out int8 op, with their scales and zero points.
+struct Int8InOut {
+  const Tensor& in;
+  const Tensor& out;
+  Affine qi, qo;
+};
+inline Int8InOut int8_in_out(Model& m, const Op& op) {
+  const Tensor& in = m.input(op, 0);
+  const Tensor& out = m.output(op, 0);
+  return {in, out, affine(op, in), affine(op, out)};
+}
+
+// The same, for an op that moves values without rescaling them (pooling, padding).
+inline Int8InOut same_scale_in_out(Model& m, const Op& op) {
+  Int8InOut t = int8_in_out(m, op);
+  if (t.qi.scale != t.qo.scale || t.qi.zero_point != t.qo.zero_point)
+    fail(op, "output '" + t.out.name + "' is quantized unlike its input");
+  return t;
+}
+
 // The int8 range a fused activation leaves (TFLite's CalculateActivationRangeQuantized).
 inline std::pair<int, int> activation_range(const Op& op, const Affine& out) {
   const int code = opt_int(op, "fused_activation_function", 0);
