@@ -44,9 +44,7 @@ class ConvInt8 : public Op {
   explicit ConvInt8(bool depthwise) : depthwise_(depthwise) {}
 
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& filter = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
+    const auto [in, filter, out] = two_in_one(m, *this);
     affine(*this, in);
     expect_rank(*this, in, 4);
     expect_rank(*this, filter, 4);
@@ -110,9 +108,7 @@ class ConvInt8 : public Op {
 class FullyConnectedInt8 : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& in = m.input(*this, 0);
-    const Tensor& w = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
+    const auto [in, w, out] = two_in_one(m, *this);
     expect_rank(*this, w, 2);
     expect_constant(*this, w, "weights");
     if (opt_int(*this, "weights_format", 0) != 0) fail(*this, "shuffled weights are not supported");
@@ -153,9 +149,7 @@ class FullyConnectedInt8 : public Op {
 class ElementwiseInt8 : public Op {
  public:
   void prepare(Model& m) override {
-    const Tensor& a = m.input(*this, 0);
-    const Tensor& b = m.input(*this, 1);
-    const Tensor& out = m.output(*this, 0);
+    const auto [a, b, out] = two_in_one(m, *this);
     const Affine qa = affine(*this, a), qb = affine(*this, b), qo = affine(*this, out);
     steps_ = {broadcast_strides(*this, a, out.shape), broadcast_strides(*this, b, out.shape)};
     zero_ = {qa.zero_point, qb.zero_point, qo.zero_point};

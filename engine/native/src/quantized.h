@@ -92,6 +92,16 @@ inline Affine affine(const Op& op, const Tensor& t) {
   return {t.quant.scales[0], t.quant.zero_points[0]};
 }
 
+// Inputs 0 and 1 (data and weights, or two operands) and output 0 of an op.
+struct TwoInOne {
+  const Tensor& a;
+  const Tensor& b;
+  const Tensor& out;
+};
+inline TwoInOne two_in_one(Model& m, const Op& op) {
+  return {m.input(op, 0), m.input(op, 1), m.output(op, 0)};
+}
+
 // Input 0 and output 0 of a one-in, one-out int8 op, with their scales and zero points.
 struct Int8InOut {
   const Tensor& in;
