@@ -198,25 +198,17 @@ class DepthwiseConv2d : public Op {
  private:
   void rows_range(const float* src, float* out, int row_begin, int row_end) const {
     for (int row = row_begin; row < row_end; ++row) {
-      const int n = row / (win_.out_h * win_.out_w);
-      const int oy = (row / win_.out_w) % win_.out_h, ox = row % win_.out_w;
       float* dst = out + static_cast<size_t>(row) * cout_;
       std::copy(bias_.begin(), bias_.begin() + cout_, dst);
-      for (int ky = 0; ky < win_.k_h; ++ky) {
-        const int iy = oy * win_.stride_h - win_.pad_top + ky * win_.dil_h;
-        if (iy < 0 || iy >= win_.in_h) continue;
-        for (int kx = 0; kx < win_.k_w; ++kx) {
-          const int ix = ox * win_.stride_w - win_.pad_left + kx * win_.dil_w;
-          if (ix < 0 || ix >= win_.in_w) continue;
-          const float* p = src + ((static_cast<size_t>(n) * win_.in_h + iy) * win_.in_w + ix) * cin_;
-          const float* w = weights_.data() + static_cast<size_t>(ky * win_.k_w + kx) * cout_;
-          if (mult_ == 1) {
-            for (int c = 0; c < cout_; ++c) dst[c] += p[c] * w[c];
-          } else {
-            for (int c = 0; c < cout_; ++c) dst[c] += p[c / mult_] * w[c];
-          }
+      for_each_inside_tap(win_, row, [&](size_t pixel, int tap) {
+        const float* p = src + pixel * cin_;
+        const float* w = weights_.data() + static_cast<size_t>(tap) * cout_;
+        if (mult_ == 1) {
+          for (int c = 0; c < cout_; ++c) dst[c] += p[c] * w[c];
+        } else {
+          for (int c = 0; c < cout_; ++c) dst[c] += p[c / mult_] * w[c];
         }
-      }
+      });
       for (int c = 0; c < cout_; ++c) dst[c] = clampf(dst[c], clamp_);
     }
   }
